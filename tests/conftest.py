@@ -1,0 +1,52 @@
+"""Shared fixtures. Area-specific fixtures live in tests/<area>/conftest.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--port",
+        action="store",
+        default=None,
+        help="a real serial port (COM3, /dev/ttyUSB0) for the hardware tests",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Hardware tests need a device on a real port; everything else runs everywhere.
+    if config.getoption("--port"):
+        return
+    skip = pytest.mark.skip(reason="hardware test: give a real port with --port")
+    for item in items:
+        if "hardware" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test gets its own FIELDKIT_HOME, so no test touches the user's real data."""
+    home = tmp_path_factory.mktemp("fieldkit-home")
+    monkeypatch.setenv("FIELDKIT_HOME", str(home))
+    for name in list(os.environ):
+        if name.startswith("FIELDKIT_") and name not in {"FIELDKIT_HOME", "FIELDKIT_TEST_PG_URL"}:
+            monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """URL of the PostgreSQL server for tests. Missing → the test FAILS (never skips)."""
+    url = os.environ.get("FIELDKIT_TEST_PG_URL")
+    if not url:
+        pytest.fail(
+            "FIELDKIT_TEST_PG_URL is not set: run the suite through `bash scripts/test`, "
+            "which starts PostgreSQL, or point the variable at a server"
+        )
+    return url
