@@ -104,6 +104,10 @@ class FaultEntry(Strict):
         default_factory=list, description="words the device shows (故障, 关阀, 低电, SLEEP, t)"
     )
     symptom: Text
+    meaning: Text | None = Field(
+        default=None,
+        description="what the code means, for sources that give only a meaning (no remedy is invented)",
+    )
     severity: Severity = Severity.WARNING
     causes: list[Cause] = Field(default_factory=list)
     remedies: list[Text] = Field(
