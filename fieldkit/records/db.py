@@ -1,0 +1,266 @@
+"""The visit database on the laptop: SQLite in WAL mode, durable commits, migrations.
+
+``open_database()`` is the only way in. It
+
+* creates the parent directory of the database file,
+* sets the pragmas on every new connection (``journal_mode=WAL`` read back, falling back to
+  ``DELETE`` with a warning when the filesystem refuses WAL — network shares, some VM
+  folders; ``synchronous=FULL`` so a commit that returned survives power loss;
+  ``foreign_keys=ON``; ``busy_timeout``),
+* takes over transaction control from pysqlite (SQLAlchemy's documented recipe: the driver
+  emits no BEGIN of its own, we emit ``BEGIN IMMEDIATE`` when a transaction starts, so a
+  write transaction never fails half-way on a lock upgrade),
+* runs ``PRAGMA quick_check`` and raises :class:`DatabaseCorrupt` if it fails — the file is
+  never recreated or "repaired" silently,
+* upgrades the schema to the latest alembic revision (the scripts ship inside the package).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError as SADatabaseError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session
+
+from fieldkit.i18n import _
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class DatabaseError(Exception):
+    """The visit database cannot be opened or used; the message says what to do."""
+
+
+class DatabaseCorrupt(DatabaseError):
+    """``PRAGMA quick_check`` failed (or SQLite says the file is not a database)."""
+
+    def __init__(self, path: str, detail: str):
+        self.path = path
+        self.detail = detail
+        super().__init__(
+            _(
+                "The visit database {path} is damaged ({detail}). Nothing was changed. "
+                "Close fieldkit, keep a copy of the file together with any -wal and -shm "
+                "files beside it, and ask the back office to recover it; do not delete them."
+            ).format(path=path, detail=detail)
+        )
+
+
+class WalUnavailableWarning(UserWarning):
+    """The filesystem refused WAL mode; the database runs in rollback-journal mode."""
+
+
+@dataclass(frozen=True)
+class PragmaState:
+    journal_mode: str
+    synchronous: int
+    foreign_keys: int
+    busy_timeout: int
+
+
+def _install_pragmas(engine: Engine, wal: bool) -> None:
+    warned: list[str] = []  # warn once per database, not on every connection
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Take BEGIN away from pysqlite (it would otherwise start transactions lazily and
+        # commit before DDL); SQLAlchemy's "begin" event below issues our own BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if wal:
+                mode = str(cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+                if mode not in ("wal", "memory"):
+                    mode = str(cursor.execute("PRAGMA journal_mode = DELETE").fetchone()[0]).lower()
+                    if not warned:
+                        warned.append(mode)
+                        log.warning("the filesystem refused WAL; journal_mode=%s", mode)
+                        warnings.warn(
+                            _(
+                                "The filesystem refused WAL mode; the visit database uses "
+                                "journal_mode={mode} (still durable, slower)."
+                            ).format(mode=mode),
+                            WalUnavailableWarning,
+                            stacklevel=2,
+                        )
+            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """An open visit database. Use :meth:`session` for each unit of work."""
+
+    def __init__(self, engine: Engine, path: Path | None):
+        self.engine = engine
+        self.path = path
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose transaction commits when the block ends without an exception.
+
+        The commit has returned (and, with ``synchronous=FULL``, reached the disk) by the
+        time the ``with`` block is left; an exception rolls everything back.
+        """
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def pragmas(self) -> PragmaState:
+        with self.engine.connect() as conn:
+
+            def one(name: str) -> Any:
+                return conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+
+            return PragmaState(
+                journal_mode=str(one("journal_mode")).lower(),
+                synchronous=int(one("synchronous")),
+                foreign_keys=int(one("foreign_keys")),
+                busy_timeout=int(one("busy_timeout")),
+            )
+
+    def quick_check(self) -> list[str]:
+        """Rows of ``PRAGMA quick_check``; ``["ok"]`` for a healthy file."""
+        with self.engine.connect() as conn:
+            return [str(r[0]) for r in conn.exec_driver_sql("PRAGMA quick_check").fetchall()]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        raise DatabaseError(
+            _("The visit database must be SQLite, got {url}").format(url=parsed.drivername)
+        )
+    database = parsed.database
+    if not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):  # a URI filename (``?uri=true``), e.g. to pick a VFS
+        database = database[len("file:") :]
+        if not database or database.startswith(":memory:") or "mode=memory" in str(parsed):
+            return None
+    return Path(database)
+
+
+def default_url() -> str:
+    from fieldkit.config import load_settings
+
+    return load_settings().resolved_db_url()
+
+
+def open_database(url: str | None = None, *, migrate: bool = True) -> Database:
+    """Open (creating if needed) the visit database and bring its schema up to date.
+
+    ``url`` defaults to :meth:`fieldkit.config.Settings.resolved_db_url` (platform data dir,
+    overridden by ``FIELDKIT_HOME``, ``FIELDKIT_DB_URL`` or the config file).
+    Raises :class:`DatabaseCorrupt` when the file fails ``quick_check`` and
+    :class:`DatabaseError` when it cannot be opened at all.
+    """
+    url = url or default_url()
+    path = _sqlite_path(url)
+    where = str(path) if path is not None else url
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(
+                _("Cannot create the folder for the visit database {path}: {error}").format(
+                    path=path, error=exc.strerror or exc
+                )
+            ) from exc
+        if path.is_dir():
+            raise DatabaseError(
+                _("The visit database path {path} is a folder, not a file").format(path=path)
+            )
+    # NullPool: every session gets a fresh connection, so a connection never outlives the
+    # work that used it (nothing left open when the lid closes); opening is cheap.
+    engine = create_engine(url, poolclass=NullPool)
+    _install_pragmas(engine, wal=True)
+    database = Database(engine, path)
+    try:
+        rows = database.quick_check()
+    except SADatabaseError as exc:
+        engine.dispose()
+        orig = getattr(exc, "orig", exc)
+        if isinstance(exc, OperationalError) and "unable to open" in str(orig):
+            raise DatabaseError(
+                _("Cannot open the visit database {path}: {error}").format(path=where, error=orig)
+            ) from exc
+        raise DatabaseCorrupt(where, str(orig)) from exc
+    if rows != ["ok"]:
+        engine.dispose()
+        raise DatabaseCorrupt(where, "; ".join(rows[:5]))
+    if migrate:
+        try:
+            upgrade(database)
+        except SADatabaseError as exc:
+            engine.dispose()
+            raise DatabaseError(
+                _("Cannot update the visit database {path}: {error}").format(
+                    path=where, error=getattr(exc, "orig", exc)
+                )
+            ) from exc
+    return database
+
+
+def alembic_config(database: Database | None = None) -> Any:
+    """An alembic ``Config`` pointing at the migrations shipped inside the package."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if database is not None:
+        # configparser interpolation: a literal % must be doubled.
+        url = database.engine.url.render_as_string(hide_password=False)
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database: Database, revision: str = "head") -> None:
+    """Upgrade the schema (idempotent); runs on one connection inside one transaction."""
+    from alembic import command
+
+    config = alembic_config(database)
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def current_revision(database: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with database.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
