@@ -30,7 +30,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from fieldkit.i18n import _
@@ -38,6 +37,7 @@ from fieldkit.i18n import _
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+_BEGIN_OPTION = "fieldkit_sqlite_begin"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -105,7 +105,11 @@ def _install_pragmas(engine: Engine, wal: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front (BEGIN IMMEDIATE), so a transaction never
+        # fails half-way on a lock upgrade; readers use a deferred BEGIN and, in WAL mode,
+        # never block the writer.
+        mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 class Database:
@@ -114,15 +118,19 @@ class Database:
     def __init__(self, engine: Engine, path: Path | None):
         self.engine = engine
         self.path = path
+        self._writer = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, *, readonly: bool = False) -> Iterator[Session]:
         """A session whose transaction commits when the block ends without an exception.
 
         The commit has returned (and, with ``synchronous=FULL``, reached the disk) by the
-        time the ``with`` block is left; an exception rolls everything back.
+        time the ``with`` block is left; an exception rolls everything back. A write
+        session holds SQLite's write lock from its start (``BEGIN IMMEDIATE``);
+        ``readonly=True`` sessions read a consistent snapshot without blocking writers.
         """
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        bind = self.engine if readonly else self._writer
+        with Session(bind, expire_on_commit=False) as session, session.begin():
             yield session
 
     def pragmas(self) -> PragmaState:
@@ -199,9 +207,9 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Database:
             raise DatabaseError(
                 _("The visit database path {path} is a folder, not a file").format(path=path)
             )
-    # NullPool: every session gets a fresh connection, so a connection never outlives the
-    # work that used it (nothing left open when the lid closes); opening is cheap.
-    engine = create_engine(url, poolclass=NullPool)
+    # The default pool keeps a few connections open (pragmas are set once per connection);
+    # opening a connection per step would double the cost of saving a step.
+    engine = create_engine(url)
     _install_pragmas(engine, wal=True)
     database = Database(engine, path)
     try:

@@ -377,13 +377,13 @@ class VisitRepository:
         return customer
 
     def get_customer(self, customer_id: uuid.UUID) -> Customer:
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             return self._get(session, Customer, customer_id, _("customer"))
 
     def find_customers(self, query: str, limit: int = 50) -> list[Customer]:
         """Customers whose 户号, name, phone or address contains ``query``."""
         pattern = f"%{query.strip()}%"
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             rows = session.exec(
                 select(Customer)
                 .where(
@@ -430,12 +430,12 @@ class VisitRepository:
             return order
 
     def get_work_order(self, work_order_id: uuid.UUID) -> WorkOrder:
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             return self._get(session, WorkOrder, work_order_id, _("work order"))
 
     def open_work_orders(self, assigned_to: str | None = None) -> list[WorkOrder]:
         """Open work orders (scheduled ones first, by date), optionally for one technician."""
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             query = select(WorkOrder).where(WorkOrder.status == WorkOrderStatus.OPEN)
             if assigned_to is not None:
                 query = query.where(WorkOrder.assigned_to == assigned_to)
@@ -519,7 +519,7 @@ class VisitRepository:
 
     def work_order_cursor(self) -> int:
         """The highest server cursor applied so far (0 before the first pull)."""
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             value = session.exec(select(func.max(WorkOrder.server_cursor))).one()
             return int(value or 0)
 
@@ -560,7 +560,7 @@ class VisitRepository:
             return visit
 
     def get_visit(self, visit_id: uuid.UUID) -> Visit:
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             return self._get(session, Visit, visit_id, _("visit"))
 
     def update_meter(
@@ -627,7 +627,7 @@ class VisitRepository:
 
     def list_visits(self, *, open_only: bool = False, limit: int = 200) -> list[VisitSummary]:
         """Visits, newest first."""
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             query = select(Visit)
             if open_only:
                 query = query.where(col(Visit.closed_at).is_(None))
@@ -778,7 +778,7 @@ class VisitRepository:
 
     def run_events(self, run_id: uuid.UUID) -> list[StoredEvent]:
         """The saved events of a run, in the order they were produced."""
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             self._get(session, ProcedureRunRecord, run_id, _("run"))
             rows = session.exec(
                 select(StepResult).where(StepResult.run_id == run_id).order_by(col(StepResult.seq))
@@ -786,7 +786,7 @@ class VisitRepository:
             return [_stored(r) for r in rows]
 
     def visit_runs(self, visit_id: uuid.UUID) -> list[ProcedureRunRecord]:
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             return list(
                 session.exec(
                     select(ProcedureRunRecord)
@@ -797,7 +797,7 @@ class VisitRepository:
 
     def resume(self, visit_id: uuid.UUID) -> VisitResume:
         """Everything needed to rebuild the visit's procedure runs after a crash."""
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             visit: Visit = self._get(session, Visit, visit_id, _("visit"))
             customer: Customer = self._get(session, Customer, visit.customer_id, _("customer"))
             runs = session.exec(
@@ -952,7 +952,7 @@ class VisitRepository:
             return hazard
 
     def hazard_trail(self, hazard_id: uuid.UUID) -> list[HazardStatusChange]:
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             return list(
                 session.exec(
                     select(HazardStatusChange)
@@ -963,7 +963,7 @@ class VisitRepository:
 
     def open_hazards(self) -> list[Hazard]:
         """Hazards not yet fixed, oldest first."""
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             return list(
                 session.exec(
                     select(Hazard)
@@ -1099,11 +1099,11 @@ class VisitRepository:
             return item
 
     def follow_up(self, visit_id: uuid.UUID) -> FollowUp | None:
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             return session.exec(select(FollowUp).where(FollowUp.visit_id == visit_id)).first()
 
     def follow_ups_due(self, on_or_before: date) -> list[FollowUp]:
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             return list(
                 session.exec(
                     select(FollowUp)
@@ -1116,7 +1116,7 @@ class VisitRepository:
     def pending_outbox(self, limit: int | None = None) -> list[OutboxItem]:
         """Outbox rows still to send (pending, or failed attempts to retry), oldest first.
         Conflicts are not retried: they wait for a person (see ``outbox_items``)."""
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             query = (
                 select(OutboxItem)
                 .where(col(OutboxItem.state).in_([OutboxState.PENDING, OutboxState.FAILED]))
@@ -1127,7 +1127,7 @@ class VisitRepository:
             return list(session.exec(query).all())
 
     def outbox_items(self, state: OutboxState | str | None = None) -> list[OutboxItem]:
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             query = select(OutboxItem).order_by(col(OutboxItem.created_at))
             if state is not None:
                 query = query.where(OutboxItem.state == OutboxState(state))
@@ -1135,7 +1135,7 @@ class VisitRepository:
 
     def outbox_count(self) -> int:
         """How many closed visits are waiting to reach the back office."""
-        with self.database.session() as session:
+        with self.database.session(readonly=True) as session:
             return int(
                 session.exec(
                     select(func.count())

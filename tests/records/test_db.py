@@ -38,12 +38,18 @@ def test_models_and_migrations_do_not_drift(db: Database) -> None:
 
 
 def test_pragmas_are_set_on_every_connection(db: Database) -> None:
-    for _ in range(2):  # NullPool: each call is a new connection
-        state = db.pragmas()
-        assert state.journal_mode == "wal"
-        assert state.synchronous == 2  # FULL
-        assert state.foreign_keys == 1
-        assert state.busy_timeout == dbmod.BUSY_TIMEOUT_MS
+    state = db.pragmas()
+    assert state.journal_mode == "wal"
+    assert state.synchronous == 2  # FULL
+    assert state.foreign_keys == 1
+    assert state.busy_timeout == dbmod.BUSY_TIMEOUT_MS
+    # Two connections open at once are two SQLite connections, each with the pragmas.
+    with db.engine.connect() as first, db.engine.connect() as second:
+        assert first.connection.dbapi_connection is not second.connection.dbapi_connection
+        for conn in (first, second):
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
 def test_foreign_keys_are_enforced(db: Database) -> None:
