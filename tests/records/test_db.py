@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from sqlalchemy import inspect
+from sqlmodel import select
 
 from fieldkit.records import db as dbmod
 from fieldkit.records.db import (
@@ -19,7 +20,7 @@ from fieldkit.records.db import (
     head_revision,
     open_database,
 )
-from fieldkit.records.models import metadata
+from fieldkit.records.models import Customer, metadata
 
 
 def test_migrations_create_every_table_from_empty(db: Database, db_path: Path) -> None:
@@ -150,3 +151,14 @@ def test_wal_refused_falls_back_to_delete_with_a_warning(tmp_path: Path) -> None
         assert database.quick_check() == ["ok"]
     finally:
         database.close()
+
+
+def test_an_open_reader_does_not_block_a_writer(db: Database) -> None:
+    from fieldkit.records.repo import VisitRepository
+
+    repo = VisitRepository(db)
+    with db.session(readonly=True) as reader:
+        before = reader.exec(select(Customer)).all()
+        repo.upsert_customer("C-1", name="张三")  # commits while the read is open
+        assert reader.exec(select(Customer)).all() == before  # a consistent snapshot
+    assert [c.customer_no for c in repo.find_customers("C-1")] == ["C-1"]
