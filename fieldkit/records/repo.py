@@ -21,12 +21,14 @@ Typical use::
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
@@ -86,6 +88,10 @@ class VisitClosed(RecordsError):
 
 class InvalidHazardTransition(RecordsError):
     """Hazard status only moves forward: 待整改 → 复查中 → 已整改."""
+
+
+class PayloadTooLarge(RecordsError):
+    """A value exceeds a size limit of the wire schema (the back office would refuse it)."""
 
 
 class EventConflict(RecordsError):
@@ -148,6 +154,27 @@ def measurements_from_value(value: dict[str, Any]) -> list[MeasurementInput]:
             if key != "unit" and _is_number(reading):
                 found.append(MeasurementInput(str(key), float(reading), unit))
     return found
+
+
+MAX_SEALS = 20  # = fieldkit.sync.schema.MAX_SEALS (checked by tests/records/test_close.py)
+MAX_STEP_VALUE_CHARS = 20_000  # = fieldkit.sync.schema.MAX_JSON_OBJECT
+
+
+def _seals(seal_nos: Sequence[str]) -> list[str]:
+    seals = [s for s in (x.strip() for x in seal_nos) if s]
+    if len(seals) > MAX_SEALS:
+        raise PayloadTooLarge(_("At most {n} seal numbers").format(n=MAX_SEALS))
+    return seals
+
+
+def _check_value_size(value: dict[str, Any]) -> None:
+    size = len(json.dumps(value, ensure_ascii=False, default=str))
+    if size > MAX_STEP_VALUE_CHARS:
+        raise PayloadTooLarge(
+            _("A step value of {size} characters is too large (at most {limit})").format(
+                size=size, limit=MAX_STEP_VALUE_CHARS
+            )
+        )
 
 
 def _is_number(value: Any) -> bool:
@@ -578,7 +605,7 @@ class VisitRepository:
             if meter_no is not None:
                 visit.meter_no = meter_no
             if seal_nos is not None:
-                visit.seal_nos = [s for s in (x.strip() for x in seal_nos) if s]
+                visit.seal_nos = _seals(seal_nos)
             if meter_reading is not None:
                 visit.meter_reading = float(meter_reading)
             if remaining_gas is not None:
@@ -710,6 +737,7 @@ class VisitRepository:
                     )
                 kind = _kind(event.kind)
                 value = dict(event.value)
+                _check_value_size(value)
                 at = _aware(event.at)
                 existing = session.get(StepResult, event.event_id)
                 if existing is not None:
@@ -845,7 +873,7 @@ class VisitRepository:
         seal no., gas used, gas remaining and the date (前锋智能燃气表常见故障 1 ⑤).
         The visit's current meter becomes the new one."""
         new_meter_no = new_meter_no.strip()
-        seals = [s for s in (x.strip() for x in seal_nos) if s]
+        seals = _seals(seal_nos)
         if not new_meter_no:
             raise RecordsError(_("The new meter number is required"))
         if not seals:
@@ -1080,7 +1108,16 @@ class VisitRepository:
                 FollowUp(visit_id=visit_id, due_date=visit_day + timedelta(days=FOLLOW_UP_DAYS))
             )
             session.flush()
-            payload = visit_payload(session, visit_id)
+            try:
+                payload = visit_payload(session, visit_id)
+            except ValidationError as exc:  # e.g. a list over the schema's size limits
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                    for err in exc.errors()[:5]
+                )
+                raise PayloadTooLarge(
+                    _("The visit cannot be closed: {problems}").format(problems=problems)
+                ) from exc
             item = OutboxItem(
                 visit_id=visit_id,
                 payload=payload.model_dump(mode="json"),
