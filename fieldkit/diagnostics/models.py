@@ -68,6 +68,10 @@ class Cause(Strict):
 
     text: Text
     remedies: list[Text] = Field(default_factory=list)
+    note: Text | None = Field(
+        default=None,
+        description="e.g. why the source gives this cause no remedy (a cause with a note may have none)",
+    )
 
 
 class SubProcedure(Strict):
@@ -134,12 +138,14 @@ class FaultEntry(Strict):
 
     @model_validator(mode="after")
     def _check(self) -> FaultEntry:
-        if not (self.causes or self.remedies or self.procedures or self.emergency):
+        if not (self.causes or self.remedies or self.procedures or self.emergency or self.meaning):
             raise ValueError(
-                "an entry needs at least one cause, remedy, procedure or emergency step"
+                "an entry needs at least one cause, remedy, procedure, emergency step or meaning"
             )
         if self.causes and not self.remedies and not self.procedures:
-            missing = [i + 1 for i, c in enumerate(self.causes) if not c.remedies]
+            missing = [
+                i + 1 for i, c in enumerate(self.causes) if not c.remedies and c.note is None
+            ]
             if missing:
                 raise ValueError(
                     f"cause(s) {missing} have no remedy and the entry has no shared remedies"
