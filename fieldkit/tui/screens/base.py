@@ -1,0 +1,29 @@
+"""What every fieldkit screen shares: translated bindings, the status bar, the footer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.screen import Screen
+
+from fieldkit.tui.keys import translate_bindings
+
+if TYPE_CHECKING:
+    from fieldkit.tui.app import FieldkitApp
+    from fieldkit.tui.services import Services
+
+
+class FieldkitScreen(Screen[Any]):
+    """A screen whose footer descriptions are in the current language."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        translate_bindings(self)
+
+    @property
+    def fk_app(self) -> FieldkitApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def services(self) -> Services:
+        return self.fk_app.services

@@ -1,0 +1,88 @@
+"""What the TUI's screens use from the domain packages, loaded lazily and shared.
+
+Nothing here decides anything about gas work: it only opens the visit database and loads
+the catalogs once, on first use, so the first screen paints before SQLAlchemy and the YAML
+tables are imported. Loading may run in a worker thread (:meth:`Services.warm`); the lock
+makes "first use" happen once.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from fieldkit.config import Settings
+
+
+class Services:
+    """Lazily opened domain objects for one TUI session."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._database: Any = None
+        self._catalog: Any = None
+        self._cards: Any = None
+        self._conduct: Any = None
+        self._procedures: Any = None
+
+    # Each loader imports its package only when first called.
+
+    def database(self) -> Any:
+        """The open visit database (:class:`fieldkit.records.db.Database`)."""
+        with self._lock:
+            if self._database is None:
+                from fieldkit.records.db import open_database
+
+                self._database = open_database(self.settings.resolved_db_url())
+            return self._database
+
+    def catalog(self) -> Any:
+        """The fault catalog (:func:`fieldkit.diagnostics.catalog.default_catalog`)."""
+        with self._lock:
+            if self._catalog is None:
+                from fieldkit.diagnostics.catalog import default_catalog
+
+                self._catalog = default_catalog()
+            return self._catalog
+
+    def tool_cards(self) -> Any:
+        """The tool-card reference (:func:`fieldkit.cards.catalog.load_tool_cards`)."""
+        with self._lock:
+            if self._cards is None:
+                from fieldkit.cards.catalog import load_tool_cards
+
+                self._cards = load_tool_cards()
+            return self._cards
+
+    def conduct(self) -> Any:
+        """Service conduct (:func:`fieldkit.conduct.load_conduct`)."""
+        with self._lock:
+            if self._conduct is None:
+                from fieldkit.conduct import load_conduct
+
+                self._conduct = load_conduct()
+            return self._conduct
+
+    def procedures(self) -> Any:
+        """The procedure library (:func:`fieldkit.procedures.library.load_procedures`)."""
+        with self._lock:
+            if self._procedures is None:
+                from fieldkit.procedures.library import load_procedures
+
+                self._procedures = load_procedures()
+            return self._procedures
+
+    def warm(self) -> None:
+        """Load everything (called from a worker thread after the first paint)."""
+        for loader in (self.database, self.catalog, self.tool_cards, self.procedures):
+            try:
+                loader()
+            except Exception:
+                continue
+
+    def close(self) -> None:
+        with self._lock:
+            if self._database is not None:
+                self._database.close()
+                self._database = None

@@ -1,0 +1,62 @@
+"""Display helpers for text that will be drawn in a terminal with CJK fonts.
+
+Some characters are "ambiguous width" in Unicode: Textual and Rich count them as one cell,
+but terminals in CJK locales draw them two cells wide, which shifts every following column
+(Textualize/rich#4197; research/anchors.md section 3.1). The manual's text carries a few of
+them (the ellipsis, curly quotes, the dash in ``ERR—1``, circled numbers, ``m³``). Before
+drawing data text the TUI swaps them for narrow equivalents with the same meaning. The
+stored text is never changed.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+_REPLACEMENTS = {
+    "…": "...",
+    "“": '"',
+    "”": '"',
+    "‘": "'",
+    "’": "'",
+    "—": "-",
+    "–": "-",
+    "·": ".",
+    "×": "x",
+    "°": " deg",
+    "±": "+/-",
+    "³": "3",
+    "²": "2",
+    "※": "*",
+    "→": "->",
+    "←": "<-",
+    "√": "v",
+    "■": "#",
+    "□": "[]",
+    "●": "*",
+    "○": "o",
+    "★": "*",
+    "☆": "*",
+}
+_CIRCLED = {chr(0x2460 + i): f"({i + 1})" for i in range(20)}  # ① .. ⑳
+
+
+@lru_cache(maxsize=4096)
+def narrow(text: str) -> str:
+    """``text`` with ambiguous-width characters replaced by narrow ones (for display only)."""
+    if text.isascii():
+        return text
+    out = []
+    for ch in text:
+        if ch in _REPLACEMENTS:
+            out.append(_REPLACEMENTS[ch])
+        elif ch in _CIRCLED:
+            out.append(_CIRCLED[ch])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def ambiguous_characters(text: str) -> set[str]:
+    """The East Asian ambiguous-width characters in ``text`` (used by the tests)."""
+    return {ch for ch in text if unicodedata.east_asian_width(ch) == "A"}
