@@ -1,0 +1,367 @@
+"""The FastAPI app of the back-office server (OpenAPI under ``/api/v1``).
+
+Stateless: everything lives in the database, so several workers or hosts can serve one
+PostgreSQL. Every ``/api/v1`` request needs ``Authorization: Bearer <token>``; ``/healthz``
+(no data) answers without one, for load balancers and readiness checks.
+
+Errors always have the body ``{"error": {"code": "...", "message": "..."}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fieldkit.sync.schema import (
+    VISIT_OUTCOMES,
+    BatchResult,
+    CustomerPayload,
+    ErrorResponse,
+    PushResult,
+    VisitBatch,
+    VisitPayload,
+    VisitType,
+    WorkOrderPage,
+)
+from fieldkit.sync.server import auth, service
+from fieldkit.sync.server.db import ENV_DB, open_server_database
+
+log = logging.getLogger("fieldkit.sync.server")
+
+API = "/api/v1"
+DEFAULT_MAX_BODY = 8 * 1024 * 1024  # bytes; bigger requests get 413
+MAX_PULL = 1000
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, detail: Any = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.detail = status, code, message, detail
+
+
+def _error(
+    status: int, code: str, message: str, detail: Any = None, **headers: str
+) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if detail is not None:
+        body["detail"] = detail
+    return JSONResponse({"error": body}, status_code=status, headers=headers or None)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413 before the app sees them."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app, self.limit = app, limit
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = _error(
+            413,
+            "payload_too_large",
+            f"the request body is larger than {self.limit} bytes; send fewer visits per request",
+        )
+        await response(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await self._too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # client went away
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > self.limit:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+# ----------------------------------------------------------------------------- models
+class StoreResponse(BaseModel):
+    status: str
+    visit_id: uuid.UUID
+    content_hash: str
+
+
+class NewWorkOrderRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_no: str = Field(min_length=1, max_length=200)
+    visit_type: VisitType
+    customer: CustomerPayload
+    assigned_to: str = Field(min_length=1, max_length=200)
+    scheduled_for: date | None = None
+    notes: str | None = Field(default=None, max_length=4000)
+
+
+class AssignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    technician_id: str = Field(min_length=1, max_length=200)
+
+
+class FollowUpCallRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    result: str = Field(min_length=1, max_length=4000)
+    satisfaction: str = Field(description="satisfied | basically_satisfied | unsatisfied")
+
+
+class ComplaintRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str = Field(min_length=1, max_length=4000)
+
+
+class CloseComplaintRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    result: str = Field(min_length=1, max_length=4000)
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 422)
+}
+
+
+def _loc(loc: Any) -> str:
+    return ".".join(str(p) for p in loc if p != "body") or "body"
+
+
+def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
+    """The app serving the database at ``db_url`` (migrated by ``fieldkit serve`` first)."""
+    engine: Engine = open_server_database(db_url, migrate=False)
+    app = FastAPI(
+        title="fieldkit back office",
+        version="1",
+        description="Visit records from technicians' laptops; work orders to them.",
+        responses=ERRORS,
+    )
+    app.state.engine = engine
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        extra = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        return _error(exc.status, exc.code, exc.message, exc.detail, **extra)
+
+    @app.exception_handler(service.ServiceError)
+    async def _service_error(_request: Request, exc: service.ServiceError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            ctx = errors[0].get("ctx") or {}
+            return _error(
+                400, "malformed_json", f"the body is not valid JSON: {ctx.get('error', '')}"
+            )
+        problems = [
+            {"field": _loc(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
+            for e in errors[:50]
+        ]
+        summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
+        return _error(422, "invalid", f"invalid request: {summary}", problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _crash(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return _error(500, "internal", "internal server error; nothing was stored")
+
+    def principal(request: Request) -> auth.Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if not header:
+            raise ApiError(401, "unauthenticated", "missing Authorization: Bearer <token>")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise ApiError(401, "unauthenticated", "use Authorization: Bearer <token>")
+        with engine.connect() as conn:
+            who = auth.authenticate(conn, value.strip())
+        if who is None:
+            raise ApiError(401, "bad_token", "the token is unknown or has been revoked")
+        return who
+
+    Who = Annotated[auth.Principal, Depends(principal)]
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(f"{API}/me")
+    def me(who: Who) -> dict[str, str]:
+        return {"login": who.login, "role": who.role, "token_id": who.token_id}
+
+    @app.post(f"{API}/visits/batch", response_model=BatchResult)
+    async def push_batch(batch: VisitBatch, who: Who) -> BatchResult:
+        """Push many visits: each is ``stored``, ``duplicate`` (same content already
+        there), ``conflict`` (different content under the same id: kept, not overwritten)
+        or ``rejected`` (with the reason)."""
+        results = await run_in_threadpool(service.store_visits, engine, who, batch.visits)
+        return BatchResult(results=results)
+
+    @app.put(
+        f"{API}/visits/{{visit_id}}",
+        response_model=StoreResponse,
+        responses={201: {"model": StoreResponse}},
+    )
+    async def push_one(visit_id: uuid.UUID, visit: VisitPayload, who: Who) -> JSONResponse:
+        """Push one visit: 201 stored, 200 duplicate, 409 conflict."""
+        if visit.visit_id != visit_id:
+            raise ApiError(
+                422, "invalid", f"the URL names visit {visit_id}, the body {visit.visit_id}"
+            )
+        (result,) = await run_in_threadpool(service.store_visits, engine, who, [visit])
+        return _single(result)
+
+    def _single(result: PushResult) -> JSONResponse:
+        if result.status == "conflict":
+            return _error(
+                409,
+                "conflict",
+                (result.error or {}).get("message", "conflict"),
+                {"server_hash": result.server_hash, "content_hash": result.content_hash},
+            )
+        if result.status == "rejected":
+            error = result.error or {}
+            return _error(409, error.get("code", "rejected"), error.get("message", ""))
+        return JSONResponse(
+            {
+                "status": result.status,
+                "visit_id": str(result.visit_id),
+                "content_hash": result.content_hash,
+            },
+            status_code=201 if result.status == "stored" else 200,
+        )
+
+    @app.get(f"{API}/visits")
+    def visits(
+        who: Who,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        technician_id: str | None = None,
+        outcome: Annotated[str | None, Query(enum=list(VISIT_OUTCOMES))] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[dict[str, Any]]:
+        """Visits by date range, technician and outcome."""
+        return service.list_visits(
+            engine,
+            who,
+            date_from=date_from,
+            date_to=date_to,
+            technician_id=technician_id,
+            outcome=outcome,
+            limit=limit,
+            offset=offset,
+        )
+
+    @app.get(f"{API}/visits/{{visit_id}}")
+    def visit(visit_id: uuid.UUID, who: Who) -> dict[str, Any]:
+        return service.get_visit(engine, who, visit_id)
+
+    @app.get(f"{API}/work-orders", response_model=WorkOrderPage)
+    def work_orders(
+        who: Who,
+        since: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PULL)] = 500,
+    ) -> WorkOrderPage:
+        """Work-order changes after the cursor ``since``, oldest first; cancelled or
+        reassigned orders come as tombstones (``deleted: true``)."""
+        items, next_cursor, has_more = service.pull_work_orders(engine, who, since, limit)
+        return WorkOrderPage(items=items, next_cursor=next_cursor, has_more=has_more)
+
+    @app.post(f"{API}/work-orders", status_code=201)
+    def create_work_order(body: NewWorkOrderRequest, who: Who) -> dict[str, str]:
+        (order_id,) = service.create_work_orders(
+            engine,
+            who,
+            [service.NewWorkOrder(**body.model_dump(exclude={"customer"}), customer=body.customer)],
+        )
+        return {"work_order_id": str(order_id)}
+
+    @app.post(f"{API}/work-orders/{{ref}}/assign")
+    def assign(ref: str, body: AssignRequest, who: Who) -> dict[str, int]:
+        return {"cursor": service.assign_work_order(engine, who, ref, body.technician_id)}
+
+    @app.post(f"{API}/work-orders/{{ref}}/cancel")
+    def cancel(ref: str, who: Who) -> dict[str, int]:
+        return {"cursor": service.cancel_work_order(engine, who, ref)}
+
+    @app.get(f"{API}/hazards")
+    def hazards(who: Who) -> list[dict[str, Any]]:
+        """Hazards still open: 待整改 (pending) and 复查中 (rechecking)."""
+        return service.open_hazards(engine, who)
+
+    @app.get(f"{API}/follow-ups")
+    def follow_ups(
+        who: Who, due_by: date | None = None, pending: bool = True
+    ) -> list[dict[str, Any]]:
+        """Follow-up calls due (within 3 days of the visit)."""
+        return service.follow_ups(engine, who, due_by=due_by, pending=pending)
+
+    @app.post(f"{API}/follow-ups/{{visit_id}}/call")
+    def follow_up_call(visit_id: uuid.UUID, body: FollowUpCallRequest, who: Who) -> dict:
+        service.record_follow_up_call(engine, who, visit_id, body.result, body.satisfaction)
+        return {"status": "recorded"}
+
+    @app.post(f"{API}/visits/{{visit_id}}/complaints", status_code=201)
+    def complaint(visit_id: uuid.UUID, body: ComplaintRequest, who: Who) -> dict[str, str]:
+        return {"complaint_id": str(service.log_complaint(engine, who, visit_id, body.description))}
+
+    @app.get(f"{API}/complaints")
+    def complaints(who: Who, open_only: bool = True) -> list[dict[str, Any]]:
+        return service.complaints(engine, who, open_only=open_only)
+
+    @app.post(f"{API}/complaints/{{complaint_id}}/close")
+    def close_complaint(
+        complaint_id: uuid.UUID, body: CloseComplaintRequest, who: Who
+    ) -> dict[str, str]:
+        service.close_complaint(engine, who, complaint_id, body.result)
+        return {"status": "closed"}
+
+    return BodyLimit(app, max_body)  # type: ignore[return-value]
+
+
+def app_from_env() -> Any:
+    """uvicorn factory for worker processes: the database URL comes from the environment."""
+    max_body = int(os.environ.get("FIELDKIT_SERVER_MAX_BODY", DEFAULT_MAX_BODY))
+    return create_app(os.environ.get(ENV_DB), max_body=max_body)

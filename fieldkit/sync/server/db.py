@@ -1,0 +1,108 @@
+"""The server's database: a URL (SQLite for a one-office install, PostgreSQL in production),
+opened with the same alembic migrations on both.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+ENV_DB = "FIELDKIT_SERVER_DB"
+
+
+class ServerDatabaseError(Exception):
+    """The server database URL is missing or cannot be opened."""
+
+
+def default_url() -> str:
+    """``FIELDKIT_SERVER_DB``, else a SQLite file in the user data dir."""
+    url = os.environ.get(ENV_DB)
+    if url:
+        return url
+    from fieldkit import paths
+
+    return f"sqlite:///{(paths.user_data_dir() / 'server.db').as_posix()}"
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://…`` means psycopg 3 (the driver fieldkit ships with)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Take the write lock up front: two writers never deadlock upgrading a read lock.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_server_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    url = normalise_url(url or default_url())
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        _sqlite_pragmas(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, **kwargs)
+
+
+def alembic_config(engine: Engine | None = None) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if engine is not None:
+        url = engine.url.render_as_string(hide_password=False)
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to date (idempotent). On PostgreSQL an advisory lock makes
+    several hosts starting at once migrate one after the other."""
+    from alembic import command
+
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(726871)"))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def open_server_database(url: str | None = None, *, migrate: bool = True) -> Engine:
+    try:
+        engine = create_server_engine(url)
+        if migrate:
+            upgrade(engine)
+        else:
+            with engine.connect():
+                pass
+    except sa.exc.SQLAlchemyError as exc:
+        raise ServerDatabaseError(
+            f"cannot open the server database: {getattr(exc, 'orig', exc)}"
+        ) from exc
+    except ImportError as exc:  # e.g. psycopg missing for a PostgreSQL URL
+        raise ServerDatabaseError(f"cannot open the server database: {exc}") from exc
+    return engine

@@ -1,0 +1,167 @@
+"""The server's tables (SQLAlchemy Core), shared by PostgreSQL and SQLite.
+
+Every visit is stored twice: the full payload JSON as received (with its content hash),
+and normalised rows for the back-office queries (runs, step results, measurements,
+hazards, follow-up calls). Complaints are logged by the back office against a visit.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+Ts = sa.DateTime(timezone=True)
+
+account = sa.Table(
+    "account",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("login", sa.String(200), nullable=False, unique=True),  # technician id (工号)
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("role", sa.String(16), nullable=False),  # "admin" | "technician"
+    sa.Column("created_at", Ts, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+)
+
+token = sa.Table(
+    "token",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),  # public short id (shown, revocable)
+    sa.Column("account_id", sa.Uuid, sa.ForeignKey("account.id"), nullable=False, index=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),  # sha256 hex
+    sa.Column("label", sa.String(200), nullable=True),
+    sa.Column("created_at", Ts, nullable=False),
+    sa.Column("revoked_at", Ts, nullable=True),
+)
+
+counter = sa.Table(
+    "counter",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+work_order = sa.Table(
+    "work_order",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("order_no", sa.String(200), nullable=False, unique=True),
+    sa.Column("visit_type", sa.String(32), nullable=False),
+    sa.Column("customer_no", sa.String(200), nullable=False, index=True),
+    sa.Column("customer", Json, nullable=False),  # CustomerPayload JSON
+    sa.Column("assigned_to", sa.String(200), nullable=False, index=True),
+    sa.Column("previous_assignee", sa.String(200), nullable=True, index=True),
+    sa.Column("scheduled_for", sa.Date, nullable=True),
+    sa.Column("notes", sa.Text, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("cursor", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("created_at", Ts, nullable=False),
+    sa.Column("updated_at", Ts, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=True),
+)
+
+visit = sa.Table(
+    "visit",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("technician_id", sa.String(200), nullable=False, index=True),
+    sa.Column("work_order_id", sa.Uuid, nullable=True, index=True),
+    sa.Column("visit_type", sa.String(32), nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False, index=True),
+    sa.Column("customer_no", sa.String(200), nullable=False, index=True),
+    sa.Column("started_at", Ts, nullable=False),
+    sa.Column("ended_at", Ts, nullable=False),
+    sa.Column("visit_date", sa.Date, nullable=False, index=True),
+    sa.Column("received_at", Ts, nullable=False),
+)
+
+procedure_run = sa.Table(
+    "procedure_run",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), nullable=False, index=True),
+    sa.Column("procedure_id", sa.String(200), nullable=False),
+    sa.Column("procedure_version", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(200), nullable=False),
+    sa.Column("started_at", Ts, nullable=False),
+    sa.Column("ended_at", Ts, nullable=True),
+)
+
+step_result = sa.Table(
+    "step_result",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), nullable=False, index=True),
+    sa.Column("run_id", sa.Uuid, nullable=False),
+    sa.Column("step_id", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(200), nullable=False),
+    sa.Column("value", Json, nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=True),
+    sa.Column("at", Ts, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+)
+
+measurement = sa.Table(
+    "measurement",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), nullable=False, index=True),
+    sa.Column("run_id", sa.Uuid, nullable=False),
+    sa.Column("step_id", sa.String(200), nullable=False),
+    sa.Column("quantity", sa.String(200), nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("unit", sa.String(200), nullable=False),
+    sa.Column("taken_at", Ts, nullable=False),
+)
+
+hazard = sa.Table(
+    "hazard",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("visit_id", sa.Uuid, nullable=False, index=True),  # first reported in
+    sa.Column("last_visit_id", sa.Uuid, nullable=False),  # latest status came from
+    sa.Column("technician_id", sa.String(200), nullable=False),
+    sa.Column("customer_no", sa.String(200), nullable=False, index=True),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("level", sa.String(16), nullable=False),  # major 重大 / general 一般
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # pending/rechecking/fixed
+    sa.Column("found_at", Ts, nullable=False),
+    sa.Column("deadline", sa.Date, nullable=True),
+    sa.Column("basis", sa.Text, nullable=True),
+    sa.Column("updated_at", Ts, nullable=False),
+)
+
+follow_up = sa.Table(
+    "follow_up",
+    metadata,
+    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), primary_key=True),
+    sa.Column("technician_id", sa.String(200), nullable=False, index=True),
+    sa.Column("customer_no", sa.String(200), nullable=False),
+    sa.Column("due_date", sa.Date, nullable=False, index=True),
+    sa.Column("called_at", Ts, nullable=True),
+    sa.Column("called_by", sa.String(200), nullable=True),
+    sa.Column("result", sa.Text, nullable=True),
+    sa.Column("satisfaction", sa.String(32), nullable=True),
+)
+
+complaint = sa.Table(
+    "complaint",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), nullable=False, index=True),
+    sa.Column("logged_at", Ts, nullable=False),
+    sa.Column("logged_by", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # open / closed
+    sa.Column("closed_at", Ts, nullable=True),
+    sa.Column("closed_by", sa.String(200), nullable=True),
+    sa.Column("result", sa.Text, nullable=True),
+)
+
+WORK_ORDER_COUNTER = "work_order"
