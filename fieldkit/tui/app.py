@@ -7,6 +7,7 @@ a worker thread (:mod:`fieldkit.tui.services`) and screens are imported when fir
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App
@@ -44,7 +45,7 @@ class FieldkitApp(App[None]):
         *,
         services: Services | None = None,
         cursor_blink: bool = True,
-        config_path: Any = None,
+        config_path: Path | None = None,
     ) -> None:
         self.settings = settings or Settings()
         i18n.set_language(self.settings.language)
@@ -120,6 +121,8 @@ class FieldkitApp(App[None]):
         from fieldkit.tui.screens.home import HomeScreen
 
         language_changed = settings.language != self.settings.language
+        if settings.resolved_db_url() != self.settings.resolved_db_url():
+            self.services.close()  # the next screen opens the database in the new folder
         self.settings = settings
         self.services.settings = settings
         i18n.set_language(settings.language)

@@ -24,7 +24,8 @@ class Services:
         self._catalog: Any = None
         self._cards: Any = None
         self._conduct: Any = None
-        self._procedures: Any = None
+        self._procedures: dict[str, Any] | None = None
+        self.procedure_problems: list[Any] = []
 
     # Each loader imports its package only when first called.
 
@@ -64,14 +65,24 @@ class Services:
                 self._conduct = load_conduct()
             return self._conduct
 
-    def procedures(self) -> Any:
-        """The procedure library (:func:`fieldkit.procedures.library.load_procedures`)."""
+    def procedures(self) -> dict[str, Any]:
+        """Procedures by id (:func:`fieldkit.procedures.library.load_procedures`).
+
+        Problems in the files (a broken utility override) are kept in
+        :attr:`procedure_problems` and shown by the visit screen.
+        """
         with self._lock:
             if self._procedures is None:
                 from fieldkit.procedures.library import load_procedures
 
-                self._procedures = load_procedures()
+                self._procedures, self.procedure_problems = load_procedures()
             return self._procedures
+
+    def repository(self) -> Any:
+        """A :class:`fieldkit.records.repo.VisitRepository` over the open database."""
+        from fieldkit.records.repo import VisitRepository
+
+        return VisitRepository(self.database())
 
     def warm(self) -> None:
         """Load everything (called from a worker thread after the first paint)."""

@@ -103,9 +103,9 @@ class HomeScreen(FieldkitScreen):
     @work(thread=True, exclusive=True, group="home-load")
     def _load(self) -> None:
         try:
-            from fieldkit.records.repo import VisitRepository, format_address
+            from fieldkit.records.repo import format_address
 
-            repo = VisitRepository(self.services.database())
+            repo = self.services.repository()
             me = self.fk_app.settings.technician_id
             rows: list[OrderRow] = []
             for order in repo.open_work_orders(assigned_to=me):
@@ -211,9 +211,9 @@ class HomeScreen(FieldkitScreen):
         tech = self._technician()
         if not tech:
             return
-        from fieldkit.records.repo import RecordsError, VisitRepository
+        from fieldkit.records.repo import RecordsError
 
-        repo = VisitRepository(self.services.database())
+        repo = self.services.repository()
         try:
             visit = repo.start_visit(
                 customer_id=row.customer_id,

@@ -1,0 +1,122 @@
+"""End a visit with its outcome (and the reason, for anything but completed)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from fieldkit.i18n import _
+from fieldkit.tui.keys import translate_bindings
+from fieldkit.tui.widgets.inputs import FieldInput
+
+OUTCOMES = (
+    "completed",
+    "refused_gas",
+    "not_home",
+    "customer_refused",
+    "stopped_unsafe",
+    "incomplete",
+)
+
+
+def outcome_label(outcome: str) -> str:
+    labels = {
+        "completed": _("Completed"),
+        "refused_gas": _("Gas refused"),
+        "not_home": _("Nobody at home"),
+        "customer_refused": _("Customer refused the check"),
+        "stopped_unsafe": _("Stopped: unsafe"),
+        "incomplete": _("Incomplete"),
+    }
+    return labels.get(outcome, outcome)
+
+
+class CloseVisitScreen(ModalScreen[bool]):
+    """Pick the outcome, give the reason, Ctrl+S closes the visit (final, queued for sync).
+
+    ``outcome``/``reason`` preset the form (the procedure runner presets 不予通气 with the
+    engine's reason); ``only`` limits the outcomes offered.
+    """
+
+    CSS_PATH = "close_visit.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "close_visit", "Close visit", id="close.confirm"),
+        Binding("escape", "cancel", "Cancel", id="close.cancel"),
+    ]
+
+    def __init__(
+        self,
+        visit_id: uuid.UUID,
+        *,
+        outcome: str | None = None,
+        reason: str = "",
+        only: tuple[str, ...] | None = None,
+    ) -> None:
+        super().__init__()
+        translate_bindings(self)
+        self.visit_id = visit_id
+        self.outcomes = only or OUTCOMES
+        self.preset = outcome
+        self.reason = reason
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="close-dialog"):
+            yield Label(_("End the visit"), classes="heading")
+            yield OptionList(
+                *(Option(outcome_label(o), id=o) for o in self.outcomes), id="outcomes"
+            )
+            yield Label(_("Reason (required unless completed)"))
+            yield FieldInput(self.reason, id="reason")
+            yield Static(
+                _("A closed visit is final and goes to the back office at the next sync."),
+                classes="hint",
+            )
+            yield Static("", id="close-error", classes="error-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        options = self.query_one("#outcomes", OptionList)
+        if self.preset in self.outcomes:
+            options.highlighted = self.outcomes.index(self.preset)
+        else:
+            options.highlighted = 0
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.query_one("#reason", FieldInput).focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    def action_close_visit(self) -> None:
+        from fieldkit.records.repo import RecordsError
+
+        options = self.query_one("#outcomes", OptionList)
+        if options.highlighted is None:
+            return
+        outcome = self.outcomes[options.highlighted]
+        reason = self.query_one("#reason", FieldInput).value.strip() or None
+        error = self.query_one("#close-error", Static)
+        if outcome != "completed" and not reason:
+            error.update(_("Give the reason for this outcome."))
+            self.query_one("#reason", FieldInput).focus()
+            return
+        try:
+            self.app.services.repository().close_visit(  # type: ignore[attr-defined]
+                self.visit_id, outcome, reason=reason
+            )
+        except RecordsError as exc:
+            error.update(str(exc))
+            return
+        self.app.notify(
+            _("Visit closed and saved: {outcome}").format(outcome=outcome_label(outcome))
+        )
+        self.dismiss(True)

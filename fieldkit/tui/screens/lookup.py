@@ -1,0 +1,323 @@
+"""Fault lookup: search as you type over the fault catalog, with the tool cards linked."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Footer, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from fieldkit.i18n import _, pick
+from fieldkit.tui.screens.base import FieldkitScreen
+from fieldkit.tui.text import narrow
+from fieldkit.tui.widgets.inputs import FieldInput
+from fieldkit.tui.widgets.status import StatusBar
+
+
+def _t(text: Any) -> str:
+    return narrow(pick(text)) if text is not None else ""
+
+
+def source_line(source: Any) -> str:
+    """Where an entry comes from, shown beside it (outside sources with their confidence)."""
+    if source is None:
+        return ""
+    if source.kind == "manual":
+        page = f" p.{source.page}" if source.page else ""
+        return _("Source: service manual, {section}{page}").format(
+            section=narrow(source.section or ""), page=page
+        )
+    if source.kind == "utility":
+        return _("Source: this utility's own table")
+    confidence = str(getattr(source.confidence, "value", source.confidence or ""))
+    return _("Source (outside the manual, confidence {c}): {citation}").format(
+        c=confidence, citation=narrow(source.citation or "")
+    )
+
+
+def render_entry(entry: Any, device_name: str, source: Any) -> str:
+    """The entry as Rich markup: symptom, codes, causes with remedies, emergency steps."""
+    from rich.markup import escape
+
+    def e(text: Any) -> str:
+        return escape(_t(text))
+
+    lines = [f"[b]{e(entry.symptom)}[/b]"]
+    if device_name:
+        lines.append(escape(narrow(device_name)))
+    if entry.codes or entry.display:
+        lines.append(
+            _("Shows: {codes}").format(codes=escape(", ".join([*entry.codes, *entry.display])))
+        )
+    if entry.emergency:
+        lines.append("")
+        lines.append(f"[b reverse red] {_('EMERGENCY')} [/]")
+        lines.extend(f"[b red]! {e(step)}[/]" for step in entry.emergency)
+    if entry.meaning is not None:
+        lines.append("")
+        lines.append(_("Meaning: {text}").format(text=e(entry.meaning)))
+    for number, cause in enumerate(entry.causes, start=1):
+        lines.append("")
+        lines.append(_("Cause {n}: {text}").format(n=number, text=e(cause.text)))
+        lines.extend(f"  - {e(remedy)}" for remedy in cause.remedies)
+        note = getattr(cause, "note", None)
+        if note is not None:
+            lines.append(f"  ({e(note)})")
+    if entry.remedies:
+        lines.append("")
+        lines.append(_("What to do:"))
+        lines.extend(f"  - {e(remedy)}" for remedy in entry.remedies)
+    for procedure in entry.procedures:
+        lines.append("")
+        lines.append(f"[b]{e(procedure.title)}[/b]")
+        if procedure.applies_when is not None:
+            lines.append(f"({e(procedure.applies_when)})")
+        lines.extend(f"  {i}. {e(step)}" for i, step in enumerate(procedure.steps, start=1))
+    if entry.note is not None:
+        lines.append("")
+        lines.append(_("Note: {text}").format(text=e(entry.note)))
+    where = source_line(entry.source or source)
+    if where:
+        lines.append("")
+        lines.append(f"[dim]{escape(where)}[/dim]")
+    return "\n".join(lines)
+
+
+def render_card(card: Any, family: Any, table: Any) -> str:
+    """A tool card as Rich markup: purpose, modes (state before/after), what it destroys."""
+    from rich.markup import escape
+
+    def e(text: Any) -> str:
+        return escape(_t(text))
+
+    states = {s.key: s for s in getattr(table, "meter_states", [])}
+
+    def state(key: str) -> str:
+        return e(states[key].name) if key in states else escape(key)
+
+    lines = [f"[b]{e(card.name)}[/b]  ({e(family.name)})"]
+    if card.aliases:
+        lines.append(
+            _("Also called: {names}").format(names=escape(narrow(", ".join(card.aliases))))
+        )
+    lines.append(e(card.purpose))
+    for mode in card.modes:
+        lines.append("")
+        if mode.name is not None:
+            lines.append(f"[b]{e(mode.name)}[/b]")
+        if mode.requires_state:
+            lines.append(
+                _("Use only when the meter is in: {states}").format(
+                    states=", ".join(state(s) for s in mode.requires_state)
+                )
+            )
+        if mode.result_state:
+            lines.append(_("Leaves the meter in: {state}").format(state=state(mode.result_state)))
+        lines.append(e(mode.effect))
+    if card.destroys is not None:
+        lines.append("")
+        lines.append(f"[b red]{escape(_('Destroys:'))} {e(card.destroys)}[/]")
+    if card.restrictions is not None:
+        lines.append(_("Restrictions: {text}").format(text=e(card.restrictions)))
+    if card.resolves_codes:
+        lines.append(
+            _("Clears codes: {codes}").format(codes=escape(", ".join(card.resolves_codes)))
+        )
+    where = source_line(card.source or getattr(table, "source", None))
+    if where:
+        lines.append("")
+        lines.append(f"[dim]{escape(where)}[/dim]")
+    return "\n".join(lines)
+
+
+class LookupScreen(FieldkitScreen):
+    """Type a code (ERR-1, E0), a symptom in Chinese or pinyin, or English words."""
+
+    CSS_PATH = "lookup.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+f", "focus_search", "Search", id="lookup.search"),
+        Binding("f7", "focus_cards", "Tool cards", id="lookup.cards"),
+        Binding("escape", "app.pop_screen", "Back", id="lookup.back"),
+    ]
+
+    class CatalogReady(Message):
+        pass
+
+    class CatalogFailed(Message):
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
+    def __init__(self, query: str = "") -> None:
+        super().__init__()
+        self._initial = query
+        self._hits: list[Any] = []
+        self._cards: list[Any] = []
+        self._ready = False
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(_("Fault lookup"))
+        yield FieldInput(
+            self._initial,
+            placeholder=_("Code, symptom, pinyin or English"),
+            id="search",
+        )
+        with Horizontal(id="lookup-body"):
+            with Vertical(id="lookup-left"):
+                yield OptionList(id="results")
+                yield Label(_("Tool cards"), classes="heading")
+                yield OptionList(id="cards")
+            with VerticalScroll(id="lookup-detail"):
+                yield Static(_("Loading the fault catalog..."), id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#search", FieldInput).focus()
+        self._load()
+
+    @work(thread=True, exclusive=True, group="catalog")
+    def _load(self) -> None:
+        try:
+            self.services.catalog()
+            self.services.tool_cards()
+        except Exception as exc:
+            self.post_message(self.CatalogFailed(str(exc)))
+            return
+        self.post_message(self.CatalogReady())
+
+    @on(CatalogReady)
+    def _ready_now(self) -> None:
+        self._ready = True
+        self.query_one("#detail", Static).update(
+            _("Type a code (ERR-1, E0), a symptom (不点火, buhuo) or English words.")
+        )
+        self._search(self.query_one("#search", FieldInput).value)
+
+    @on(CatalogFailed)
+    def _failed(self, message: CatalogFailed) -> None:
+        self.query_one("#detail", Static).update(
+            _("Cannot load the fault catalog: {error}").format(error=message.error)
+        )
+
+    @on(FieldInput.Changed, "#search")
+    def _typed(self, event: FieldInput.Changed) -> None:
+        if self._ready:
+            self._search(event.value)
+
+    @on(FieldInput.Submitted, "#search")
+    def _submitted(self) -> None:
+        if self._hits:
+            self.query_one("#results", OptionList).focus()
+
+    def _search(self, query: str) -> None:
+        catalog = self.services.catalog()
+        self._hits = catalog.search(query, limit=30) if query.strip() else []
+        results = self.query_one("#results", OptionList)
+        results.clear_options()
+        for index, hit in enumerate(self._hits):
+            entry = hit.entry
+            codes = " ".join(entry.codes[:2])
+            label = f"{codes} {_t(entry.symptom)}".strip()
+            results.add_option(Option(label, id=f"hit-{index}"))
+        if self._hits:
+            results.highlighted = 0
+            self._show_entry(0)
+        else:
+            self._set_cards([])
+            self.query_one("#detail", Static).update(
+                _("Nothing found for {query}.").format(query=query) if query.strip() else ""
+            )
+
+    @on(OptionList.OptionHighlighted, "#results")
+    def _result_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_index < len(self._hits):
+            self._show_entry(event.option_index)
+
+    @on(OptionList.OptionHighlighted, "#cards")
+    def _card_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_index < len(self._cards):
+            self._show_card(self._cards[event.option_index])
+
+    @on(OptionList.OptionSelected, "#results")
+    def _result_selected(self, event: OptionList.OptionSelected) -> None:
+        self._show_entry(event.option_index)
+        if self._cards:
+            self.action_focus_cards()
+
+    def _device_of(self, entry: Any) -> tuple[str, Any]:
+        catalog = self.services.catalog()
+        key = entry.id.split(".", 1)[0]
+        device = None
+        finder = getattr(catalog, "device", None)
+        if callable(finder):
+            try:
+                device = finder(key)
+            except Exception:
+                device = None
+        if device is None:
+            return key, None
+        name = f"{pick(device.brand)} {pick(device.family)}"
+        table_source = None
+        source_of = getattr(catalog, "source_of", None)
+        if callable(source_of):
+            try:
+                table_source = source_of(entry.id)
+            except Exception:
+                table_source = None
+        return name, table_source
+
+    def _show_entry(self, index: int) -> None:
+        entry = self._hits[index].entry
+        name, table_source = self._device_of(entry)
+        self.query_one("#detail", Static).update(render_entry(entry, name, table_source))
+        self._set_cards(self._linked_cards(entry))
+
+    def _linked_cards(self, entry: Any) -> list[Any]:
+        """Cards the entry names in ``see_also``, then cards of its device that clear its codes."""
+        cards = self.services.tool_cards()
+        linked: list[Any] = []
+        for ref in entry.see_also:
+            try:
+                linked.append(cards.card(ref))
+            except KeyError:
+                continue
+        device_key = entry.id.split(".", 1)[0]
+        codes = set(entry.codes)
+        if codes:
+            for table in cards.families():
+                if device_key not in table.family.devices:
+                    continue
+                for card in table.cards:
+                    if codes & set(card.resolves_codes) and card not in linked:
+                        linked.append(card)
+        return linked
+
+    def _set_cards(self, cards: list[Any]) -> None:
+        self._cards = cards
+        option_list = self.query_one("#cards", OptionList)
+        option_list.clear_options()
+        for card in cards:
+            option_list.add_option(Option(_t(card.name), id=card.id))
+        if not cards:
+            option_list.add_option(Option(_("(none for this entry)"), disabled=True))
+
+    def _show_card(self, card: Any) -> None:
+        cards = self.services.tool_cards()
+        self.query_one("#detail", Static).update(
+            render_card(card, cards.family_of(card), cards.table_of(card))
+        )
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", FieldInput).focus()
+
+    def action_focus_cards(self) -> None:
+        if self._cards:
+            option_list = self.query_one("#cards", OptionList)
+            option_list.focus()
+            option_list.highlighted = 0
+            self._show_card(self._cards[0])

@@ -1,0 +1,252 @@
+"""A visit: the customer, the address and the meter; choose and run the procedures."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from fieldkit.i18n import _, pick
+from fieldkit.tui.screens.base import FieldkitScreen
+from fieldkit.tui.screens.home import visit_type_label
+from fieldkit.tui.text import narrow
+from fieldkit.tui.widgets.inputs import FieldInput
+from fieldkit.tui.widgets.status import StatusBar
+
+VISIT_TYPES = ("ignition", "community_gas_on", "inspection", "repair", "recheck")
+
+
+def run_status_label(status: str) -> str:
+    labels = {
+        "in_progress": _("in progress"),
+        "awaiting_repair": _("waiting for a repair"),
+        "completed": _("completed"),
+        "refused": _("gas refused"),
+        "stopped": _("stopped"),
+    }
+    return labels.get(status, status)
+
+
+class NewVisitScreen(FieldkitScreen):
+    """A visit without a work order: the customer's 户号 and address, then the visit type."""
+
+    CSS_PATH = "visit.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "create", "Start visit", id="newvisit.create"),
+        Binding("escape", "app.pop_screen", "Back", id="newvisit.back"),
+    ]
+
+    FIELDS = (
+        ("customer_no", "Customer no."),
+        ("name", "Name"),
+        ("phone", "Phone"),
+        ("community", "Community"),
+        ("building", "Building"),
+        ("unit", "Unit"),
+        ("floor", "Floor"),
+        ("room", "Room"),
+    )
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(_("New visit"))
+        with VerticalScroll(id="new-visit-form"):
+            yield Label(_("Visit type"), classes="heading")
+            yield Select(
+                [(visit_type_label(v), v) for v in VISIT_TYPES],
+                value="ignition",
+                allow_blank=False,
+                id="visit-type",
+            )
+            for name, label in self.FIELDS:
+                yield Label(_(label))
+                yield FieldInput(id=f"f-{name}")
+            yield Static("", id="new-visit-error", classes="error-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#f-customer_no", FieldInput).focus()
+
+    def action_create(self) -> None:
+        from fieldkit.records.repo import RecordsError
+
+        values = {
+            name: self.query_one(f"#f-{name}", FieldInput).value.strip() or None
+            for name, _label in self.FIELDS
+        }
+        customer_no = values.pop("customer_no")
+        if not customer_no:
+            self.query_one("#new-visit-error", Static).update(_("The customer number is required."))
+            self.query_one("#f-customer_no", FieldInput).focus()
+            return
+        visit_type = self.query_one("#visit-type", Select).value
+        repo = self.services.repository()
+        try:
+            customer = repo.upsert_customer(customer_no, **values)
+            visit = repo.start_visit(
+                customer_id=customer.id,
+                technician_id=self.fk_app.settings.technician_id or "",
+                visit_type=str(visit_type),
+            )
+        except RecordsError as exc:
+            self.query_one("#new-visit-error", Static).update(str(exc))
+            return
+        self.app.switch_screen(VisitScreen(visit.id))
+
+
+class VisitScreen(FieldkitScreen):
+    """One open visit. Start a procedure (Enter), save the meter (Ctrl+S), end the visit."""
+
+    CSS_PATH = "visit.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f7", "run_procedure", "Run procedure", id="visit.run"),
+        Binding("ctrl+s", "save_meter", "Save meter", id="visit.save"),
+        Binding("ctrl+e", "end_visit", "End visit", id="visit.end"),
+        Binding("escape", "app.pop_screen", "Back", id="visit.back"),
+    ]
+
+    def __init__(self, visit_id: uuid.UUID) -> None:
+        super().__init__()
+        self.visit_id = visit_id
+        self._procedure_ids: list[str] = []
+        self._state: Any = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(_("Visit"))
+        with Horizontal(id="visit-body"):
+            with Vertical(id="visit-left"):
+                yield Static("", id="visit-customer")
+                yield Label(_("Meter no."))
+                yield FieldInput(id="meter-no")
+                yield Label(_("Seal nos. (comma separated)"))
+                yield FieldInput(id="seal-nos")
+                yield Label(_("Meter reading (m3)"))
+                yield FieldInput(id="meter-reading", type="number")
+                yield Static("", id="visit-saved", classes="saved")
+            with Vertical(id="visit-right"):
+                yield Label(_("Procedures"), classes="heading")
+                yield OptionList(id="procedures")
+                yield Static("", id="visit-runs", classes="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_visit()
+        self.query_one("#procedures", OptionList).focus()
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted:
+            self.refresh_visit()
+
+    def refresh_visit(self) -> None:
+        from fieldkit.records.repo import format_address
+
+        repo = self.services.repository()
+        state = repo.resume(self.visit_id)
+        self._state = state
+        visit, customer = state.visit, state.customer
+        lines = [
+            f"[b]{narrow(customer.customer_no)}[/b]  {narrow(customer.name or '')}",
+            narrow(format_address(customer)),
+            f"{_('Phone')}: {customer.phone or '-'}",
+            f"{_('Type')}: {visit_type_label(visit.visit_type)}",
+        ]
+        self.query_one("#visit-customer", Static).update("\n".join(lines))
+        meter = self.query_one("#meter-no", FieldInput)
+        if not meter.value and visit.meter_no:
+            meter.value = visit.meter_no
+        seals = self.query_one("#seal-nos", FieldInput)
+        if not seals.value and visit.seal_nos:
+            seals.value = ", ".join(visit.seal_nos)
+        reading = self.query_one("#meter-reading", FieldInput)
+        if not reading.value and visit.meter_reading is not None:
+            reading.value = f"{visit.meter_reading:g}"
+
+        procedures = self.services.procedures()
+        runs = {run.procedure_id: run for run in state.runs}
+        option_list = self.query_one("#procedures", OptionList)
+        highlighted = option_list.highlighted
+        option_list.clear_options()
+        self._procedure_ids = list(procedures)
+        current = state.current_run
+        for proc_id, procedure in procedures.items():
+            label = narrow(pick(procedure.title))
+            run = runs.get(proc_id)
+            if run is not None:
+                label += f"  [{run_status_label(run.status)}]"
+            option_list.add_option(Option(label, id=proc_id))
+        if current is not None and current.procedure_id in self._procedure_ids:
+            option_list.highlighted = self._procedure_ids.index(current.procedure_id)
+        elif highlighted is not None and highlighted < len(self._procedure_ids):
+            option_list.highlighted = highlighted
+        elif self._procedure_ids:
+            option_list.highlighted = 0
+        problems = self.services.procedure_problems
+        note = ""
+        if problems:
+            note = _("Some procedure files have problems: {first}").format(first=problems[0])
+        if current is not None:
+            note = _("Unfinished: {name}. Press F7 to continue it.").format(
+                name=pick(procedures[current.procedure_id].title)
+                if current.procedure_id in procedures
+                else current.procedure_id
+            )
+        self.query_one("#visit-runs", Static).update(narrow(note))
+
+    @on(OptionList.OptionSelected, "#procedures")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_run_procedure()
+
+    def action_run_procedure(self) -> None:
+        option_list = self.query_one("#procedures", OptionList)
+        if option_list.highlighted is None or not self._procedure_ids:
+            return
+        proc_id = self._procedure_ids[option_list.highlighted]
+        from fieldkit.tui.screens.procedure import ProcedureScreen
+
+        self.app.push_screen(ProcedureScreen(self.visit_id, proc_id))
+
+    def action_save_meter(self) -> None:
+        from fieldkit.records.repo import RecordsError
+
+        meter_no = self.query_one("#meter-no", FieldInput).value.strip()
+        seals = [
+            s.strip()
+            for s in self.query_one("#seal-nos", FieldInput).value.replace("，", ",").split(",")
+            if s.strip()
+        ]
+        raw_reading = self.query_one("#meter-reading", FieldInput).value.strip()
+        saved = self.query_one("#visit-saved", Static)
+        try:
+            reading = float(raw_reading) if raw_reading else None
+        except ValueError:
+            saved.set_classes("error-text")
+            saved.update(_("The meter reading must be a number."))
+            return
+        try:
+            self.services.repository().update_meter(
+                self.visit_id,
+                meter_no=meter_no or None,
+                seal_nos=seals or None,
+                meter_reading=reading,
+            )
+        except RecordsError as exc:
+            saved.set_classes("error-text")
+            saved.update(str(exc))
+            return
+        saved.set_classes("saved")
+        saved.update(_("Saved"))
+
+    def action_end_visit(self) -> None:
+        from fieldkit.tui.screens.close_visit import CloseVisitScreen
+
+        def closed(result: bool | None) -> None:
+            if result:
+                self.app.pop_screen()
+
+        self.app.push_screen(CloseVisitScreen(self.visit_id), closed)
