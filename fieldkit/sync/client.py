@@ -252,6 +252,7 @@ def _push(
     session.report(phase="push", to_push=len(pending), waiting=len(pending))
     # Check every record locally first: a broken one stops the push with its id.
     valid = []
+    local_failure: tuple[uuid.UUID | None, str] | None = None
     for item in pending:
         try:
             VisitPayload.model_validate(item.payload)
@@ -260,7 +261,7 @@ def _push(
                 visit=item.visit_id, error=exc.errors()[0].get("msg", str(exc))
             )
             records.mark_failed_attempt(database, item.id, error)
-            report.failed = (item.visit_id, error)
+            local_failure = (item.visit_id, error)
             break
         valid.append(item)
     queue = _batches(valid, options["batch_size"], options["batch_bytes"])
@@ -298,6 +299,7 @@ def _push(
         _apply_results(session, database, report, batch, response)
         if report.failed is not None:
             return
+    report.failed = report.failed or local_failure
 
 
 def _apply_results(

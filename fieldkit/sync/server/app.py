@@ -25,12 +25,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fieldkit.sync.schema import (
-    VISIT_OUTCOMES,
     BatchResult,
     CustomerPayload,
     ErrorResponse,
     PushResult,
     VisitBatch,
+    VisitOutcome,
     VisitPayload,
     VisitType,
     WorkOrderPage,
@@ -163,6 +163,23 @@ def _loc(loc: Any) -> str:
     return ".".join(str(p) for p in loc if p != "body") or "body"
 
 
+def current_principal(request: Request) -> auth.Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if not header:
+        raise ApiError(401, "unauthenticated", "missing Authorization: Bearer <token>")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise ApiError(401, "unauthenticated", "use Authorization: Bearer <token>")
+    with request.app.state.engine.connect() as conn:
+        who = auth.authenticate(conn, value.strip())
+    if who is None:
+        raise ApiError(401, "bad_token", "the token is unknown or has been revoked")
+    return who
+
+
+Who = Annotated[auth.Principal, Depends(current_principal)]
+
+
 def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
     """The app serving the database at ``db_url`` (migrated by ``fieldkit serve`` first)."""
     engine: Engine = open_server_database(db_url, migrate=False)
@@ -181,7 +198,7 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
 
     @app.exception_handler(service.ServiceError)
     async def _service_error(_request: Request, exc: service.ServiceError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message)
+        return _error(exc.status, exc.code, exc.message, exc.detail)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -206,21 +223,6 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
     async def _crash(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return _error(500, "internal", "internal server error; nothing was stored")
-
-    def principal(request: Request) -> auth.Principal:
-        header = request.headers.get("authorization", "")
-        scheme, _, value = header.partition(" ")
-        if not header:
-            raise ApiError(401, "unauthenticated", "missing Authorization: Bearer <token>")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise ApiError(401, "unauthenticated", "use Authorization: Bearer <token>")
-        with engine.connect() as conn:
-            who = auth.authenticate(conn, value.strip())
-        if who is None:
-            raise ApiError(401, "bad_token", "the token is unknown or has been revoked")
-        return who
-
-    Who = Annotated[auth.Principal, Depends(principal)]
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -278,7 +280,7 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
         date_from: date | None = None,
         date_to: date | None = None,
         technician_id: str | None = None,
-        outcome: Annotated[str | None, Query(enum=list(VISIT_OUTCOMES))] = None,
+        outcome: VisitOutcome | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> list[dict[str, Any]]:

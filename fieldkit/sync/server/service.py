@@ -35,11 +35,12 @@ SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")  # 满意 / �
 class ServiceError(Exception):
     """An operation the back office asked for that cannot be done; ``code`` is stable."""
 
-    def __init__(self, code: str, message: str, status: int = 400):
+    def __init__(self, code: str, message: str, status: int = 400, detail: Any = None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.detail = detail
 
 
 def _now() -> datetime:
@@ -241,6 +242,7 @@ def store_visits(
                     f"visit {p.visit_id} belongs to technician {p.technician_id!r}; "
                     f"you are {principal.login!r}",
                     403,
+                    {"visit_id": str(p.visit_id)},
                 )
     now = _now()
     first: dict[uuid.UUID, _Prepared] = {}

@@ -1,0 +1,409 @@
+"""``fieldkit serve``, ``fieldkit admin …`` and ``fieldkit sync``.
+
+``sync`` is the laptop side and never imports FastAPI; ``serve`` and ``admin`` are the
+back-office side and import the server package only when run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fieldkit.cli.common import echo_json, fail, json_option, lang_option
+from fieldkit.i18n import _
+
+ENV_DB = "FIELDKIT_SERVER_DB"
+
+
+# ------------------------------------------------------------------------------ serve
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=int, help="TCP port.")
+@click.option(
+    "--db",
+    "db_url",
+    envvar=ENV_DB,
+    default=None,
+    help="Database URL (sqlite:///… or postgresql://…); also FIELDKIT_SERVER_DB.",
+)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option(
+    "--max-body",
+    default=8 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(1024),
+    help="Largest request body in bytes (bigger: 413).",
+)
+@click.option("--log-level", default="info", show_default=True)
+@lang_option
+def serve(
+    host: str,
+    port: int,
+    db_url: str | None,
+    workers: int,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
+    max_body: int,
+    log_level: str,
+    lang: str,
+) -> None:
+    """Run the back-office sync server (FastAPI under uvicorn)."""
+    import uvicorn
+
+    from fieldkit.sync.server.db import ServerDatabaseError, default_url, open_server_database
+
+    url = db_url or default_url()
+    try:
+        engine = open_server_database(url, migrate=True)  # migrate once, before the workers
+        engine.dispose()
+    except ServerDatabaseError as exc:
+        fail(_("Error: {error}").format(error=exc))
+    os.environ[ENV_DB] = url
+    os.environ["FIELDKIT_SERVER_MAX_BODY"] = str(max_body)
+    uvicorn.run(
+        "fieldkit.sync.server.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        log_level=log_level,
+        timeout_graceful_shutdown=10,
+    )
+
+
+# ------------------------------------------------------------------------------ admin
+def _engine(ctx: click.Context) -> Any:
+    from fieldkit.sync.server.db import ServerDatabaseError, open_server_database
+
+    try:
+        engine = open_server_database(ctx.obj["db_url"], migrate=True)
+    except ServerDatabaseError as exc:
+        fail(_("Error: {error}").format(error=exc))
+    ctx.call_on_close(engine.dispose)
+    return engine
+
+
+def _service_call(func: Any, *args: Any, **kwargs: Any) -> Any:
+    from fieldkit.sync.server.auth import AuthError
+    from fieldkit.sync.server.service import ServiceError
+
+    try:
+        return func(*args, **kwargs)
+    except (AuthError, ServiceError) as exc:
+        fail(_("Error: {error}").format(error=exc))
+
+
+@click.group()
+@click.option("--db", "db_url", envvar=ENV_DB, default=None, help="Server database URL.")
+@lang_option
+@click.pass_context
+def admin(ctx: click.Context, db_url: str | None, lang: str) -> None:
+    """Back-office administration: accounts, device tokens, work orders."""
+    ctx.ensure_object(dict)
+    ctx.obj["db_url"] = db_url
+
+
+@admin.command("init-db")
+@click.pass_context
+def init_db(ctx: click.Context) -> None:
+    """Create or upgrade the server database."""
+    _engine(ctx)
+    click.echo(_("The server database is up to date."))
+
+
+def _print_token(login: str, token_id: str, token: str) -> None:
+    click.echo(
+        _("Token for {login} (id {id}) — shown only once, keep it safe:").format(
+            login=login, id=token_id
+        )
+    )
+    click.echo(token)
+
+
+@admin.command("add-technician")
+@click.argument("technician_id")
+@click.option("--name", default=None, help="The technician's name.")
+@click.option("--label", default=None, help="Which device the token is for.")
+@click.pass_context
+def add_technician(
+    ctx: click.Context, technician_id: str, name: str | None, label: str | None
+) -> None:
+    """Enrol a technician (工号) and print their device token once."""
+    from fieldkit.sync.server import auth
+
+    engine = _engine(ctx)
+    _service_call(auth.create_account, engine, technician_id, "technician", name)
+    token_id, token = _service_call(auth.issue_token, engine, technician_id, label)
+    _print_token(technician_id, token_id, token)
+
+
+@admin.command("add-admin")
+@click.argument("login")
+@click.option("--name", default=None)
+@click.pass_context
+def add_admin(ctx: click.Context, login: str, name: str | None) -> None:
+    """Create a back-office (admin) account and print its token once."""
+    from fieldkit.sync.server import auth
+
+    engine = _engine(ctx)
+    _service_call(auth.create_account, engine, login, "admin", name)
+    token_id, token = _service_call(auth.issue_token, engine, login, None)
+    _print_token(login, token_id, token)
+
+
+@admin.command("new-token")
+@click.argument("login")
+@click.option("--label", default=None, help="Which device the token is for.")
+@click.pass_context
+def new_token(ctx: click.Context, login: str, label: str | None) -> None:
+    """Issue another token for an account (a new laptop); printed once."""
+    from fieldkit.sync.server import auth
+
+    token_id, token = _service_call(auth.issue_token, _engine(ctx), login, label)
+    _print_token(login, token_id, token)
+
+
+@admin.command("revoke")
+@click.argument("token_id", required=False)
+@click.option("--all-of", "login", default=None, help="Revoke every token of this account.")
+@click.pass_context
+def revoke(ctx: click.Context, token_id: str | None, login: str | None) -> None:
+    """Revoke a token by its id (see `admin users`), or all tokens of an account."""
+    from fieldkit.sync.server import auth
+
+    engine = _engine(ctx)
+    if login:
+        n = _service_call(auth.revoke_all, engine, login)
+        click.echo(_("Revoked {n} token(s) of {login}.").format(n=n, login=login))
+    elif token_id:
+        _service_call(auth.revoke_token, engine, token_id)
+        click.echo(_("Token {id} revoked.").format(id=token_id))
+    else:
+        fail(_("Error: give a token id or --all-of LOGIN"))
+
+
+@admin.command("users")
+@json_option
+@click.pass_context
+def users(ctx: click.Context, as_json: bool) -> None:
+    """List accounts and their tokens (ids only; tokens are never shown again)."""
+    from fieldkit.sync.server import auth
+
+    accounts = auth.list_accounts(_engine(ctx))
+    if as_json:
+        echo_json(accounts)
+        return
+    for a in accounts:
+        click.echo(f"{a['login']}\t{a['role']}\t{a['name'] or ''}")
+        for tk in a["tokens"]:  # type: ignore[union-attr]
+            state = _("revoked") if tk["revoked"] else _("active")
+            click.echo(f"    {tk['id']}\t{state}\t{tk['label'] or ''}")
+
+
+@admin.command("add-work-order")
+@click.option("--order-no", required=True, help="Work order number.")
+@click.option(
+    "--type",
+    "visit_type",
+    required=True,
+    type=click.Choice(["community_gas_on", "ignition", "inspection", "repair", "recheck"]),
+)
+@click.option("--customer-no", required=True, help="户号")
+@click.option("--name", default=None)
+@click.option("--phone", default=None)
+@click.option("--community", default=None, help="小区")
+@click.option("--building", default=None, help="楼栋")
+@click.option("--unit", default=None, help="单元")
+@click.option("--floor", default=None, help="楼层")
+@click.option("--room", default=None, help="房号")
+@click.option("--address", "detail", default=None, help="Free address text.")
+@click.option("--assign", "assigned_to", required=True, help="Technician id (工号).")
+@click.option("--date", "scheduled_for", type=click.DateTime(["%Y-%m-%d"]), default=None)
+@click.option("--notes", default=None)
+@click.pass_context
+def add_work_order(ctx: click.Context, **opts: Any) -> None:
+    """Create a work order and assign it to a technician."""
+    from pydantic import ValidationError
+
+    from fieldkit.sync.schema import Address, CustomerPayload
+    from fieldkit.sync.server import service
+
+    try:
+        customer = CustomerPayload(
+            customer_no=opts["customer_no"],
+            name=opts["name"],
+            phone=opts["phone"],
+            address=Address(
+                community=opts["community"],
+                building=opts["building"],
+                unit=opts["unit"],
+                floor=opts["floor"],
+                room=opts["room"],
+                detail=opts["detail"],
+            ),
+        )
+    except ValidationError as exc:
+        fail(_("Error: {error}").format(error=exc))
+    when: date | None = opts["scheduled_for"].date() if opts["scheduled_for"] else None
+    order = service.NewWorkOrder(
+        order_no=opts["order_no"],
+        visit_type=opts["visit_type"],
+        customer=customer,
+        assigned_to=opts["assigned_to"],
+        scheduled_for=when,
+        notes=opts["notes"],
+    )
+    (order_id,) = _service_call(service.create_work_orders, _engine(ctx), None, [order])
+    click.echo(_("Work order {no} created ({id}).").format(no=opts["order_no"], id=order_id))
+
+
+@admin.command("assign")
+@click.argument("order")
+@click.argument("technician_id")
+@click.pass_context
+def assign(ctx: click.Context, order: str, technician_id: str) -> None:
+    """Give a work order to another technician."""
+    from fieldkit.sync.server import service
+
+    _service_call(service.assign_work_order, _engine(ctx), None, order, technician_id)
+    click.echo(_("Work order {no} assigned to {tech}.").format(no=order, tech=technician_id))
+
+
+@admin.command("cancel")
+@click.argument("order")
+@click.pass_context
+def cancel(ctx: click.Context, order: str) -> None:
+    """Cancel a work order (technicians' laptops drop it at their next sync)."""
+    from fieldkit.sync.server import service
+
+    _service_call(service.cancel_work_order, _engine(ctx), None, order)
+    click.echo(_("Work order {no} cancelled.").format(no=order))
+
+
+# ------------------------------------------------------------------------------- sync
+@click.command()
+@click.option("--server", "server_url", default=None, help="Server URL (else from settings).")
+@click.option("--token", default=None, help="Device token (else from settings).")
+@click.option("--insecure", is_flag=True, default=False, help="Skip TLS checks (testing only).")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--db", "db_url", default=None, help="The laptop's visit database URL.")
+@click.option("--once", is_flag=True, help="One attempt per request: do not wait and retry.")
+@click.option("--max-attempts", type=click.IntRange(1), default=None, help="Give up after N.")
+@click.option("--push-only", is_flag=True)
+@click.option("--pull-only", is_flag=True)
+@json_option
+@lang_option
+def sync(
+    server_url: str | None,
+    token: str | None,
+    insecure: bool,
+    ca_bundle: Path | None,
+    db_url: str | None,
+    once: bool,
+    max_attempts: int | None,
+    push_only: bool,
+    pull_only: bool,
+    as_json: bool,
+    lang: str,
+) -> None:
+    """Push closed visits to the back office and pull work orders.
+
+    Exit status: 0 all done, 1 stopped by an error, 3 conflicts kept on this laptop.
+    """
+    from fieldkit.config import ConfigError, load_settings
+    from fieldkit.records.db import DatabaseError, open_database
+    from fieldkit.sync.client import SyncError, SyncProgress, sync_once
+
+    try:
+        settings = load_settings(
+            server_url=server_url,
+            token=token,
+            insecure=insecure or None,
+            ca_bundle=ca_bundle,
+            db_url=db_url,
+        )
+        database = open_database(settings.resolved_db_url())
+    except (ConfigError, DatabaseError) as exc:
+        fail(_("Error: {error}").format(error=exc))
+
+    def progress(p: SyncProgress) -> None:
+        if as_json:
+            return
+        if p.phase == "retry":
+            click.echo(
+                _("Attempt {n} failed ({error}); retrying in {s:.1f} s").format(
+                    n=p.attempt, error=p.message, s=p.retry_in
+                ),
+                err=True,
+            )
+        elif p.phase == "push" and p.to_push:
+            click.echo(_("Sent {done} of {total}").format(done=p.pushed, total=p.to_push), err=True)
+
+    try:
+        report = sync_once(
+            settings,
+            database,
+            progress,
+            max_attempts=1 if once else max_attempts,
+            push=not pull_only,
+            pull=not push_only,
+        )
+    except SyncError as exc:
+        fail(_("Error: {error}").format(error=exc))
+    except KeyboardInterrupt:
+        fail(_("Interrupted; unsent visits stay in the outbox."), 130)
+    finally:
+        database.close()
+    if as_json:
+        echo_json(
+            {
+                "pushed": report.pushed,
+                "duplicates": report.duplicates,
+                "conflicts": [[str(v), d] for v, d in report.conflicts],
+                "failed": (
+                    [str(report.failed[0]) if report.failed[0] else None, report.failed[1]]
+                    if report.failed
+                    else None
+                ),
+                "pulled": report.pulled,
+                "cancelled": report.cancelled,
+                "waiting": report.waiting,
+            }
+        )
+    else:
+        click.echo(
+            _(
+                "Sent {pushed} (already there: {dup}); work orders updated: {pulled} "
+                "(cancelled: {cancelled}); still waiting: {waiting}"
+            ).format(
+                pushed=report.pushed,
+                dup=report.duplicates,
+                pulled=report.pulled,
+                cancelled=report.cancelled,
+                waiting=report.waiting,
+            )
+        )
+        for visit_id, detail in report.conflicts:
+            click.echo(
+                _("Conflict, kept on this laptop: visit {id}: {detail}").format(
+                    id=visit_id, detail=detail
+                ),
+                err=True,
+            )
+        if report.failed:
+            visit_id, error = report.failed
+            where = _("visit {id}").format(id=visit_id) if visit_id else _("sync")
+            click.echo(_("Stopped at {where}: {error}").format(where=where, error=error), err=True)
+    if report.failed:
+        sys.exit(1)
+    if report.conflicts:
+        sys.exit(3)
