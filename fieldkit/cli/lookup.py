@@ -1,0 +1,790 @@
+"""Lookups for the technician: ``code``, ``search``, ``cards``, ``conduct`` and ``data check``.
+
+Thin shells over :mod:`fieldkit.diagnostics.catalog`, :mod:`fieldkit.cards.catalog` and
+:mod:`fieldkit.conduct`. Plain text aligned by display width (CJK characters take two
+columns), or ``--json`` for scripts. Exit codes: 0 found, 1 not found or unknown,
+2 usage error (including an unknown ``--device``). Errors are one line on stderr.
+
+No Textual, no rich: these commands must start fast on an old laptop.
+"""
+
+from __future__ import annotations
+
+import shutil
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from fieldkit.cli.common import echo_json, fail, json_option, lang_option
+from fieldkit.i18n import _, get_language
+
+if TYPE_CHECKING:
+    from fieldkit.cards.catalog import CardCatalog
+    from fieldkit.cards.models import ToolCard, ToolCardTable
+    from fieldkit.diagnostics.catalog import Catalog
+    from fieldkit.diagnostics.models import FaultEntry
+    from fieldkit.textmodel import Source, Text
+
+EXIT_FOUND = 0
+EXIT_NOT_FOUND = 1
+EXIT_USAGE = 2
+
+
+# -- width-aware text ----------------------------------------------------------------------
+def cell_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: wide and full-width characters count two.
+
+    East-Asian *ambiguous* characters (①, …, “ ”, ·) count one, as most Western terminals
+    draw them; fieldkit's own strings avoid them so nothing depends on that choice.
+    """
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch) or ch in "\u200b\u200d\ufe0f":
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` columns (never cut)."""
+    return text + " " * max(0, width - cell_width(text))
+
+
+def wrap(text: str, width: int, indent: int = 0, first_indent: int | None = None) -> list[str]:
+    """Wrap to ``width`` columns: Chinese may break between any two characters, English
+    only at spaces. Continuation lines are indented by ``indent`` columns."""
+    lines: list[str] = []
+    current = ""
+    used = indent if first_indent is None else first_indent
+    limit = max(width, indent + 10)
+    for token in _tokens(text):
+        w = cell_width(token)
+        if used + w > limit and current.strip():
+            lines.append(current.rstrip())
+            current, used = "", indent
+            if token == " ":
+                continue
+        current += token
+        used += w
+    if current.strip() or not lines:
+        lines.append(current.rstrip())
+    return [lines[0]] + [" " * indent + line for line in lines[1:]]
+
+
+def _tokens(text: str) -> Iterable[str]:
+    """Words (ASCII runs), single spaces and single wide characters."""
+    word = ""
+    for ch in text:
+        if ch == " " or cell_width(ch) == 2:
+            if word:
+                yield word
+                word = ""
+            yield ch
+        else:
+            word += ch
+    if word:
+        yield word
+
+
+def _terminal_width() -> int:
+    return max(40, min(shutil.get_terminal_size((100, 24)).columns, 120))
+
+
+class Printer:
+    """Labelled, wrapped lines with a hanging indent aligned on the label's width."""
+
+    def __init__(self, width: int | None = None):
+        self.width = width or _terminal_width()
+        self.lines: list[str] = []
+
+    def line(self, text: str = "") -> None:
+        self.lines.append(text)
+
+    def field(self, label: str, text: str, indent: int = 0) -> None:
+        head = " " * indent + label + ("" if label.endswith("：") else " ")
+        self.lines.extend(
+            head + part if i == 0 else part
+            for i, part in enumerate(
+                wrap(text, self.width, indent=cell_width(head), first_indent=cell_width(head))
+            )
+        )
+
+    def table(self, rows: list[list[str]], indent: int = 2) -> None:
+        """Rows of cells; every column but the last is padded to its widest cell."""
+        if not rows:
+            return
+        widths = [max(cell_width(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+        for row in rows:
+            cells = [pad(cell, widths[i]) for i, cell in enumerate(row[:-1])]
+            self.lines.append((" " * indent + "  ".join([*cells, row[-1]])).rstrip())
+
+    def echo(self) -> None:
+        click.echo("\n".join(self.lines))
+
+
+# -- shared rendering --------------------------------------------------------------------
+def t(text: Text | None) -> str:
+    """The current language's side of a bilingual text."""
+    return text.get(get_language()) if text is not None else ""
+
+
+def confidence_label(code: str) -> str:
+    return {
+        "V": _("verified against the cited source"),
+        "S": _("secondary source"),
+        "U": _("unverified"),
+    }.get(code, code)
+
+
+def source_line(source: Source, number: int | None = None) -> str:
+    """Where an entry comes from, as shown to the technician."""
+    if source.kind == "manual":
+        parts = [str(source.section)]
+        if source.page is not None:
+            parts.append(_("page {page}").format(page=source.page))
+        if number is not None:
+            parts.append(_("item {number}").format(number=number))
+        text = _("Manual: {where}").format(where=", ".join(parts))
+    else:
+        conf = source.confidence.value if source.confidence is not None else "U"
+        if source.kind == "utility" and source.confidence is None:
+            text = _("Source: {citation} (the utility's own data)").format(
+                citation=source.citation or "-"
+            )
+        else:
+            text = _("Source: {citation}  Confidence: {code} ({label})").format(
+                citation=source.citation or "-", code=conf, label=confidence_label(conf)
+            )
+    if source.note is not None:
+        text += "  " + t(source.note)
+    return text
+
+
+def source_json(source: Source, number: int | None = None) -> dict[str, Any]:
+    data = source.model_dump(mode="json", exclude_none=True)
+    if source.confidence is not None:
+        data["confidence_label"] = confidence_label(source.confidence.value)
+    data["label"] = source_line(source, number)
+    return data
+
+
+def _text_json(text: Text | None) -> dict[str, str] | None:
+    return None if text is None else {"zh": text.zh, "en": text.en}
+
+
+def entry_json(catalog: Catalog, entry: FaultEntry) -> dict[str, Any]:
+    device = catalog.device_of(entry)
+    data = entry.model_dump(mode="json", exclude_none=True, exclude={"source"})
+    data["device"] = {
+        "key": device.key,
+        "brand": _text_json(device.brand),
+        "family": _text_json(device.family),
+    }
+    data["source"] = source_json(catalog.source_of(entry), entry.number)
+    return data
+
+
+def device_name(catalog: Catalog, device_key: str) -> str:
+    device = catalog.table(device_key).device
+    return f"{t(device.brand)} {t(device.family)}"
+
+
+def _ref_title(catalog: Catalog, ref: str) -> str:
+    try:
+        return t(catalog.entry(ref).symptom)
+    except KeyError:
+        pass
+    try:
+        return t(catalog.note(ref).title)
+    except KeyError:
+        pass
+    try:
+        return t(catalog.cards.card(ref).name)
+    except KeyError:
+        return ""
+
+
+def render_entry(catalog: Catalog, entry: FaultEntry, out: Printer) -> None:
+    """One entry: emergency steps first when it is a danger entry, then the rest."""
+    device = catalog.device_of(entry)
+    heading = f"{t(device.brand)} {t(device.family)} [{device.key}]"
+    if entry.codes:
+        heading += "  " + ", ".join(entry.codes)
+    out.line(f"== {heading} ==")
+    if entry.emergency:
+        out.line("!! " + _("EMERGENCY - do these first:") + " !!")
+        for n, step in enumerate(entry.emergency, 1):
+            out.field(f"!! {n}.", t(step), indent=1)
+    out.field(_("Symptom:"), t(entry.symptom))
+    if get_language() == "en":
+        out.field(_("Manual text:"), entry.symptom.zh, indent=2)
+    if entry.display:
+        out.field(_("Display:"), ", ".join(entry.display))
+    if entry.meaning is not None:
+        out.field(_("Meaning:"), t(entry.meaning))
+    for n, cause in enumerate(entry.causes, 1):
+        label = _("Cause {n}:").format(n=n) if len(entry.causes) > 1 else _("Cause:")
+        out.field(label, t(cause.text))
+        for remedy in cause.remedies:
+            out.field(_("Remedy:"), t(remedy), indent=4)
+    for remedy in entry.remedies:
+        out.field(_("Remedy:"), t(remedy))
+    for procedure in entry.procedures:
+        out.field(_("Procedure:"), t(procedure.title))
+        if procedure.applies_when is not None:
+            out.field(_("When:"), t(procedure.applies_when), indent=4)
+        for n, step in enumerate(procedure.steps, 1):
+            out.field(f"{n}.", t(step), indent=4)
+        if procedure.records:
+            out.field(_("Record:"), ", ".join(procedure.records), indent=4)
+    if entry.note is not None:
+        out.field(_("Note:"), t(entry.note))
+    if entry.see_also:
+        refs = [f"{ref} {_ref_title(catalog, ref)}".strip() for ref in entry.see_also]
+        out.field(_("See also:"), "; ".join(refs))
+    out.field(_("Severity:"), _severity(entry.severity.value))
+    out.line(source_line(catalog.source_of(entry), entry.number))
+
+
+def _severity(value: str) -> str:
+    return {"info": _("info"), "warning": _("warning"), "danger": _("DANGER")}.get(value, value)
+
+
+def _catalog() -> Catalog:
+    from fieldkit.diagnostics.catalog import default_catalog
+
+    catalog = default_catalog()
+    if catalog.problems:
+        click.echo(
+            _("Warning: {n} problem(s) in the data files; run 'fieldkit data check'").format(
+                n=len(catalog.problems)
+            ),
+            err=True,
+        )
+    return catalog
+
+
+def _device_rows(catalog: Catalog) -> list[list[str]]:
+    return [[d.key, f"{t(d.brand)} {t(d.family)}"] for d in catalog.devices()]
+
+
+def _unknown_device(catalog: Catalog, device: str, as_json: bool) -> None:
+    if as_json:
+        echo_json(
+            {
+                "error": "unknown_device",
+                "device": device,
+                "valid_devices": catalog.device_keys(),
+            }
+        )
+        raise SystemExit(EXIT_USAGE)
+    out = Printer()
+    out.line(_("Unknown device '{device}'. Valid devices:").format(device=device))
+    out.table(_device_rows(catalog))
+    click.echo("\n".join(out.lines), err=True)
+    raise SystemExit(EXIT_USAGE)
+
+
+# -- fieldkit code ----------------------------------------------------------------------
+@click.command()
+@click.argument("code")
+@click.option("--device", "-d", default=None, help="Only this device's table (e.g. meihua-ic).")
+@json_option
+@lang_option
+def code(code: str, device: str | None, as_json: bool, lang: str) -> None:
+    """Explain a fault code: causes, remedies and the manual page.
+
+    CODE is forgiving: ERR-1, ERR—1, err1, ＥＲＲ－１, AL 01 / AL1. An entry id such as
+    meihua-ic.01 shows that entry.
+    """
+    catalog = _catalog()
+    if device is not None and catalog.resolve_device(device) is None:
+        _unknown_device(catalog, device, as_json)
+    result = catalog.lookup_code(code, device)
+    matches = result.matches
+    if not matches and catalog.has_entry(code.strip()):  # an entry id
+        entry = catalog.entry(code.strip())
+        if result.device is None or catalog.device_of(entry).key == result.device:
+            matches = [entry]
+    if as_json:
+        echo_json(
+            {
+                "query": result.query,
+                "normalized": result.normalized,
+                "device": result.device,
+                "found": bool(matches),
+                "matches": [entry_json(catalog, e) for e in matches],
+                "known_codes": result.known_codes,
+                "unknown_device": result.unknown_device,
+                **(
+                    {
+                        "devices_with_codes": {
+                            k: catalog.known_codes(k)
+                            for k in catalog.device_keys()
+                            if catalog.known_codes(k)
+                        }
+                    }
+                    if not matches and result.device is None
+                    else {}
+                ),
+            }
+        )
+        raise SystemExit(EXIT_FOUND if matches else EXIT_NOT_FOUND)
+    out = Printer()
+    if matches:
+        for n, entry in enumerate(matches):
+            if n:
+                out.line()
+            render_entry(catalog, entry, out)
+        out.echo()
+        return
+    if result.device is not None:
+        out.line(
+            _("{code}: unknown for this device ({device}).").format(
+                code=code, device=f"{device_name(catalog, result.device)} [{result.device}]"
+            )
+        )
+        if result.known_codes:
+            out.field(_("Known codes of this device:"), ", ".join(result.known_codes))
+        else:
+            out.line(
+                _("This device's table has no codes; describe the symptom with 'fieldkit search'.")
+            )
+    else:
+        out.line(_("{code}: not in any fault table.").format(code=code))
+        rows = [
+            [key, device_name(catalog, key), ", ".join(catalog.known_codes(key))]
+            for key in catalog.device_keys()
+            if catalog.known_codes(key)
+        ]
+        if rows:
+            out.line(_("Codes each device knows:"))
+            out.table(rows)
+    click.echo("\n".join(out.lines), err=True)
+    raise SystemExit(EXIT_NOT_FOUND)
+
+
+# -- fieldkit search --------------------------------------------------------------------
+_MATCH_FIELDS = {
+    "code": lambda: _("code"),
+    "symptom": lambda: _("symptom"),
+    "display": lambda: _("display"),
+    "meaning": lambda: _("meaning"),
+    "cause": lambda: _("cause"),
+    "device": lambda: _("device"),
+    "remedy": lambda: _("remedy"),
+    "note": lambda: _("note"),
+}
+
+
+def _matched_label(matched_on: str) -> str:
+    name, _sep, how = matched_on.partition(":")
+    label = _MATCH_FIELDS.get(name, lambda: name)()
+    if how in ("pinyin", "initials"):
+        label += " (" + (_("pinyin") if how == "pinyin" else _("pinyin initials")) + ")"
+    return label
+
+
+@click.command()
+@click.argument("words", nargs=-1, required=True)
+@click.option("--device", "-d", default=None, help="Only this device's table.")
+@click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 200))
+@click.option("--full", is_flag=True, help="Show every hit in full (causes and remedies).")
+@json_option
+@lang_option
+def search(
+    words: tuple[str, ...], device: str | None, limit: int, full: bool, as_json: bool, lang: str
+) -> None:
+    """Search symptoms in Chinese, English, pinyin or pinyin initials (不显示, "no display", bxs)."""
+    query = " ".join(words).strip()
+    if not query:
+        fail(_("Error: give something to search for"), EXIT_USAGE)
+    catalog = _catalog()
+    if device is not None and catalog.resolve_device(device) is None:
+        _unknown_device(catalog, device, as_json)
+    hits = catalog.search(query, limit=limit, device=device)
+    if as_json:
+        echo_json(
+            {
+                "query": query,
+                "device": catalog.resolve_device(device) if device else None,
+                "found": bool(hits),
+                "hits": [
+                    {
+                        "rank": n,
+                        "score": hit.score,
+                        "matched_on": hit.matched_on,
+                        "entry": entry_json(catalog, hit.entry),
+                    }
+                    for n, hit in enumerate(hits, 1)
+                ],
+            }
+        )
+        raise SystemExit(EXIT_FOUND if hits else EXIT_NOT_FOUND)
+    if not hits:
+        fail(_("No symptom matches '{query}'.").format(query=query), EXIT_NOT_FOUND)
+    out = Printer()
+    if full:
+        for n, hit in enumerate(hits):
+            if n:
+                out.line()
+            render_entry(catalog, hit.entry, out)
+        out.echo()
+        return
+    rows = [[_("#"), _("Device"), _("Id"), _("Matched on"), _("Symptom")]]
+    for n, hit in enumerate(hits, 1):
+        entry = hit.entry
+        symptom = t(entry.symptom)
+        if entry.codes:
+            symptom += "  [" + ", ".join(entry.codes) + "]"
+        if entry.severity.value == "danger":
+            symptom = "!! " + symptom
+        rows.append(
+            [
+                str(n),
+                device_name(catalog, catalog.device_of(entry).key),
+                entry.id,
+                _matched_label(hit.matched_on),
+                symptom,
+            ]
+        )
+    out.table(rows, indent=0)
+    out.line()
+    out.line(_("Details: fieldkit code <id>, or add --full"))
+    out.echo()
+
+
+# -- fieldkit cards ---------------------------------------------------------------------
+def _state_name(cards: CardCatalog, family_key: str, state: str) -> str:
+    found = cards.state(family_key, state)
+    return t(found.name) if found is not None else state
+
+
+def _clears_label(value: str) -> str:
+    return {
+        "gas": _("gas credit"),
+        "password": _("password"),
+        "card_number": _("card number"),
+        "purchase_count": _("purchase count"),
+        "faults": _("fault codes"),
+        "all": _("everything"),
+    }.get(value, value)
+
+
+def render_card(cards: CardCatalog, card: ToolCard, out: Printer) -> None:
+    table = cards.table_of(card)
+    family = table.family
+    name = t(card.name)
+    other = card.name.en if get_language() != "en" else card.name.zh
+    aliases = ", ".join(card.aliases)
+    out.line(f"== {name} ({other}{'; ' + aliases if aliases else ''}) [{card.id}] ==")
+    out.field(_("Family:"), f"{t(family.name)} [{family.key}]")
+    out.field(_("Purpose:"), t(card.purpose))
+    any_state = _("any state")
+    for mode in card.modes:
+        before = " / ".join(_state_name(cards, family.key, s) for s in mode.requires_state)
+        after = (
+            _state_name(cards, family.key, mode.result_state)
+            if mode.result_state
+            else _("unchanged")
+        )
+        label = t(mode.name) if mode.name is not None else _("Use")
+        out.field(label + ":", f"{before or any_state} -> {after}")
+        out.field(_("Effect:"), t(mode.effect), indent=4)
+        if mode.clears:
+            out.field(_("Clears:"), ", ".join(_clears_label(c) for c in mode.clears), indent=4)
+        if mode.gas_after is not None:
+            out.field(_("Gas afterwards:"), f"{mode.gas_after:g} m3", indent=4)
+    if card.destroys is not None:
+        out.field("!! " + _("Destroys / afterwards:"), t(card.destroys))
+    if card.restrictions is not None:
+        out.field(_("Restrictions:"), t(card.restrictions))
+    if card.resolves_codes:
+        out.field(_("Clears codes:"), ", ".join(card.resolves_codes))
+    if card.reusable is not None:
+        out.field(_("Reusable:"), _("yes") if card.reusable else _("no"))
+    out.line(source_line(card.source or table.source, card.number))
+
+
+def render_family(table: ToolCardTable, cards: CardCatalog, out: Printer) -> None:
+    family = table.family
+    out.line(f"==== {t(family.brand)} {t(family.name)} [{family.key}] ====")
+    if table.meter_states:
+        out.field(
+            _("Meter states:"), ", ".join(f"{t(s.name)} ({s.key})" for s in table.meter_states)
+        )
+    for rule in table.rules:
+        out.field(_("Rule:"), f"{t(rule.title)}: {t(rule.text)}")
+    out.line(source_line(table.source))
+    for card in table.cards:
+        out.line()
+        render_card(cards, card, out)
+
+
+def card_json(cards: CardCatalog, card: ToolCard) -> dict[str, Any]:
+    table = cards.table_of(card)
+    data = card.model_dump(mode="json", exclude_none=True, exclude={"source"})
+    data["family"] = table.family.key
+    for mode in data["modes"]:
+        mode["requires_state_names"] = [
+            _text_json(s.name)
+            for key in mode["requires_state"]
+            if (s := cards.state(table.family.key, key)) is not None
+        ]
+        if mode.get("result_state"):
+            found = cards.state(table.family.key, mode["result_state"])
+            mode["result_state_name"] = _text_json(found.name) if found else None
+    data["source"] = source_json(card.source or table.source, card.number)
+    return data
+
+
+def family_json(table: ToolCardTable, cards: CardCatalog) -> dict[str, Any]:
+    return {
+        "family": table.family.model_dump(mode="json"),
+        "source": source_json(table.source),
+        "meter_states": [s.model_dump(mode="json") for s in table.meter_states],
+        "rules": [r.model_dump(mode="json") for r in table.rules],
+        "cards": [card_json(cards, c) for c in table.cards],
+    }
+
+
+@click.command()
+@click.argument("query", required=False)
+@json_option
+@lang_option
+def cards(query: str | None, as_json: bool, lang: str) -> None:
+    """Tool cards: what each does, which meter state it needs and leaves, what it destroys.
+
+    QUERY is a family key (meihua-residential), a card name or alias (回收转移卡, 清零卡,
+    超级卡, "recovery card") or a card id. Without QUERY, every family in short.
+    """
+    catalog = _catalog()
+    cards = catalog.cards
+    out = Printer()
+    if query is None:
+        if as_json:
+            echo_json({"families": [family_json(f, cards) for f in cards.families()]})
+            return
+        for table in cards.families():
+            out.line(
+                f"==== {t(table.family.brand)} {t(table.family.name)} [{table.family.key}] ===="
+            )
+            rows = [
+                [
+                    c.id,
+                    t(c.name) + (" (" + ", ".join(c.aliases) + ")" if c.aliases else ""),
+                    _first_sentence(t(c.purpose)),
+                ]
+                for c in table.cards
+            ]
+            out.table(rows)
+            out.line()
+        out.line(_("Details: fieldkit cards <family, card name or id>"))
+        out.echo()
+        return
+    key = query.strip().lower()
+    if key in cards.tables:
+        table = cards.family(key)
+        if as_json:
+            echo_json(family_json(table, cards))
+            return
+        render_family(table, cards, out)
+        out.echo()
+        return
+    found = cards.find(query)
+    if as_json:
+        echo_json(
+            {
+                "query": query,
+                "found": bool(found),
+                "cards": [card_json(cards, c) for c in found],
+                **({} if found else {"families": cards.family_keys()}),
+            }
+        )
+        raise SystemExit(EXIT_FOUND if found else EXIT_NOT_FOUND)
+    if not found:
+        out.line(_("No tool card answers to '{query}'. Families:").format(query=query))
+        out.table([[f.family.key, t(f.family.name)] for f in cards.families()])
+        click.echo("\n".join(out.lines), err=True)
+        raise SystemExit(EXIT_NOT_FOUND)
+    if len(found) > 1:
+        out.line(
+            _("{n} cards answer to '{query}'; they are different cards:").format(
+                n=len(found), query=query
+            )
+        )
+        out.line()
+    for n, card in enumerate(found):
+        if n:
+            out.line()
+        render_card(cards, card, out)
+    out.echo()
+
+
+def _first_sentence(text: str, limit: int = 40) -> str:
+    for stop in ("。", "；", ". "):
+        if stop in text:
+            text = text.split(stop, 1)[0]
+            break
+    if cell_width(text) > limit:
+        cut = ""
+        for ch in text:
+            if cell_width(cut + ch) > limit - 3:
+                break
+            cut += ch
+        text = cut + "..."
+    return text
+
+
+# -- fieldkit conduct -------------------------------------------------------------------
+def _load_conduct() -> Any:
+    try:
+        from fieldkit.conduct import load_conduct
+    except ImportError as exc:
+        fail(_("Error: the service-conduct module is not available ({error})").format(error=exc))
+    try:
+        return load_conduct()
+    except Exception as exc:  # a data problem must be one line, never a traceback
+        fail(_("Error: cannot load the service conduct: {error}").format(error=exc))
+
+
+@click.command()
+@click.argument("section", required=False)
+@json_option
+@lang_option
+def conduct(section: str | None, as_json: bool, lang: str) -> None:
+    """Service conduct: 服务理念, 五个一, 文明售后, 文明用语 and 忌语 (never to be said).
+
+    SECTION is a section id or (part of) its title, in Chinese or English.
+    """
+    data = _load_conduct()
+    sections = list(data.sections)
+    if section is not None:
+        wanted = unicodedata.normalize("NFKC", section).strip().casefold()
+        chosen = [s for s in sections if s.id.casefold() == wanted]
+        if not chosen:
+            chosen = [
+                s
+                for s in sections
+                if wanted in s.title.zh.casefold() or wanted in s.title.en.casefold()
+            ]
+        if not chosen:
+            if as_json:
+                echo_json({"query": section, "found": False, "sections": [s.id for s in sections]})
+                raise SystemExit(EXIT_NOT_FOUND)
+            out = Printer()
+            out.line(_("No conduct section '{section}'. Sections:").format(section=section))
+            out.table([[s.id, t(s.title)] for s in sections])
+            click.echo("\n".join(out.lines), err=True)
+            raise SystemExit(EXIT_NOT_FOUND)
+        sections = chosen
+    if as_json:
+        echo_json(
+            {
+                "sections": [
+                    {
+                        "id": s.id,
+                        "kind": str(getattr(s.kind, "value", s.kind)),
+                        "title": _text_json(s.title),
+                        "items": [_text_json(i) for i in s.items],
+                    }
+                    for s in sections
+                ]
+            }
+        )
+        return
+    out = Printer()
+    for n, s in enumerate(sections):
+        if n:
+            out.line()
+        kind = str(getattr(s.kind, "value", s.kind))
+        marker = "!! " if "taboo" in kind or "forbidden" in kind else ""
+        out.line(f"== {marker}{t(s.title)} [{s.id}] ==")
+        if marker:
+            out.line("!! " + _("Never say these to a customer:"))
+        for i, item in enumerate(s.items, 1):
+            out.field(f"{i}.", t(item), indent=2)
+    out.echo()
+
+
+# -- fieldkit data check ----------------------------------------------------------------
+@click.group()
+def data() -> None:
+    """Check the data tables a utility edits."""
+
+
+def _procedure_problems(folders: list[Path]) -> tuple[int | None, list[Any], str | None]:
+    """(procedures loaded, problems, note) — note set when procedures cannot be checked."""
+    try:
+        from fieldkit.procedures import load_procedures  # type: ignore[attr-defined]
+    except ImportError:
+        try:
+            from fieldkit.procedures.library import load_procedures
+        except ImportError:
+            return None, [], _("procedures not checked: fieldkit.procedures has no loader yet")
+    result = load_procedures([f / "procedures" for f in folders])
+    if isinstance(result, tuple):
+        procedures, problems = result
+    else:
+        procedures, problems = result, list(getattr(result, "problems", []))
+    return len(procedures), list(problems), None
+
+
+@data.command("check")
+@click.argument(
+    "folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@json_option
+@lang_option
+def check(folder: Path | None, as_json: bool, lang: str) -> None:
+    """Validate FOLDER (a data folder or a folder of tables), or the shipped data plus
+    FIELDKIT_DATA. Prints every problem; exit 1 if there is any."""
+    from fieldkit.diagnostics.catalog import data_folders, load_catalog_from
+
+    folders = [folder] if folder is not None else data_folders()
+    catalog = load_catalog_from(folders)
+    problems = list(catalog.problems)
+    n_procedures, proc_problems, note = _procedure_problems(folders)
+    problems.extend(proc_problems)
+    summary = {
+        "folders": [str(f) for f in folders],
+        "fault_tables": len(catalog.tables),
+        "entries": len(catalog.entries()),
+        "card_families": len(catalog.cards.tables),
+        "cards": len(catalog.cards.cards()),
+        "procedures": n_procedures,
+        "overrides": [str(s) for s in catalog.sources if s.replaces is not None],
+        "problems": [
+            {"file": str(p.file), "entry": p.entry, "field": p.field, "message": p.message}
+            for p in problems
+        ],
+    }
+    if note:
+        summary["note"] = note
+    if as_json:
+        echo_json(summary)
+        raise SystemExit(1 if problems else 0)
+    for problem in problems:
+        click.echo(str(problem))
+    for source in catalog.sources:
+        if source.replaces is not None:
+            click.echo(_("Override: {source}").format(source=source))
+    if note:
+        click.echo(_("Note: {note}").format(note=note))
+    click.echo(
+        _(
+            "{tables} fault tables, {entries} entries, {families} card families, {cards} cards, "
+            "{procedures} procedures: {problems} problem(s)"
+        ).format(
+            tables=summary["fault_tables"],
+            entries=summary["entries"],
+            families=summary["card_families"],
+            cards=summary["cards"],
+            procedures=n_procedures if n_procedures is not None else "-",
+            problems=len(problems),
+        )
+    )
+    raise SystemExit(1 if problems else 0)
