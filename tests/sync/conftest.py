@@ -121,7 +121,9 @@ def _drop_pg_database(pg_url: str, name: str) -> None:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A fresh server database URL per test module: SQLite, then PostgreSQL."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("server") / "server.db"
