@@ -1,0 +1,21 @@
+"""Fixtures for the procedure engine tests: a fake clock and the shipped procedures."""
+
+from __future__ import annotations
+
+import pytest
+from procedure_helpers import FakeClock
+
+from fieldkit.procedures.library import load_procedures
+from fieldkit.procedures.models import Procedure
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def shipped() -> dict[str, Procedure]:
+    procedures, problems = load_procedures()
+    assert problems == [], [str(p) for p in problems]
+    return procedures
