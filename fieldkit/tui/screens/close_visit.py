@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -65,6 +66,8 @@ class CloseVisitScreen(ModalScreen[bool]):
         self.outcomes = only or OUTCOMES
         self.preset = outcome
         self.reason = reason
+        self.before_close: Callable[[str], bool] | None = None
+        """Called with the reason before the visit is closed; False stops the close."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="close-dialog"):
@@ -108,6 +111,9 @@ class CloseVisitScreen(ModalScreen[bool]):
         if outcome != "completed" and not reason:
             error.update(_("Give the reason for this outcome."))
             self.query_one("#reason", FieldInput).focus()
+            return
+        if self.before_close is not None and not self.before_close(reason or ""):
+            error.update(_("The job could not be ended; nothing was closed."))
             return
         try:
             self.app.services.repository().close_visit(  # type: ignore[attr-defined]

@@ -42,16 +42,21 @@ class NewVisitScreen(FieldkitScreen):
         Binding("escape", "app.pop_screen", "Back", id="newvisit.back"),
     ]
 
-    FIELDS = (
-        ("customer_no", "Customer no."),
-        ("name", "Name"),
-        ("phone", "Phone"),
-        ("community", "Community"),
-        ("building", "Building"),
-        ("unit", "Unit"),
-        ("floor", "Floor"),
-        ("room", "Room"),
-    )
+    FIELDS = ("customer_no", "name", "phone", "community", "building", "unit", "floor", "room")
+
+    @staticmethod
+    def field_label(name: str) -> str:
+        labels = {
+            "customer_no": _("Customer no."),
+            "name": _("Name"),
+            "phone": _("Phone"),
+            "community": _("Community"),
+            "building": _("Building"),
+            "unit": _("Building unit"),
+            "floor": _("Floor"),
+            "room": _("Room"),
+        }
+        return labels[name]
 
     def compose(self) -> ComposeResult:
         yield StatusBar(_("New visit"))
@@ -63,8 +68,8 @@ class NewVisitScreen(FieldkitScreen):
                 allow_blank=False,
                 id="visit-type",
             )
-            for name, label in self.FIELDS:
-                yield Label(_(label))
+            for name in self.FIELDS:
+                yield Label(self.field_label(name))
                 yield FieldInput(id=f"f-{name}")
             yield Static("", id="new-visit-error", classes="error-text")
         yield Footer()
@@ -77,7 +82,7 @@ class NewVisitScreen(FieldkitScreen):
 
         values = {
             name: self.query_one(f"#f-{name}", FieldInput).value.strip() or None
-            for name, _label in self.FIELDS
+            for name in self.FIELDS
         }
         customer_no = values.pop("customer_no")
         if not customer_no:

@@ -1,0 +1,59 @@
+"""Fixtures for the TUI tests: a real visit database, a short-hold ignition override."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fieldkit import i18n
+from fieldkit.config import Settings
+from fieldkit.paths import shipped_data_dir
+
+HOLD_MINUTES = 0.02  # 1.2 s: this utility's (test) setting for the pre-ignition hold
+
+
+def short_hold_data_dir(root: Path, minutes: float = HOLD_MINUTES) -> Path:
+    """A FIELDKIT_DATA folder overriding the ignition procedure with a short hold time.
+
+    The override is a legitimate utility table (same id, its own hold and source); the
+    rest of the procedure is the shipped file unchanged.
+    """
+    text = (shipped_data_dir() / "procedures" / "ignition.yaml").read_text(encoding="utf-8")
+    new, count = re.subn(
+        r"(\n    hold:\n      minutes: )[0-9.]+",
+        rf"\g<1>{minutes}",
+        text,
+        count=1,
+    )
+    assert count == 1, "the shipped ignition procedure has no hold to override"
+    folder = root / "utility-data"
+    (folder / "procedures").mkdir(parents=True)
+    (folder / "procedures" / "ignition.yaml").write_text(new, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def utility_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = short_hold_data_dir(tmp_path)
+    monkeypatch.setenv("FIELDKIT_DATA", str(folder))
+    return folder
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{(tmp_path / 'visits.db').as_posix()}"
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(technician_id="T001", db_url=db_url, data_dir=tmp_path / "data")
+
+
+@pytest.fixture(autouse=True)
+def chinese_default() -> Iterator[None]:
+    i18n.set_language("zh")
+    yield
+    i18n.set_language("zh")

@@ -1,0 +1,77 @@
+"""Every user-facing string of the TUI has its Chinese translation, and none of them
+holds an ambiguous-width character (drawn two cells wide by CJK terminals)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import fieldkit.tui
+from fieldkit import i18n
+from fieldkit.tui.text import ambiguous_characters, narrow
+
+TUI_DIR = Path(fieldkit.tui.__file__).parent
+SOURCES = [*sorted(TUI_DIR.rglob("*.py")), TUI_DIR.parent / "cli" / "app.py"]
+PO_FILE = i18n.locale_dir() / "zh_CN" / "LC_MESSAGES" / "tui.po"
+
+
+def tui_msgids() -> dict[str, str]:
+    """msgid → where it is used: every ``_("...")`` and every Binding description."""
+    found: dict[str, str] = {}
+    for path in SOURCES:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            args = node.args
+            if name == "_" and args and isinstance(args[0], ast.Constant):
+                found.setdefault(args[0].value, f"{path.name}:{node.lineno}")
+            elif name == "Binding" and len(args) >= 3 and isinstance(args[2], ast.Constant):
+                found.setdefault(args[2].value, f"{path.name}:{node.lineno}")
+    return found
+
+
+def test_the_extractor_finds_strings() -> None:
+    ids = tui_msgids()
+    assert "Home" in ids and "Record repair" in ids
+    assert len(ids) > 100
+
+
+def test_every_tui_string_is_translated_in_tui_po() -> None:
+    tui_po = i18n.parse_po(PO_FILE)
+    missing = {m: where for m, where in tui_msgids().items() if m not in tui_po}
+    assert not missing, f"add to tui.po: {missing}"
+
+
+def test_tui_po_has_no_stale_entries() -> None:
+    stale = set(i18n.parse_po(PO_FILE)) - set(tui_msgids())
+    assert not stale, f"no longer used, remove from tui.po: {sorted(stale)}"
+
+
+def test_placeholders_survive_translation() -> None:
+    import string
+
+    def fields(text: str) -> set[str]:
+        return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+    for msgid, msgstr in i18n.parse_po(PO_FILE).items():
+        assert fields(msgid) == fields(msgstr), msgid
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_ui_strings_have_no_ambiguous_width_characters(language: str) -> None:
+    po = i18n.parse_po(PO_FILE)
+    texts = list(po.values()) if language == "zh" else list(tui_msgids())
+    bad = {t: ambiguous_characters(t) for t in texts if ambiguous_characters(t)}
+    assert not bad
+
+
+def test_narrow_replaces_the_manuals_ambiguous_characters() -> None:
+    text = "液晶出现ERR—1显示…“不适用”①②，3m³"
+    assert ambiguous_characters(text)
+    out = narrow(text)
+    assert not ambiguous_characters(out)
+    assert out == '液晶出现ERR-1显示..."不适用"(1)(2)，3m3'
