@@ -400,7 +400,6 @@ class ProcedureRun:
                 run._replay_action(event)
         finally:
             run._replay = None
-        run.events_added_on_restore = list(run._new)
         return run
 
     def _replay_action(self, event: StepEvent) -> None:
@@ -990,12 +989,10 @@ class ProcedureRun:
             self._replay.popleft()
             event = saved
         else:
-            if self._replay is not None:  # the saved list ended mid-action (a crash)
-                at = self.clock()
-                if at < self._at():
-                    at = self._at()
-            else:
-                at = self._at()
+            at = self._at()
+            restoring = self._replay is not None  # the saved list ended mid-action (a crash)
+            if restoring:
+                at = max(self.clock(), at)
             event = StepEvent(
                 event_id=uuid.uuid4(),
                 run_id=self.run_id,
@@ -1006,6 +1003,8 @@ class ProcedureRun:
                 at=at,
                 actor=self.actor,
             )
+            if restoring:
+                self.events_added_on_restore.append(event)
         self._events.append(event)
         self._new.append(event)
         return event
