@@ -72,9 +72,9 @@ def load_card_file(path: Path) -> tuple[ToolCardTable | None, list[DataProblem]]
 
 
 def _fold(text: str) -> str:
-    """Comparison form of a card name: NFKC, lower case, no spaces or brackets."""
+    """Comparison form of a card name: NFKC, lower case, no spaces, dashes or brackets."""
     text = unicodedata.normalize("NFKC", text).lower()
-    return "".join(ch for ch in text if ch.isalnum() or ch in "-.")
+    return "".join(ch for ch in text if ch.isalnum() or ch == ".")
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,12 @@ def data_copy(tmp_path: Path) -> Path:
     target = tmp_path / "data"
     shutil.copytree(FIXTURES, target)
     return target
+
+
+@pytest.fixture(autouse=True)
+def chinese_by_default() -> Iterator[None]:
+    """``--lang`` sets the process language; put it back to the default after each test."""
+    from fieldkit import i18n
+
+    yield
+    i18n.set_language(i18n.DEFAULT_LANGUAGE)
