@@ -34,7 +34,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from fieldkit.i18n import _
+from fieldkit.i18n import _, pick
 from fieldkit.procedures.models import (
     CaptureStep,
     CheckStep,
@@ -73,6 +73,19 @@ class RunStatus(StrEnum):
     @property
     def finished(self) -> bool:
         return self in (RunStatus.COMPLETED, RunStatus.REFUSED, RunStatus.ABANDONED)
+
+
+def status_label(status: RunStatus) -> str:
+    """The status in the UI language (不予通气 for a refused run)."""
+    labels = {
+        RunStatus.IN_PROGRESS: _("in progress"),
+        RunStatus.AWAITING_REPAIR: _("awaiting repair"),
+        RunStatus.STOPPED: _("stopped until corrected"),
+        RunStatus.COMPLETED: _("completed"),
+        RunStatus.REFUSED: _("refused (不予通气)"),
+        RunStatus.ABANDONED: _("abandoned"),
+    }
+    return labels[status]
 
 
 class EventKind(StrEnum):
@@ -148,6 +161,10 @@ class InvalidAnswer(ProcedureError):
 
 class RunFinished(ProcedureError):
     """The run is completed, refused or abandoned; nothing more is accepted."""
+
+
+class ClockError(ProcedureError):
+    """The clock went back before the last recorded event; timings cannot be trusted."""
 
 
 class ReplayError(ProcedureError):
@@ -577,7 +594,7 @@ class ProcedureRun:
             or step.on_fail is None
             or step.on_fail.kind != GateKind.REFUSE
         ):
-            raise GateClosed(_("gas can only be refused at a 不予通气 condition check"))
+            raise GateClosed(_("gas can only be refused at a refusal-condition (不予通气) check"))
         return self.answer(step.id, {"answer": step.pass_answer.other.value, "note": reason})
 
     def abandon(self, reason: str) -> list[StepEvent]:
@@ -724,7 +741,7 @@ class ProcedureRun:
         result: dict[str, Any] = {}
         for spec in step.fields:
             raw = value.get(spec.name)
-            label = spec.label.zh
+            label = pick(spec.label)
             if raw is None or raw == "" or raw == []:
                 if spec.required:
                     raise InvalidAnswer(_("{field} is required").format(field=label))
@@ -833,8 +850,8 @@ class ProcedureRun:
         for fact in step.requires:
             if self._fact(fact, self._at()) is None:
                 raise GateClosed(
-                    _("step {step} needs {fact}: no passed test in this visit yet").format(
-                        step=step.id, fact=fact
+                    _("“{step}” needs a passed test in this visit first ({fact})").format(
+                        step=pick(step.title), fact=fact
                     )
                 )
 
@@ -916,7 +933,7 @@ class ProcedureRun:
         if self._status.finished:
             raise RunFinished(
                 _("the run is {status}; nothing more can be recorded").format(
-                    status=self._status.value
+                    status=status_label(self._status)
                 )
             )
 
@@ -933,15 +950,17 @@ class ProcedureRun:
         if self._open_gate is not None:
             gate = self._open_gate
             raise GateClosed(
-                _("step {step} failed ({reason}); record the repair or correction first").format(
-                    step=gate.step_id, reason=gate.gate.reason.get("zh")
+                _("“{step}” failed ({reason}); record the repair or correction first").format(
+                    step=pick(self.procedure.step(gate.step_id).title),
+                    reason=pick(gate.gate.reason),
                 )
             )
         step = self.current
         if step is None or step.id != step_id:
             raise StepOutOfOrder(
-                _("step {step} is not the current step ({current})").format(
-                    step=step_id, current=step.id if step else "-"
+                _("“{step}” is not the current step (now: {current})").format(
+                    step=pick(self.procedure.step(step_id).title),
+                    current=f"“{pick(step.title)}”" if step else "-",
                 )
             )
         return step
@@ -957,7 +976,11 @@ class ProcedureRun:
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError("the clock must return timezone-aware datetimes")
         if self._events and now < self._events[-1].at:
-            raise ValueError("the clock went backwards")
+            raise ClockError(
+                _(
+                    "the clock is earlier than the last saved step ({at}); check the date and time"
+                ).format(at=self._events[-1].at.isoformat(timespec="seconds"))
+            )
         self._action_at = now
 
     def _at(self) -> datetime:

@@ -185,7 +185,7 @@ def test_skipping_the_repair_is_rejected(shipped: dict[str, Procedure], clock: F
         at=clock.now,
         actor="王师傅",
     )
-    with pytest.raises(ReplayError, match="not allowed"):
+    with pytest.raises(ReplayError, match="不被允许"):
         ProcedureRun.restore(
             shipped["ignition"], [*events, skipped], context=run.context, clock=clock
         )
@@ -233,7 +233,7 @@ def test_a_hold_shortened_in_the_saved_list_is_rejected(
         else e
         for e in run.events
     ]
-    with pytest.raises(ReplayError, match="still to go"):
+    with pytest.raises(ReplayError, match="还需"):
         ProcedureRun.restore(shipped["ignition"], forged, context=run.context, clock=clock)
 
 
@@ -245,7 +245,7 @@ def test_events_out_of_time_order_are_rejected(
     run.answer("private-alteration", "no")
     events = run.events
     forged = [events[0], forge(events[1], at=events[0].at - timedelta(minutes=1))]
-    with pytest.raises(ReplayError, match="older"):
+    with pytest.raises(ReplayError, match="早于前一条"):
         ProcedureRun.restore(shipped["indoor-purge"], forged, context=run.context, clock=clock)
 
 
@@ -255,12 +255,12 @@ def test_restore_checks_run_visit_and_version(
     run = start(shipped["ignition"], clock)
     pass_tightness(run, clock)
     events = run.events
-    with pytest.raises(ReplayError, match="another visit"):
+    with pytest.raises(ReplayError, match="另一次上门"):
         ProcedureRun.restore(
             shipped["ignition"], events, context=VisitContext.new(uuid.uuid4()), clock=clock
         )
     newer = shipped["ignition"].model_copy(update={"version": 2})
-    with pytest.raises(ReplayError, match="version"):
+    with pytest.raises(ReplayError, match="版本"):
         ProcedureRun.restore(newer, events, context=run.context, clock=clock)
     with pytest.raises(ReplayError):
         ProcedureRun.restore(shipped["indoor-purge"], events, context=run.context, clock=clock)
@@ -269,10 +269,10 @@ def test_restore_checks_run_visit_and_version(
     with pytest.raises(ReplayError):
         ProcedureRun.restore(shipped["ignition"], [], context=run.context, clock=clock)
     mixed = [*events, forge(events[-1], run_id=uuid.uuid4(), event_id=uuid.uuid4())]
-    with pytest.raises(ReplayError, match="another run"):
+    with pytest.raises(ReplayError, match="另一次流程"):
         ProcedureRun.restore(shipped["ignition"], mixed, context=run.context, clock=clock)
     twice = [*events, events[-1]]
-    with pytest.raises(ReplayError, match="twice"):
+    with pytest.raises(ReplayError, match="两次"):
         ProcedureRun.restore(shipped["ignition"], twice, context=run.context, clock=clock)
 
 
