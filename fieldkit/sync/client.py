@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import ssl
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -59,6 +60,19 @@ class _Stop(Exception):
 
 class _GaveUp(Exception):
     """Internal: ``max_attempts`` retryable failures in a row."""
+
+
+class _TlsRefused(Exception):
+    """Internal: the server's certificate is not trusted (retrying cannot help)."""
+
+
+def _tls_problem(exc: BaseException) -> ssl.SSLError | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class _Refused(Exception):
@@ -121,11 +135,11 @@ def outbox_count(database: Database) -> int:
     return records.outbox_count(database)
 
 
-def _verify(settings: Settings) -> bool | str:
+def _verify(settings: Settings) -> bool | ssl.SSLContext:
     if settings.insecure:
         return False
     if settings.ca_bundle is not None:
-        return str(settings.ca_bundle)
+        return ssl.create_default_context(cafile=str(settings.ca_bundle))
     return True
 
 
@@ -186,6 +200,9 @@ class _Session:
             try:
                 response = self.http.request(method, url, **kwargs)
             except httpx.TransportError as exc:
+                tls = _tls_problem(exc)
+                if tls is not None:
+                    raise _TlsRefused(str(tls)) from exc
                 problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
                 if response.status_code not in RETRYABLE_STATUS:
@@ -203,6 +220,15 @@ class _Session:
             if self.cancel.wait(delay):
                 raise _Stop
             self.state.phase = phase
+
+
+def _connection_error(exc: Exception) -> str:
+    if isinstance(exc, _TlsRefused):
+        return _(
+            "The server's certificate is not trusted ({error}); set ca_bundle to your "
+            "office's CA certificate"
+        ).format(error=exc)
+    return _("The server could not be reached: {error}").format(error=exc)
 
 
 def _batches(items: Sequence[Any], size: int, max_bytes: int) -> list[list[tuple[Any, bytes]]]:
@@ -290,8 +316,8 @@ def _push(
                     records.mark_failed_attempt(database, item.id, error)
             report.failed = (visit_id, error)
             return
-        except _GaveUp as gave_up:
-            error = _("The server could not be reached: {error}").format(error=gave_up)
+        except (_GaveUp, _TlsRefused) as gave_up:
+            error = _connection_error(gave_up)
             for item, _b in batch:
                 records.mark_failed_attempt(database, item.id, error)
             report.failed = (None, error)
@@ -411,11 +437,8 @@ def sync_once(
                     _pull(session, database, report, page_size)
                 except _Refused as refused:
                     report.failed = report.failed or (None, _error_message(refused.response))
-                except _GaveUp as gave_up:
-                    report.failed = report.failed or (
-                        None,
-                        _("The server could not be reached: {error}").format(error=gave_up),
-                    )
+                except (_GaveUp, _TlsRefused) as gave_up:
+                    report.failed = report.failed or (None, _connection_error(gave_up))
         except _Stop:
             report.interrupted = True
     report.waiting = records.outbox_count(database)
