@@ -687,9 +687,11 @@ def conduct(section: str | None, as_json: bool, lang: str) -> None:
                 "sections": [
                     {
                         "id": s.id,
-                        "kind": str(getattr(s.kind, "value", s.kind)),
+                        "kind": s.kind,
                         "title": _text_json(s.title),
+                        "group": _text_json(s.group),
                         "items": [_text_json(i) for i in s.items],
+                        "source": source_json(data.source_of(s)),
                     }
                     for s in sections
                 ]
@@ -700,13 +702,15 @@ def conduct(section: str | None, as_json: bool, lang: str) -> None:
     for n, s in enumerate(sections):
         if n:
             out.line()
-        kind = str(getattr(s.kind, "value", s.kind))
-        marker = "!! " if "taboo" in kind or "forbidden" in kind else ""
+        marker = "!! " if s.kind == "forbidden_phrases" else ""
         out.line(f"== {marker}{t(s.title)} [{s.id}] ==")
         if marker:
             out.line("!! " + _("Never say these to a customer:"))
         for i, item in enumerate(s.items, 1):
             out.field(f"{i}.", t(item), indent=2)
+        if s.note is not None:
+            out.field(_("Note:"), t(s.note), indent=2)
+        out.line("  " + source_line(data.source_of(s)))
     out.echo()
 
 
@@ -733,6 +737,28 @@ def _procedure_problems(folders: list[Path]) -> tuple[int | None, list[Any], str
     return len(procedures), list(problems), None
 
 
+def _conduct_problems(folders: list[Path]) -> tuple[int | None, list[Any], str | None]:
+    """(conduct files checked, problems, note) for each folder's conduct/service_conduct.yaml."""
+    try:
+        from fieldkit.conduct import CONDUCT_DIR, CONDUCT_FILE, parse_conduct
+    except ImportError:
+        return None, [], _("service conduct not checked: fieldkit.conduct is not available")
+    from fieldkit.datafiles import read_yaml
+
+    checked = 0
+    problems: list[Any] = []
+    for folder in folders:
+        path = folder / CONDUCT_DIR / CONDUCT_FILE
+        if not path.is_file():
+            continue
+        checked += 1
+        raw, found = read_yaml(path)
+        if not found:
+            _conduct, found = parse_conduct(path, raw)
+        problems.extend(found)
+    return checked, problems, None
+
+
 @data.command("check")
 @click.argument(
     "folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
@@ -749,6 +775,9 @@ def check(folder: Path | None, as_json: bool, lang: str) -> None:
     problems = list(catalog.problems)
     n_procedures, proc_problems, note = _procedure_problems(folders)
     problems.extend(proc_problems)
+    n_conduct, conduct_problems, conduct_note = _conduct_problems(folders)
+    problems.extend(conduct_problems)
+    note = "; ".join(n for n in (note, conduct_note) if n) or None
     summary = {
         "folders": [str(f) for f in folders],
         "fault_tables": len(catalog.tables),
@@ -756,6 +785,7 @@ def check(folder: Path | None, as_json: bool, lang: str) -> None:
         "card_families": len(catalog.cards.tables),
         "cards": len(catalog.cards.cards()),
         "procedures": n_procedures,
+        "conduct_files": n_conduct,
         "overrides": [str(s) for s in catalog.sources if s.replaces is not None],
         "problems": [
             {"file": str(p.file), "entry": p.entry, "field": p.field, "message": p.message}

@@ -340,3 +340,18 @@ def test_lookup_does_not_import_textual_or_servers() -> None:
     lines = done.stderr.splitlines()
     assert "RC=000" in lines, done.stderr
     assert "HEAVY=" in lines, done.stderr  # nothing after the '=': no heavy module loaded
+
+
+def test_data_check_reports_conduct_problems(run, data_copy: Path) -> None:  # type: ignore[no-untyped-def]
+    from fieldkit.paths import shipped_data_dir
+
+    shipped = shipped_data_dir() / "conduct" / "service_conduct.yaml"
+    (data_copy / "conduct").mkdir()
+    text = shipped.read_text(encoding="utf-8").replace("kind: forbidden_phrases", "kind: taboo", 1)
+    (data_copy / "conduct" / "service_conduct.yaml").write_text(text, encoding="utf-8")
+    result = run("data", "check", str(data_copy), "--json")
+    assert result.exit_code == 1
+    problems = as_json(result)["problems"]
+    assert len(problems) == 1
+    assert problems[0]["file"].endswith("service_conduct.yaml")
+    assert problems[0]["field"].endswith(".kind")
