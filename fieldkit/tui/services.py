@@ -51,6 +51,9 @@ class Services:
         """The tool-card reference (:func:`fieldkit.cards.catalog.load_tool_cards`)."""
         with self._lock:
             if self._cards is None:
+                # The fault catalog loads the tool cards with it (to check its links).
+                self._cards = getattr(self.catalog(), "cards", None)
+            if self._cards is None:
                 from fieldkit.cards.catalog import load_tool_cards
 
                 self._cards = load_tool_cards()

@@ -15,19 +15,28 @@ from textual.widgets.option_list import Option
 
 from fieldkit.i18n import _, pick
 from fieldkit.tui.screens.base import FieldkitScreen
+from fieldkit.tui.screens.lookup import source_line
 from fieldkit.tui.text import narrow
 from fieldkit.tui.widgets.status import StatusBar
 
 
-def render_section(section: Any) -> str:
-    kind = str(getattr(section.kind, "value", section.kind))
-    forbidden = kind in {"forbidden", "taboo", "never_say"}
-    lines = [f"[b]{escape(narrow(pick(section.title)))}[/b]"]
+def render_section(section: Any, source: Any = None) -> str:
+    forbidden = section.kind == "forbidden_phrases"
+    lines = []
+    if section.group is not None:
+        lines.append(f"[dim]{escape(narrow(pick(section.group)))}[/dim]")
+    lines.append(f"[b]{escape(narrow(pick(section.title)))}[/b]")
     if forbidden:
         lines.append(f"[b red]{escape(_('Never say these to a customer:'))}[/]")
     for number, item in enumerate(section.items, start=1):
         text = escape(narrow(pick(item)))
         lines.append(f"[red]{number}. {text}[/]" if forbidden else f"{number}. {text}")
+    if section.note is not None:
+        lines.append("")
+        lines.append(escape(narrow(pick(section.note))))
+    if source is not None:
+        lines.append("")
+        lines.append(f"[dim]{escape(source_line(source))}[/dim]")
     return "\n".join(lines)
 
 
@@ -94,4 +103,6 @@ class ConductScreen(FieldkitScreen):
             self._show_section(event.option_index)
 
     def _show_section(self, index: int) -> None:
-        self.query_one("#conduct-text", Static).update(render_section(self._sections[index]))
+        section = self._sections[index]
+        source = self.services.conduct().source_of(section)
+        self.query_one("#conduct-text", Static).update(render_section(section, source))

@@ -64,14 +64,14 @@ def render_entry(entry: Any, device_name: str, source: Any) -> str:
     for number, cause in enumerate(entry.causes, start=1):
         lines.append("")
         lines.append(_("Cause {n}: {text}").format(n=number, text=e(cause.text)))
-        lines.extend(f"  - {e(remedy)}" for remedy in cause.remedies)
+        lines.extend(f"  ・{e(remedy)}" for remedy in cause.remedies)
         note = getattr(cause, "note", None)
         if note is not None:
             lines.append(f"  ({e(note)})")
     if entry.remedies:
         lines.append("")
         lines.append(_("What to do:"))
-        lines.extend(f"  - {e(remedy)}" for remedy in entry.remedies)
+        lines.extend(f"  ・{e(remedy)}" for remedy in entry.remedies)
     for procedure in entry.procedures:
         lines.append("")
         lines.append(f"[b]{e(procedure.title)}[/b]")
@@ -251,25 +251,8 @@ class LookupScreen(FieldkitScreen):
 
     def _device_of(self, entry: Any) -> tuple[str, Any]:
         catalog = self.services.catalog()
-        key = entry.id.split(".", 1)[0]
-        device = None
-        finder = getattr(catalog, "device", None)
-        if callable(finder):
-            try:
-                device = finder(key)
-            except Exception:
-                device = None
-        if device is None:
-            return key, None
-        name = f"{pick(device.brand)} {pick(device.family)}"
-        table_source = None
-        source_of = getattr(catalog, "source_of", None)
-        if callable(source_of):
-            try:
-                table_source = source_of(entry.id)
-            except Exception:
-                table_source = None
-        return name, table_source
+        device = catalog.device_of(entry)
+        return f"{pick(device.brand)} {pick(device.family)}", catalog.source_of(entry)
 
     def _show_entry(self, index: int) -> None:
         entry = self._hits[index].entry

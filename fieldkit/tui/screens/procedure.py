@@ -21,6 +21,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Footer, Label, Select, Static
 
 from fieldkit.i18n import _, pick
+from fieldkit.procedures.units import PressureUnit
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.screens.lookup import source_line
 from fieldkit.tui.text import narrow
@@ -41,6 +42,20 @@ def _reason(value: Any) -> str:
     return escape(narrow(str(value or "")))
 
 
+def rule_text(rule: Any) -> str:
+    """A measurement's pass rule in words (what the engine will check)."""
+    kind = str(rule.rule.value)
+    reading = _("start reading") if rule.reading == "start" else _("end reading")
+    unit = str(rule.unit.value) if rule.unit is not None else ""
+    if kind == "no_drop":
+        return _("no pressure drop (end >= start)")
+    if kind == "min":
+        return f"{reading} >= {rule.min:g} {unit}"
+    if kind == "max":
+        return f"{reading} <= {rule.max:g} {unit}"
+    return f"{rule.min:g} <= {reading} <= {rule.max:g} {unit}"
+
+
 class ProcedureScreen(FieldkitScreen):
     """Runs (or resumes) one procedure of one visit."""
 
@@ -52,7 +67,7 @@ class ProcedureScreen(FieldkitScreen):
         Binding("ctrl+s", "save", "Save", id="run.save"),
         Binding("ctrl+t", "start_timer", "Start timer", id="run.timer"),
         Binding("ctrl+r", "repair", "Record repair", id="run.repair"),
-        Binding("ctrl+x", "end_job", "End job", id="run.end"),
+        Binding("ctrl+g", "end_job", "End job", id="run.end"),
         Binding("escape", "back", "Back", id="run.back"),
     ]
 
@@ -63,23 +78,25 @@ class ProcedureScreen(FieldkitScreen):
         self.run: Any = None
         self._repairing = False
         self._load_error: str | None = None
+        self._unit_options: list[tuple[str, str]] = []
 
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         yield StatusBar(_("Procedure"))
+        yield Static("", id="step-title")
+        yield GatePanel(id="gate")
         with VerticalScroll(id="run-body"):
-            yield Static("", id="step-title")
             yield Static("", id="step-text")
             yield Static("", id="step-say", classes="say")
-            yield Static("", id="step-source", classes="hint")
-            yield GatePanel(id="gate")
-            yield Static("", id="finding")
             yield Countdown(id="countdown")
+            yield Static("", id="finding")
             yield Static("", id="step-question")
             with Vertical(id="answer-form"):
                 yield Label("", id="unit-label")
-                yield Select([], id="unit", allow_blank=False)
+                yield Select(
+                    [(u.value, u.value) for u in PressureUnit], id="unit", allow_blank=False
+                )
                 yield Label("", id="label-1")
                 yield FieldInput(id="input-1")
                 yield Label("", id="label-2")
@@ -88,6 +105,8 @@ class ProcedureScreen(FieldkitScreen):
                 yield FieldInput(id="input-3")
                 yield Label("", id="label-4")
                 yield FieldInput(id="input-4")
+            yield Static("", id="step-source", classes="hint")
+        with Vertical(id="run-status"):
             yield Static("", id="run-saved")
             yield Static("", id="run-hint", classes="hint")
         yield Footer()
@@ -202,7 +221,15 @@ class ProcedureScreen(FieldkitScreen):
         steps = self.run.procedure.steps
         return f"{steps.index(step) + 1}/{len(steps)}"
 
+    def _compact(self) -> None:
+        """Hide empty text blocks so the step fits an 80x24 screen."""
+        for selector in ("#finding", "#step-question", "#step-source", "#step-text"):
+            widget = self.query_one(selector, Static)
+            widget.display = bool(str(widget.render()).strip())
+
     def refresh_step(self, keep_message: bool = False) -> None:
+        self.call_after_refresh(self._compact)
+        self.refresh_bindings()
         if not keep_message:
             self.query_one("#run-saved", Static).update("")
         gate = self.query_one("#gate", GatePanel)
@@ -229,7 +256,7 @@ class ProcedureScreen(FieldkitScreen):
             text = _("GAS REFUSED") + "\n" + reason
             if note:
                 text += "\n" + _("Note: {note}").format(note=escape(narrow(note)))
-            text += "\n" + _("Ctrl+X: close the visit as gas refused, with this reason.")
+            text += "\n" + _("Ctrl+G: close the visit as gas refused, with this reason.")
             gate.show(text)
         elif run.open_gate is not None:
             open_gate = run.open_gate
@@ -244,7 +271,7 @@ class ProcedureScreen(FieldkitScreen):
                 f"{head}\n{_t(failed.title)}: {_t(open_gate.gate.reason)}\n"
                 + _("Ignition and every later step are blocked.")
                 + "\n"
-                + _("Ctrl+R: record the repair.  Ctrl+X: end the job as gas refused.")
+                + _("Ctrl+R: record the repair.  Ctrl+G: end the job as gas refused.")
             )
             gate.show(text)
         else:
@@ -326,6 +353,11 @@ class ProcedureScreen(FieldkitScreen):
                 _("Hold {minutes} min").format(minutes=f"{hold.minutes:g}")
                 + " - "
                 + source_line(hold.source)
+            )
+        for rule in getattr(step, "pass_rules", []):
+            lines.append(
+                _("Pass rule: {rule}").format(rule=rule_text(rule))
+                + (" - " + source_line(rule.source) if rule.source is not None else "")
             )
         if step.requires:
             lines.append(_("Needs first: {facts}").format(facts=", ".join(step.requires)))
@@ -435,6 +467,38 @@ class ProcedureScreen(FieldkitScreen):
 
     # ------------------------------------------------------------------ actions
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer in the footer only the keys that mean something for the current step."""
+        own = {"yes", "no", "not_applicable", "save", "start_timer", "repair", "end_job"}
+        if action not in own:
+            return True
+        run = self.run
+        if run is None:
+            return False
+        from fieldkit.procedures.engine import RunStatus
+
+        if run.status == RunStatus.REFUSED:
+            return action == "end_job"
+        if run.open_gate is not None:
+            return action in {"repair", "end_job"} or (action == "save" and self._repairing)
+        step = run.current
+        if step is None:
+            return False
+        kind = str(step.kind)
+        if action in {"repair", "end_job"}:
+            return False
+        if action == "yes":
+            return kind in {"check", "instruction"} or (
+                kind == "timer" and run.timer_remaining(step.id) is not None
+            )
+        if action == "no":
+            return kind == "check"
+        if action == "not_applicable":
+            return kind == "check" and bool(step.allow_not_applicable)
+        if action == "start_timer":
+            return kind == "timer" and run.timer_remaining(step.id) is None
+        return kind in {"measurement", "capture", "sign_off"}
+
     def _current(self, *kinds: str) -> Any:
         if self.run is None or self.run.open_gate is not None:
             return None
@@ -472,6 +536,7 @@ class ProcedureScreen(FieldkitScreen):
             return
         self._repairing = True
         self._show_form("repair")
+        self.refresh_bindings()
 
     def on_input_submitted(self, event: FieldInput.Submitted) -> None:
         event.stop()

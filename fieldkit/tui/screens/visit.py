@@ -111,7 +111,7 @@ class VisitScreen(FieldkitScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f7", "run_procedure", "Run procedure", id="visit.run"),
         Binding("ctrl+s", "save_meter", "Save meter", id="visit.save"),
-        Binding("ctrl+e", "end_visit", "End visit", id="visit.end"),
+        Binding("ctrl+g", "end_visit", "End visit", id="visit.end"),
         Binding("escape", "app.pop_screen", "Back", id="visit.back"),
     ]
 

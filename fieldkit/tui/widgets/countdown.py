@@ -23,9 +23,9 @@ class Countdown(Static):
     DEFAULT_CSS = """
     Countdown {
         display: none;
-        height: 3;
+        height: 1;
         width: 1fr;
-        content-align: center middle;
+        padding: 0 1;
         text-style: bold;
         background: $warning 30%;
         margin: 1 0 0 0;

@@ -1,0 +1,180 @@
+"""The procedure runner through the pilot: gates the user sees, and what the database holds."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from fieldkit.config import Settings
+from fieldkit.tui.screens.procedure import ProcedureScreen
+from fieldkit.tui.widgets.gate import GatePanel
+from tests.tui.conftest import HOLD_MINUTES
+from tests.tui.helpers import make_app, repo_for, screen_text, seed_order, settle
+
+
+async def open_procedure(pilot: Any, procedure_id: str) -> ProcedureScreen:
+    """Home -> start the work order's visit -> run ``procedure_id``."""
+    app = pilot.app
+    app.screen.query_one("#orders").focus()
+    await pilot.press("enter")
+    await settle(pilot)
+    options = app.screen.query_one("#procedures")
+    options.highlighted = app.screen._procedure_ids.index(procedure_id)
+    await pilot.press("f7")
+    await settle(pilot)
+    assert isinstance(app.screen, ProcedureScreen)
+    return app.screen
+
+
+async def type_into(pilot: Any, selector: str, text: str) -> None:
+    pilot.app.screen.query_one(selector).focus()
+    await pilot.press(*list(text))
+
+
+def events_of(settings: Settings, step_id: str | None = None) -> list[Any]:
+    repo = repo_for(settings)
+    visit = repo.list_visits()[0]
+    state = repo.resume(visit.visit_id)
+    events = state.all_events()
+    return [e for e in events if step_id is None or e.step_id == step_id]
+
+
+async def wait_hold(pilot: Any) -> None:
+    await asyncio.sleep(HOLD_MINUTES * 60 + 0.3)
+    await pilot.pause()
+
+
+async def test_failed_tightness_test_blocks_ignition(
+    settings: Settings, utility_data: Path
+) -> None:
+    seed_order(settings)
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await open_procedure(pilot, "ignition")
+        assert screen.run.current.id == "tightness-test"
+        assert "严密性试验" in screen_text(app)
+
+        # Start reading: 6 kPa; the hold starts and the countdown shows.
+        screen.query_one("#unit").value = "kPa"
+        await type_into(pilot, "#input-1", "6")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "已保存" in screen_text(app)
+        assert [e.kind for e in events_of(settings, "tightness-test")] == ["reading_started"]
+
+        # The end reading before the hold is over is refused by the engine.
+        await type_into(pilot, "#input-2", "5.5")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "时间未到" in screen_text(app)
+        assert [e.kind for e in events_of(settings, "tightness-test")] == ["reading_started"]
+
+        await wait_hold(pilot)
+        await pilot.press("ctrl+s")  # 5.5 kPa after 6: a pressure drop
+        await settle(pilot)
+        gate = screen.query_one("#gate", GatePanel)
+        assert gate.shown
+        text = screen_text(app)
+        assert "不合格" in text and "点火及之后所有步骤均已禁止" in text
+
+        # Trying to answer the ignition steps does nothing: the job is held.
+        await pilot.press("f7")
+        await pilot.press("f7")
+        await settle(pilot)
+        assert screen.run.current.id == "tightness-test"
+        assert events_of(settings, "alarm-cutoff-test") == []
+        kinds = [e.kind for e in events_of(settings, "tightness-test")]
+        assert kinds[-2:] == ["revoked", "gate_triggered"] or "gate_triggered" in kinds
+
+        # The way forward the engine offers: record the repair, then test again.
+        await pilot.press("ctrl+r")
+        await type_into(pilot, "#input-1", "tightened the union nut")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not gate.shown
+        assert screen.run.current.id == "tightness-test"
+        repair = [e for e in events_of(settings) if e.kind == "repair_recorded"]
+        assert repair and repair[0].value["description"] == "tightened the union nut"
+
+        screen.query_one("#unit").value = "kPa"
+        await type_into(pilot, "#input-1", "6")
+        await pilot.press("ctrl+s")
+        await wait_hold(pilot)
+        await type_into(pilot, "#input-2", "6")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert screen.run.current.id == "alarm-cutoff-test"
+        assert "报警器" in screen_text(app)
+    established = [e for e in events_of(settings) if e.kind == "established"]
+    assert [e.value["fact"] for e in established] == ["tightness_passed"]
+
+
+async def test_private_alteration_refuses_gas_and_closes_the_visit(settings: Settings) -> None:
+    seed_order(settings)
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await open_procedure(pilot, "indoor-purge")
+        assert screen.run.current.id == "private-alteration"
+        assert "私自改造" in screen_text(app)
+        await type_into(pilot, "#input-2", "厨房管道改到阳台")
+        await pilot.press("f7")  # yes: the piping was altered privately
+        await settle(pilot)
+        assert screen.query_one("#gate", GatePanel).shown
+        text = screen_text(app)
+        assert "不予通气" in text
+        assert "户内燃气管道私自改造" in text
+
+        # Nothing more can be answered; the only way on is closing as 不予通气.
+        await pilot.press("f8")
+        await settle(pilot)
+        assert [e.kind for e in events_of(settings, "concealed-piping")] == []
+
+        await pilot.press("ctrl+g")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "CloseVisitScreen"
+        assert "不予通气" in screen_text(app)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "HomeScreen"
+
+    repo = repo_for(settings)
+    visit = repo.list_visits()[0]
+    record = repo.get_visit(visit.visit_id)
+    assert str(record.outcome.value) == "refused_gas"
+    assert "户内燃气管道私自改造" in (record.outcome_reason or "")
+    assert "厨房管道改到阳台" in (record.outcome_reason or "")
+    assert repo.outbox_count() == 1
+    refused = [e for e in events_of(settings) if e.kind == "refused"]
+    assert refused[0].value["refusal_code"] == "private_alteration"
+
+
+async def test_interrupted_visit_resumes_where_it_stopped(settings: Settings) -> None:
+    seed_order(settings)
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await open_procedure(pilot, "indoor-purge")
+        await pilot.press("f8")  # not altered
+        await settle(pilot)
+        assert screen.run.current.id == "concealed-piping"
+        assert "已保存" in screen_text(app)
+    # The app is gone (lid closed); a new one starts on the same database.
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "未完成的上门" in text and "张三" in text
+        app.screen.query_one("#visits").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "未完成" in screen_text(app)
+        await pilot.press("f7")
+        await settle(pilot)
+        assert isinstance(app.screen, ProcedureScreen)
+        assert app.screen.run.current.id == "concealed-piping"
+        assert "包管" in screen_text(app)
+    answered = [e for e in events_of(settings) if e.kind == "answered"]
+    assert [e.step_id for e in answered] == ["private-alteration"]
