@@ -1,0 +1,106 @@
+"""Client behaviour against a real server: batches split on 413, a broken record stops the
+push and is named, cancel stops waiting, progress counts."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from fieldkit.config import Settings
+from fieldkit.records.models import OutboxState
+from fieldkit.records.repo import VisitRepository
+from fieldkit.sync.client import Backoff, SyncError, SyncProgress, outbox_count, sync_once
+from tests.sync.conftest import T0, Backoffice, ServerProcess, close_visit
+
+
+@pytest.fixture
+def small_server(backoffice: Backoffice, tmp_path: Path):
+    proc = ServerProcess(backoffice.proc.db_url, tmp_path, "--max-body", "40000")
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+def test_batches_split_on_413_and_an_oversized_visit_is_named(
+    backoffice: Backoffice, laptop, small_server: ServerProcess
+) -> None:
+    ids = [close_visit(laptop, steps=8, customer_no=f"S{i}") for i in range(12)]
+    # alone bigger than 40 kB; closed last, so the others come before it in the outbox
+    huge = close_visit(laptop, steps=200, customer_no="HUGE", when=T0 + timedelta(hours=1))
+    settings = backoffice.settings("T001").model_copy(update={"server_url": small_server.url})
+    seen: list[SyncProgress] = []
+    report = sync_once(settings, laptop, seen.append, batch_size=50, pull=False)
+    assert report.failed is not None
+    assert report.failed[0] == huge and "413" in report.failed[1]
+    sent = {i.visit_id for i in VisitRepository(laptop).outbox_items(OutboxState.SENT)}
+    assert set(ids) <= sent  # the others got through in smaller batches
+    assert report.waiting == 1 and outbox_count(laptop) == 1
+    assert seen[0].to_push == 13
+
+
+def test_a_broken_record_stops_the_push_and_is_named(backoffice: Backoffice, laptop) -> None:
+    first = close_visit(laptop, customer_no="B1")
+    broken = close_visit(laptop, customer_no="B2", when=T0 + timedelta(minutes=5))
+    after = close_visit(laptop, customer_no="B3", when=T0 + timedelta(minutes=10))
+    items = {i.visit_id: i for i in VisitRepository(laptop).pending_outbox()}
+    payload = dict(items[broken].payload, outcome="exploded")
+    with laptop.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE outbox_item SET payload = :p WHERE visit_id = :v"),
+            {"p": json.dumps(payload), "v": broken.hex},
+        )
+    report = sync_once(backoffice.settings("T001"), laptop, pull=False)
+    assert report.failed is not None and report.failed[0] == broken
+    assert "invalid" in report.failed[1]
+    states = {i.visit_id: i for i in VisitRepository(laptop).outbox_items()}
+    assert states[broken].state == OutboxState.FAILED and states[broken].attempts == 1
+    assert states[first].state == OutboxState.SENT  # before the broken one: sent
+    assert states[after].state == OutboxState.PENDING  # after it: waits, not lost
+
+
+def test_cancel_stops_the_retry_loop(laptop) -> None:
+    close_visit(laptop)
+    cancel = threading.Event()
+    seen: list[SyncProgress] = []
+
+    def progress(p: SyncProgress) -> None:
+        seen.append(p)
+        if p.phase == "retry" and p.attempt >= 2:
+            cancel.set()
+
+    report = sync_once(
+        Settings(server_url="http://127.0.0.1:9", token="fk_x_y"),
+        laptop,
+        progress,
+        cancel=cancel,
+        backoff=Backoff(base=0.01, cap=0.05),
+    )
+    assert report.interrupted and report.waiting == 1
+    assert [p.attempt for p in seen if p.phase == "retry"][:2] == [1, 2]
+
+
+def test_settings_are_checked(laptop) -> None:
+    with pytest.raises(SyncError):
+        sync_once(Settings(), laptop)
+    with pytest.raises(SyncError):
+        sync_once(Settings(server_url="ftp://x", token="t"), laptop)
+
+
+def test_backoff_is_capped_and_jittered() -> None:
+    import random
+
+    backoff = Backoff(base=0.5, cap=4.0, rng=random.Random(3))
+    delays = [backoff.delay(n) for n in range(1, 30)]
+    assert max(delays) <= 4.0 and min(delays) >= 0.25
+    assert len({round(d, 6) for d in delays}) > 20  # jitter: not a fixed schedule
+
+
+def test_unknown_visit_ids_are_not_invented(backoffice: Backoffice, laptop) -> None:
+    with backoffice.client("admin") as http:
+        assert http.get(f"/api/v1/visits/{uuid.uuid4()}").status_code == 404

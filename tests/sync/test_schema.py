@@ -1,0 +1,155 @@
+"""The wire schema: strict, size-limited, UTC, and a stable content hash."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from fieldkit.sync.schema import (
+    MAX_HAZARDS,
+    VisitPayload,
+    WorkOrderPayload,
+    canonical_json,
+    content_hash,
+)
+
+
+def _visit(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "schema_version": 1,
+        "visit_id": str(uuid.UUID(int=1)),
+        "technician_id": "T001",
+        "visit_type": "inspection",
+        "customer": {
+            "customer_no": "0012345",
+            "name": "张三",
+            "address": {"community": "幸福小区"},
+        },
+        "outcome": "not_home",
+        "outcome_reason": "到访不遇",
+        "started_at": "2026-11-23T09:30:00+08:00",
+        "ended_at": "2026-11-23T01:40:00Z",
+        "follow_up_due": "2026-11-26",
+        "hazards": [
+            {
+                "hazard_id": str(uuid.UUID(int=2)),
+                "description": "软管老化",
+                "level": "general",
+                "status": "pending",
+                "found_at": "2026-11-23T01:35:00Z",
+            }
+        ],
+    }
+    data.update(changes)
+    return data
+
+
+def test_datetimes_are_aware_and_normalised_to_utc() -> None:
+    visit = VisitPayload.model_validate(_visit())
+    assert visit.started_at == datetime(2026, 11, 23, 1, 30, tzinfo=UTC)
+    assert visit.started_at.utcoffset() == timedelta(0)
+    with pytest.raises(ValidationError) as info:
+        VisitPayload.model_validate(_visit(started_at="2026-11-23T09:30:00"))
+    assert info.value.errors()[0]["loc"] == ("started_at",)
+
+
+def test_the_same_instant_in_another_zone_hashes_the_same() -> None:
+    a = VisitPayload.model_validate(_visit())
+    b = VisitPayload.model_validate(_visit(started_at="2026-11-23T01:30:00Z"))
+    assert content_hash(a) == content_hash(b)
+    assert content_hash(a) == content_hash(VisitPayload.model_validate_json(canonical_json(a)))
+
+
+def test_any_change_changes_the_hash() -> None:
+    base = content_hash(VisitPayload.model_validate(_visit()))
+    changed = _visit()
+    changed["hazards"][0]["status"] = "rechecking"
+    assert content_hash(VisitPayload.model_validate(changed)) != base
+    assert content_hash(VisitPayload.model_validate(_visit(notes="x"))) != base
+
+
+def test_canonical_json_is_sorted_compact_utf8() -> None:
+    text = canonical_json(VisitPayload.model_validate(_visit()))
+    assert "张三" in text and ", " not in text and ": " not in text
+    assert text.index('"customer"') < text.index('"visit_id"')
+
+
+@pytest.mark.parametrize(
+    ("changes", "where"),
+    [
+        ({"surprise": 1}, ("surprise",)),
+        ({"schema_version": 2}, ("schema_version",)),
+        ({"outcome": "done"}, ("outcome",)),
+        ({"visit_type": "安检"}, ("visit_type",)),
+        ({"technician_id": ""}, ("technician_id",)),
+        ({"notes": "x" * 5000}, ("notes",)),
+        ({"follow_up_due": "soon"}, ("follow_up_due",)),
+    ],
+)
+def test_bad_fields_are_named(changes: dict[str, Any], where: tuple[str, ...]) -> None:
+    with pytest.raises(ValidationError) as info:
+        VisitPayload.model_validate(_visit(**changes))
+    assert info.value.errors()[0]["loc"][: len(where)] == where
+
+
+def test_list_limits() -> None:
+    data = _visit()
+    data["hazards"] = [
+        dict(copy.deepcopy(data["hazards"][0]), hazard_id=str(uuid.uuid4()))
+        for _ in range(MAX_HAZARDS + 1)
+    ]
+    with pytest.raises(ValidationError) as info:
+        VisitPayload.model_validate(data)
+    assert info.value.errors()[0]["loc"] == ("hazards",)
+
+
+def test_a_huge_step_value_is_refused() -> None:
+    run = {
+        "run_id": str(uuid.uuid4()),
+        "procedure_id": "ignition",
+        "procedure_version": 1,
+        "status": "completed",
+        "started_at": "2026-11-23T01:30:00Z",
+        "steps": [
+            {
+                "result_id": str(uuid.uuid4()),
+                "step_id": "s1",
+                "kind": "answered",
+                "value": {"blob": "x" * 30_000},
+                "at": "2026-11-23T01:30:00Z",
+                "actor": "T001",
+            }
+        ],
+    }
+    with pytest.raises(ValidationError) as info:
+        VisitPayload.model_validate(_visit(procedure_runs=[run]))
+    assert "too large" in str(info.value)
+
+
+def test_work_order_defaults_and_tombstone() -> None:
+    order = WorkOrderPayload(
+        work_order_id=uuid.uuid4(),
+        order_no="WO-1",
+        visit_type="repair",
+        customer={"customer_no": "C1"},
+        assigned_to="T001",
+        cursor=7,
+        deleted=True,
+        scheduled_for=date(2026, 11, 25),
+    )
+    assert order.status == "open" and order.deleted
+    with pytest.raises(ValidationError):
+        WorkOrderPayload.model_validate(dict(order.model_dump(), cursor=-1))
+
+
+def test_non_utc_offsets_are_converted() -> None:
+    east8 = timezone(timedelta(hours=8))
+    visit = VisitPayload.model_validate(
+        _visit(ended_at=datetime(2026, 11, 23, 9, 40, tzinfo=east8).isoformat())
+    )
+    assert visit.model_dump(mode="json")["ended_at"] == "2026-11-23T01:40:00Z"
