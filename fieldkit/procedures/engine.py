@@ -261,15 +261,20 @@ class OpenGate:
 # ---------------------------------------------------------------- answers
 
 
+def N_(message: str) -> str:
+    """Mark a msgid for translation where it is used (translated only when shown)."""
+    return message
+
+
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidAnswer(_("{what} must be non-empty text").format(what=what))
+        raise InvalidAnswer(_("{what} must be non-empty text").format(what=_(what)))
     return value.strip()
 
 
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidAnswer(_("{what} must be a number").format(what=what))
+        raise InvalidAnswer(_("{what} must be a number").format(what=_(what)))
     return float(value)
 
 
@@ -318,7 +323,7 @@ class ProcedureRun:
         self._status = RunStatus.IN_PROGRESS
         self._index = 0
         self._answers: dict[str, str] = {}  # check step → last answer
-        self._facts: list[FactRecord] = []
+        self._facts: dict[str, FactRecord] = {}  # fact → this run's latest record of it
         self._timers: dict[str, datetime] = {}
         self._readings: dict[str, dict[str, Any]] = {}  # held measurement → start reading
         self._open_gate: OpenGate | None = None
@@ -555,7 +560,7 @@ class ProcedureRun:
         gate = self._open_gate
         if gate is None:
             raise StepOutOfOrder(_("no failed test is waiting for a repair"))
-        text = _text(description, _("the repair description"))
+        text = _text(description, N_("the repair description"))
         self._begin()
         target = gate.gate.retry_from or gate.step_id
         self._emit(
@@ -600,7 +605,7 @@ class ProcedureRun:
     def abandon(self, reason: str) -> list[StepEvent]:
         """End the run without completing it (customer absent, job rescheduled…)."""
         self._not_finished()
-        text = _text(reason, _("the reason"))
+        text = _text(reason, N_("the reason"))
         self._begin()
         self._emit(EventKind.ABANDONED, RUN_STEP, {"reason": text}, None)
         self._status = RunStatus.ABANDONED
@@ -677,7 +682,7 @@ class ProcedureRun:
                         "give the start reading first; the end reading after the {minutes} min hold"
                     ).format(minutes=f"{step.hold.minutes:g}")
                 )
-            start = _number(data.get("start"), _("the start reading"))
+            start = _number(data.get("start"), N_("the start reading"))
             if start <= 0:
                 raise InvalidAnswer(_("the start reading must be above zero"))
             reading = {"unit": unit.value, "start": start, **_note(data)}
@@ -694,14 +699,14 @@ class ProcedureRun:
                 )
             if (
                 "start" in data
-                and _number(data["start"], _("the start reading")) != pending["start"]
+                and _number(data["start"], N_("the start reading")) != pending["start"]
             ):
                 raise InvalidAnswer(_("the start reading was already recorded"))
             start = float(pending["start"])
             self._check_elapsed(step.id)
         else:
-            start = _number(data.get("start"), _("the start reading"))
-        end = _number(data.get("end"), _("the end reading"))
+            start = _number(data.get("start"), N_("the start reading"))
+        end = _number(data.get("end"), N_("the end reading"))
         if start <= 0:
             raise InvalidAnswer(_("the start reading must be above zero"))
         if end < 0:
@@ -715,7 +720,7 @@ class ProcedureRun:
         if passed:
             for fact in step.establishes:
                 event = self._emit(EventKind.ESTABLISHED, step.id, {"fact": fact}, True)
-                self._facts.append(self._record(fact, True, step.id, event))
+                self._facts[fact] = self._record(fact, True, step.id, event)
             self._index += 1
             return
         for fact in step.establishes:
@@ -772,10 +777,10 @@ class ProcedureRun:
         data = _as_dict(value, "customer_name")
         _only(data, {"customer_name", "signature_ref", "note"})
         result: dict[str, Any] = {
-            "customer_name": _text(data.get("customer_name"), _("the customer's name"))
+            "customer_name": _text(data.get("customer_name"), N_("the customer's name"))
         }
         if data.get("signature_ref") is not None:
-            result["signature_ref"] = _text(data["signature_ref"], _("the signature"))
+            result["signature_ref"] = _text(data["signature_ref"], N_("the signature"))
         result.update(_note(data))
         self._emit(EventKind.ANSWERED, step.id, result, True)
         self._index += 1
@@ -821,13 +826,10 @@ class ProcedureRun:
 
     def _revoke(self, step: Step, fact: str) -> None:
         event = self._emit(EventKind.REVOKED, step.id, {"fact": fact}, False)
-        self._facts.append(self._record(fact, False, step.id, event))
+        self._facts[fact] = self._record(fact, False, step.id, event)
 
     def _own_latest(self, fact: str) -> FactRecord | None:
-        for record in reversed(self._facts):
-            if record.fact == fact:
-                return record
-        return None
+        return self._facts.get(fact)
 
     def _fact(self, fact: str, now: datetime) -> FactRecord | None:
         """The latest record of ``fact`` in this visit up to ``now``, if it establishes it."""

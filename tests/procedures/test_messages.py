@@ -25,7 +25,7 @@ def msgids() -> list[str]:
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
-            and node.func.id == "_"
+            and node.func.id in ("_", "N_")
             and node.args
             and isinstance(node.args[0], ast.Constant)
         ):
