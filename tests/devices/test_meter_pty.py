@@ -1,0 +1,126 @@
+"""Meter reading over a real pty against the emulator (pyserial's real code path)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fieldkit.devices import cjt188
+from fieldkit.devices.cjt188 import ChecksumError, ValveState
+from fieldkit.devices.emulator import EmulatorHandle, MeterState, start_meter_emulator
+from fieldkit.devices.meter import MeterLink, NotConfirmedError, probe, read_meter
+from fieldkit.devices.profiles import MeterProfile
+from fieldkit.devices.transport import (
+    NoReplyError,
+    PortInUseError,
+    PortNotFoundError,
+    SerialTransport,
+)
+
+
+def test_read_meter_by_broadcast_address(
+    meter_2004: EmulatorHandle, meter_state: MeterState, profiles: dict[str, MeterProfile]
+) -> None:
+    meter_state.current = 4321.07
+    meter_state.valve = ValveState.CLOSED
+    meter_state.low_battery = True
+    reading = read_meter(meter_2004.port_path, profiles["cjt188-2004"], timeout=1.0)
+    assert reading.address == meter_state.address
+    assert reading.metering.current.value == pytest.approx(4321.07)
+    assert reading.metering.status.valve is ValveState.CLOSED
+    assert reading.metering.status.low_battery
+    assert reading.metering.clock == meter_state.clock
+    # the raw frames are kept: broadcast read-address, then 901F
+    assert len(reading.exchanges) == 2
+    assert reading.exchanges[0].request == cjt188.request_read_address(order="big", ser=1)
+    assert reading.exchanges[1].reply.lstrip(b"\xfe")[0] == 0x68
+    as_dict = reading.to_dict()
+    assert as_dict["valve"] == "closed" and as_dict["frames"][1]["reply"].startswith("FE FE FE 68")
+
+
+def test_wrong_di_order_gets_no_reply(
+    meter_2004: EmulatorHandle, profiles: dict[str, MeterProfile]
+) -> None:
+    with SerialTransport(meter_2004.port_path, reply_timeout=0.3) as t:
+        link = MeterLink(t, profiles["cjt188-2018"])
+        with pytest.raises(NoReplyError):
+            link.read_address()
+
+
+def test_corrupt_reply_is_a_checksum_error(
+    meter_2004: EmulatorHandle, meter_state: MeterState, profiles: dict[str, MeterProfile]
+) -> None:
+    meter_state.corrupt_next_reply = True
+    with SerialTransport(meter_2004.port_path, reply_timeout=0.5) as t:
+        link = MeterLink(t, profiles["cjt188-2004"])
+        with pytest.raises(ChecksumError):
+            link.read_metering(meter_state.address)
+        # the next read works: nothing was lost, the line resyncs
+        assert link.read_metering(meter_state.address).current.value == pytest.approx(123.45)
+
+
+def test_adapter_echo_is_ignored(profiles: dict[str, MeterProfile]) -> None:
+    with start_meter_emulator(profiles["cjt188-2018"], pace=False, echo=True) as h:
+        reading = read_meter(h.port_path, profiles["cjt188-2018"], timeout=1.0)
+        assert reading.metering.current.value == pytest.approx(123.45)
+
+
+def test_probe_finds_baud_and_di_order(profiles: dict[str, MeterProfile]) -> None:
+    with start_meter_emulator(profiles["cjt188-2018"], baudrate=9600, pace=False) as h:
+        result = probe(
+            h.port_path, [profiles["cjt188-2004"], profiles["cjt188-2018"]], timeout=0.25
+        )
+        assert (result.profile.id, result.baudrate) == ("cjt188-2018", 9600)
+        assert result.address == "30000000123456"
+        assert len(result.exchanges) == 6  # 2400×2, 4800×2, 9600: 2004 silent, then 2018
+
+
+def test_probe_with_nothing_there_says_so(profiles: dict[str, MeterProfile]) -> None:
+    state = MeterState(silent=True)
+    with (
+        start_meter_emulator(profiles["cjt188-2004"], state, pace=False) as h,
+        pytest.raises(NoReplyError, match="No meter answered"),
+    ):
+        probe(h.port_path, [profiles["cjt188-2004"]], bauds=[2400], timeout=0.2)
+
+
+def test_valve_write_needs_confirmation(
+    meter_2004: EmulatorHandle, meter_state: MeterState, profiles: dict[str, MeterProfile]
+) -> None:
+    emulator = meter_2004.emulator
+    with SerialTransport(meter_2004.port_path, reply_timeout=0.5) as t:
+        link = MeterLink(t, profiles["cjt188-2004"])
+        with pytest.raises(NotConfirmedError):
+            link.set_valve(meter_state.address, False, confirm=lambda _what: False)
+        assert emulator.received == b""  # nothing was sent
+        asked: list[str] = []
+        link.set_valve(meter_state.address, False, confirm=lambda what: asked.append(what) or True)
+        assert meter_state.valve is ValveState.CLOSED
+        assert meter_state.address in asked[0]
+
+
+def test_port_in_use(meter_2004: EmulatorHandle) -> None:
+    with (
+        SerialTransport(meter_2004.port_path),
+        pytest.raises(PortInUseError, match="in use by another program"),
+    ):
+        SerialTransport(meter_2004.port_path)
+
+
+def test_unplugged_port(tmp_path: object) -> None:
+    with pytest.raises(PortNotFoundError, match="fieldkit ports"):
+        SerialTransport("/dev/ttyUSB-fieldkit-missing")
+
+
+def test_loop_url_works() -> None:
+    with SerialTransport("loop://", reply_timeout=0.2) as t:
+        request = cjt188.request_read_address()
+        t.write(request)
+        assert t.read_until(lambda _c: False) == request
+
+
+@pytest.mark.hardware
+def test_real_meter(request: pytest.FixtureRequest, profiles: dict[str, MeterProfile]) -> None:
+    port = request.config.getoption("--port")
+    result = probe(port, list(profiles.values()))
+    reading = read_meter(port, result.profile, address=result.address, baudrate=result.baudrate)
+    assert reading.metering.raw and len(reading.metering.raw) == 19
