@@ -9,6 +9,7 @@ the step id and the field, and a broken override leaves the shipped procedure in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,40 @@ def check_library(procedures: dict[str, Procedure], origins: dict[str, Path]) ->
                             f"no measurement step in any procedure establishes {fact!r}",
                             entry=f"step {step.id}",
                             field=f"requires[{index}]",
+                        )
+                    )
+    return problems
+
+
+def check_see_also(
+    procedures: dict[str, Procedure],
+    resolves: Callable[[str], bool],
+    origins: dict[str, Path] | None = None,
+) -> list[DataProblem]:
+    """Fault-table references (``see_also``) that do not resolve.
+
+    ``resolves`` is e.g. ``fieldkit.diagnostics.catalog.load_catalog().resolves``; it is
+    passed in so this package does not depend on the fault tables.
+    """
+    problems: list[DataProblem] = []
+    for proc_id, procedure in procedures.items():
+        path = (origins or {}).get(proc_id, Path(f"{proc_id}.yaml"))
+        for step in procedure.steps:
+            refs: list[tuple[str, str]] = []
+            if isinstance(step, CheckStep):
+                refs += [(f"see_also[{i}]", r) for i, r in enumerate(step.see_also)]
+                if step.finding is not None:
+                    refs += [
+                        (f"finding.see_also[{i}]", r) for i, r in enumerate(step.finding.see_also)
+                    ]
+            for field, ref in refs:
+                if not resolves(ref):
+                    problems.append(
+                        DataProblem(
+                            path,
+                            f"{ref!r} is not an entry of the fault tables",
+                            entry=f"step {step.id}",
+                            field=field,
                         )
                     )
     return problems

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 
 from fieldkit.datafiles import DataFileError
 from fieldkit.diagnostics.catalog import load_catalog
-from fieldkit.procedures.library import load_procedures, load_procedures_strict
+from fieldkit.procedures.library import check_see_also, load_procedures, load_procedures_strict
 from fieldkit.procedures.models import (
     CaptureStep,
     CheckStep,
@@ -116,18 +118,26 @@ def test_community_riser_test_holds_15_minutes_from_the_manual(
 
 
 def test_stove_flow_links_the_low_battery_fault_entries(shipped: dict[str, Procedure]) -> None:
-    catalog = load_catalog()
     procedure = shipped["stove-wont-light"]
     battery = procedure.step("meter-battery")
     assert isinstance(battery, CheckStep) and battery.finding is not None
     assert set(battery.finding.see_also) == {"meihua-ic.06", "qianfeng-ic.04"}
-    for proc in [procedure]:
-        for step in proc.steps:
-            refs = list(getattr(step, "see_also", []))
-            finding = getattr(step, "finding", None)
-            refs += finding.see_also if finding else []
-            for ref in refs:
-                assert catalog.resolves(ref), f"{step.id}: {ref} is not in the fault tables"
+    catalog = load_catalog()
+    assert check_see_also(shipped, catalog.resolves) == []
+    # a dangling reference is reported with its step and field
+    problems = check_see_also(shipped, lambda ref: ref != "qianfeng-ic.04")
+    assert [(p.entry, p.field) for p in problems] == [("step meter-battery", "finding.see_also[1]")]
+
+
+def test_importing_procedures_pulls_in_no_ui_or_server() -> None:
+    code = (
+        "import sys, fieldkit.procedures as p; p.load_procedures(); "
+        "print(sorted(m for m in ('textual', 'fastapi', 'sqlalchemy') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
 
 
 def test_manual_text_is_quoted_from_the_manual(shipped: dict[str, Procedure]) -> None:
