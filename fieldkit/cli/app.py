@@ -50,7 +50,8 @@ def tui(lang: str | None, db_url: str | None, demo: bool) -> None:
     from fieldkit.tui.app import FieldkitApp
 
     try:
-        FieldkitApp(settings).run()
+        notices = demo_session.notes if demo_session is not None else []
+        FieldkitApp(settings, notices=notices).run()
     finally:
         if demo_session is not None:
             demo_session.stop()

@@ -46,6 +46,7 @@ class FieldkitApp(App[None]):
         services: Services | None = None,
         cursor_blink: bool = True,
         config_path: Path | None = None,
+        notices: list[str] | None = None,
     ) -> None:
         self.settings = settings or Settings()
         i18n.set_language(self.settings.language)
@@ -54,6 +55,7 @@ class FieldkitApp(App[None]):
         self.cursor_blink = cursor_blink
         """False freezes the cursor of every input (tests and screenshots)."""
         self.config_path = config_path
+        self.notices = list(notices or [])
         translate_bindings(self)
         if self.settings.keymap:
             self.set_keymap(dict(self.settings.keymap))
@@ -65,6 +67,8 @@ class FieldkitApp(App[None]):
 
         self.title = _("fieldkit - gas field toolkit")
         self.push_screen(HomeScreen())
+        for notice in self.notices:
+            self.notify(notice, timeout=8)
 
     def on_unmount(self) -> None:
         self.services.close()

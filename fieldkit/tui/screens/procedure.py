@@ -442,7 +442,7 @@ class ProcedureScreen(FieldkitScreen):
                     label += " " + _("(comma separated)")
                 if not spec.required:
                     label += " " + _("(optional)")
-                field = self._label_input(n, label, number=str(spec.type.value) == "number")
+                field = self._label_input(n, narrow(label), number=str(spec.type.value) == "number")
                 first = first or field
             self._hint(_("Ctrl+S: save"))
         elif kind == "sign_off" and step is not None:
