@@ -36,6 +36,7 @@ looping over entries in Python.
 
 from __future__ import annotations
 
+import heapq
 import re
 import unicodedata
 from bisect import bisect_right
@@ -57,6 +58,7 @@ WEIGHTS: dict[str, float] = {
     "note": 1.0,
 }
 _TEXT_FIELDS = [f for f in WEIGHTS if f != "code"]
+_EN_LABEL = {f: f"{f}:en" for f in WEIGHTS}
 
 _NEGATIONS = str.maketrans({"不": "无", "没": "无", "沒": "无", "未": "无"})
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -196,7 +198,7 @@ class _PinyinCorpus:
         self.initials = _Corpus(initials)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Match:
     score: float = 0.0
     how: str = ""
@@ -284,17 +286,17 @@ class SearchIndex:
 
         if per_word:
             combined = _intersect(per_word)
-            for idx, match in combined.items():
-                best = results.get(idx)
-                if best is None or match.score > best.score:
-                    results[idx] = match
-        hits = [
-            (idx, m)
-            for idx, m in results.items()
-            if devices is None or self.devices[idx] in devices
-        ]
-        hits.sort(key=lambda item: (-item[1].score, item[0]))
-        return [SearchHit(self.entries[idx], round(m.score, 3), m.how) for idx, m in hits[:limit]]
+            if not results:
+                results = combined
+            else:
+                for idx, match in combined.items():
+                    best = results.get(idx)
+                    if best is None or match.score > best.score:
+                        results[idx] = match
+        if devices is not None:
+            results = {i: m for i, m in results.items() if self.devices[i] in devices}
+        top = heapq.nsmallest(limit, results.items(), key=lambda item: (-item[1].score, item[0]))
+        return [SearchHit(self.entries[idx], round(m.score, 3), m.how) for idx, m in top]
 
     def _code_word(self, word: str) -> dict[int, _Match]:
         if not looks_like_code(word) or not any(ch.isdigit() for ch in word):
@@ -305,37 +307,31 @@ class SearchIndex:
 
     def _chinese(self, word: str) -> dict[int, _Match]:
         found: dict[int, _Match] = {}
-
-        def offer(idx: int, score: float, how: str) -> None:
-            current = found.get(idx)
-            if current is None or score > current.score:
-                found[idx] = _Match(score, how)
-
         folded_word = word.translate(_NEGATIONS)
-        for name in _TEXT_FIELDS:
-            weight = WEIGHTS[name]
-            for i, _offset, length in self.zh[name].find_all(word):
-                offer(self.zh[name].owner[i], weight * (1 + 0.5 * len(word) / length), f"{name}:zh")
-            for i, _offset, length in self.zh_neg[name].find_all(folded_word):
-                offer(
-                    self.zh_neg[name].owner[i],
-                    weight * 0.9 * (1 + 0.5 * len(word) / length),
-                    f"{name}:zh",
-                )
+        # Folding only changes texts at negation characters; without one in the word, the
+        # folded corpus finds exactly what the plain one finds.
+        passes = [(self.zh, word, 1.0)]
+        if folded_word != word or "无" in word:
+            passes.append((self.zh_neg, folded_word, 0.9))
+        for corpora, needle, factor in passes:
+            for name in _TEXT_FIELDS:
+                _scan(corpora[name], needle, WEIGHTS[name] * factor, f"{name}:zh", found)
         if found:
             return found
         bigrams = {folded_word[i : i + 2] for i in range(len(folded_word) - 1)}
         if len(bigrams) < 2:
             return found
         for name in _TEXT_FIELDS:
+            corpus = self.zh_neg[name]
             seen: dict[int, set[str]] = {}
             for bigram in bigrams:
-                for i, _o, _l in self.zh_neg[name].find_all(bigram):
-                    seen.setdefault(self.zh_neg[name].owner[i], set()).add(bigram)
+                for i, _o, _l in corpus.find_all(bigram):
+                    seen.setdefault(corpus.owner[i], set()).add(bigram)
             for idx, got in seen.items():
                 fraction = len(got) / len(bigrams)
-                if fraction >= 0.6:
-                    offer(idx, WEIGHTS[name] * 0.5 * fraction, f"{name}:zh")
+                score = WEIGHTS[name] * 0.5 * fraction
+                if fraction >= 0.6 and (idx not in found or score > found[idx].score):
+                    found[idx] = _Match(score, f"{name}:zh")
         return found
 
     def _english(self, words: list[str], phrase: str) -> dict[int, _Match]:
@@ -343,26 +339,29 @@ class SearchIndex:
         tokens = [t for t in tokens if t not in _STOPWORDS] or tokens
         if not tokens:
             return {}
-        scores: dict[int, _Match] = {}
-        matched: dict[int, int] = {}
-        for token in dict.fromkeys(tokens):
+        unique = list(dict.fromkeys(tokens))
+        scores: dict[int, list[Any]] = {}  # entry → [score, best weight, best field, words]
+        for token in unique:
             for idx, name in self.tokens.get(token, {}).items():
-                m = scores.setdefault(idx, _Match(0.0, f"{name}:en"))
-                m.score += WEIGHTS[name]
-                if WEIGHTS[name] > WEIGHTS[m.how.split(":")[0]]:
-                    m.how = f"{name}:en"
-                matched[idx] = matched.get(idx, 0) + 1
-        wanted = len(dict.fromkeys(tokens))
-        meaningful = {t for t in tokens if t != "no"}
+                weight = WEIGHTS[name]
+                record = scores.get(idx)
+                if record is None:
+                    scores[idx] = [weight, weight, name, 1]
+                else:
+                    record[0] += weight
+                    record[3] += 1
+                    if weight > record[1]:
+                        record[1], record[2] = weight, name
+        wanted = len(unique)
+        meaningful = [t for t in unique if t != "no"]
         result: dict[int, _Match] = {}
-        for idx, m in scores.items():
-            fraction = matched[idx] / wanted
-            if fraction < 1.0 and (fraction < 0.5 or not meaningful):
-                continue
-            if fraction < 1.0 and not any(idx in self.tokens.get(t, {}) for t in meaningful):
-                continue
-            m.score *= fraction * fraction
-            result[idx] = m
+        for idx, (score, _weight, name, count) in scores.items():
+            if count < wanted:
+                fraction = count / wanted
+                if fraction < 0.5 or not any(idx in self.tokens.get(t, ()) for t in meaningful):
+                    continue
+                score *= fraction * fraction
+            result[idx] = _Match(score, _EN_LABEL[name])
         # Phrase bonus: the whole query as written inside one text.
         if len(tokens) > 1:
             for name in _TEXT_FIELDS:
@@ -390,10 +389,35 @@ class SearchIndex:
         return found
 
 
+def _scan(corpus: _Corpus, needle: str, weight: float, how: str, found: dict[int, _Match]) -> None:
+    """Offer every text of ``corpus`` containing ``needle``; tighter matches score higher.
+
+    Inlined loop (no generator, one hit per text): common words hit thousands of texts
+    in a large catalog, and this is the hot path of every Chinese query.
+    """
+    text, starts, lengths, owner = corpus.text, corpus.starts, corpus.lengths, corpus.owner
+    find = text.find
+    half = 0.5 * len(needle)
+    last = len(starts) - 1
+    pos = find(needle)
+    while pos >= 0:
+        i = bisect_right(starts, pos) - 1
+        idx = owner[i]
+        score = weight * (1 + half / lengths[i])
+        current = found.get(idx)
+        if current is None or score > current.score:
+            found[idx] = _Match(score, how)
+        if i >= last:
+            break
+        pos = find(needle, starts[i + 1])
+
+
 def _intersect(per_word: list[dict[int, _Match]]) -> dict[int, _Match]:
     """Entries matched by every word; scores add, the best field names the match."""
     if not per_word:
         return {}
+    if len(per_word) == 1:
+        return per_word[0]
     common = set(per_word[0])
     for found in per_word[1:]:
         common &= set(found)
