@@ -230,6 +230,8 @@ def render_entry(catalog: Catalog, entry: FaultEntry, out: Printer) -> None:
         out.field(label, t(cause.text))
         for remedy in cause.remedies:
             out.field(_("Remedy:"), t(remedy), indent=4)
+        if cause.note is not None:
+            out.field(_("Note:"), t(cause.note), indent=4)
     for remedy in entry.remedies:
         out.field(_("Remedy:"), t(remedy))
     for procedure in entry.procedures:
@@ -290,16 +292,19 @@ def _unknown_device(catalog: Catalog, device: str, as_json: bool) -> None:
 
 # -- fieldkit code ----------------------------------------------------------------------
 @click.command()
-@click.argument("code")
+@click.argument("words", nargs=-1, required=True)
 @click.option("--device", "-d", default=None, help="Only this device's table (e.g. meihua-ic).")
 @json_option
 @lang_option
-def code(code: str, device: str | None, as_json: bool, lang: str) -> None:
+def code(words: tuple[str, ...], device: str | None, as_json: bool, lang: str) -> None:
     """Explain a fault code: causes, remedies and the manual page.
 
-    CODE is forgiving: ERR-1, ERR—1, err1, ＥＲＲ－１, AL 01 / AL1. An entry id such as
-    meihua-ic.01 shows that entry.
+    CODE is forgiving: ERR-1, ERR—1, err1, ＥＲＲ－１, AL 01 (quotes optional) / AL1.
+    An entry id such as meihua-ic.01 shows that entry.
     """
+    code = " ".join(words).strip()
+    if not code:
+        fail(_("Error: give a code, e.g. ERR-1"), EXIT_USAGE)
     catalog = _catalog()
     if device is not None and catalog.resolve_device(device) is None:
         _unknown_device(catalog, device, as_json)

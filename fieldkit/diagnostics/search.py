@@ -444,4 +444,5 @@ def _entry_texts(entry: FaultEntry, device: Device) -> list[tuple[str, list[Any]
         ("device", [device.brand, device.family, device.key]),
         ("remedy", remedies),
         ("note", [entry.note] if entry.note else []),
+        ("note", [cause.note for cause in entry.causes if cause.note is not None]),
     ]

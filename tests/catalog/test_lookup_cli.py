@@ -355,3 +355,25 @@ def test_data_check_reports_conduct_problems(run, data_copy: Path) -> None:  # t
     assert len(problems) == 1
     assert problems[0]["file"].endswith("service_conduct.yaml")
     assert problems[0]["field"].endswith(".kind")
+
+
+def test_code_in_two_words_and_cause_notes(run, fixture_root: Path) -> None:  # type: ignore[no-untyped-def]
+    # `fieldkit code AL 01` without quotes is the same as "AL 01".
+    data = as_json(run("code", "AL", "01", "--json", data=fixture_root))
+    assert [m["id"] for m in data["matches"]] == ["sime-boiler.al-01"]
+    assert run("code", "  ").exit_code == 2
+
+
+def test_cause_note_is_shown(run) -> None:  # type: ignore[no-untyped-def]
+    from fieldkit.diagnostics.catalog import load_catalog_from
+    from fieldkit.paths import shipped_data_dir
+
+    catalog = load_catalog_from([shipped_data_dir()])
+    with_note = [
+        (e, c) for e in catalog.entries() for c in e.causes if c.note is not None and e.codes
+    ]
+    assert with_note, "the shipped SIME table gives causes without remedies, with a note"
+    entry, cause = with_note[0]
+    result = run("code", entry.codes[0], "-d", catalog.device_of(entry).key)
+    assert cause.text.zh in result.stdout
+    assert cause.note is not None and cause.note.zh in result.stdout
