@@ -23,6 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fieldkit.devices import cjt188
+from fieldkit.devices.cardreader import (
+    INS_MEMORY_CARD,
+    Acr30Decoder,
+    Sle4442,
+    acr30_encode_reply,
+    acr30_parse_body,
+)
 from fieldkit.devices.cjt188 import DI, Frame, FrameDecoder, ValveState
 from fieldkit.devices.profiles import MeterProfile, load_profiles
 from fieldkit.i18n import _
@@ -318,3 +325,68 @@ def start_meter_emulator(
     if isinstance(profile, str):
         profile = load_profiles().profile(profile)
     return MeterEmulator(profile, state, baudrate=baudrate, pace=pace, echo=echo).start()
+
+
+# ---------------------------------------------------------------- card reader
+
+
+class CardReaderEmulator(PtyEmulator):
+    """An ACR30-framed reader (research §3.4 C) holding an in-memory SLE4442, or no card."""
+
+    def __init__(
+        self,
+        card: Sle4442 | None = None,
+        *,
+        baudrate: int = 9600,
+        pace: bool = True,
+    ) -> None:
+        super().__init__(baudrate=baudrate, parity="N", pace=pace)
+        self.card = card
+        self._decoder = Acr30Decoder()
+        self.apdus: list[bytes] = []
+
+    def insert(self, card: Sle4442 | None) -> None:
+        self.card = card
+
+    def respond(self, chunk: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        for item in self._decoder.feed(chunk):
+            if isinstance(item, Exception):
+                out.append(acr30_encode_reply(0x60, 0x00))
+                continue
+            try:
+                body = acr30_parse_body(item)
+            except Exception:
+                out.append(acr30_encode_reply(0x60, 0x00))
+                continue
+            ins, data = body[1], body[3:-1]
+            if ins != INS_MEMORY_CARD or len(data) != body[2]:
+                out.append(acr30_encode_reply(0x60, 0x00))
+                continue
+            self.apdus.append(bytes(data))
+            if self.card is None:
+                out.append(acr30_encode_reply(0x67, 0x00))
+                continue
+            out.append(acr30_encode_reply(0x90, 0x00, self.card.apdu(bytes(data))))
+        return out
+
+
+def start_card_emulator(
+    card: Sle4442 | None = None, *, baudrate: int = 9600, pace: bool = True
+) -> EmulatorHandle:
+    return CardReaderEmulator(card, baudrate=baudrate, pace=pace).start()
+
+
+def example_user_card(
+    card_number: int = 12345678, remaining_gas: float = 123.4, area: int = 7
+) -> Sle4442:
+    """An SLE4442 filled like the public example user-card layout (research §3.3)."""
+    card = Sle4442()
+    mem = card.memory
+    mem[0x20] = 0xDD
+    digits = f"{card_number:08d}"
+    mem[0x21:0x25] = bytes(int(digits[i : i + 2]) for i in range(0, 8, 2))
+    tenths = round(remaining_gas * 10)
+    mem[0x3D:0x40] = bytes((tenths // 1000, (tenths // 10) % 100, tenths % 10))
+    mem[0x47] = area
+    return card
