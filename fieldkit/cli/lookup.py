@@ -479,6 +479,17 @@ def _clears_label(value: str) -> str:
     }.get(value, value)
 
 
+def _transitions(cards: CardCatalog, family_key: str, card: ToolCard) -> str:
+    """``工作状态 -> 初始化状态; 初始化状态 -> 工作状态``: one per mode."""
+    parts = []
+    for mode in card.modes:
+        before = "/".join(_state_name(cards, family_key, s) for s in mode.requires_state)
+        after = _state_name(cards, family_key, mode.result_state) if mode.result_state else ""
+        if before or after:
+            parts.append(f"{before or _('any state')} -> {after or _('unchanged')}")
+    return "; ".join(parts) or "-"
+
+
 def render_card(cards: CardCatalog, card: ToolCard, out: Printer) -> None:
     table = cards.table_of(card)
     family = table.family
@@ -581,7 +592,8 @@ def cards(query: str | None, as_json: bool, lang: str) -> None:
                 [
                     c.id,
                     t(c.name) + (" (" + ", ".join(c.aliases) + ")" if c.aliases else ""),
-                    _first_sentence(t(c.purpose)),
+                    _transitions(cards, table.family.key, c),
+                    _first_sentence(t(c.purpose), 30),
                 ]
                 for c in table.cards
             ]
