@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from procedure_helpers import FakeClock, pass_tightness, passing_answer, start
 from test_engine import timer_procedure
 
+from fieldkit.paths import shipped_data_dir
 from fieldkit.procedures.engine import (
     EventKind,
     ProcedureError,
@@ -24,7 +25,8 @@ from fieldkit.procedures.engine import (
 from fieldkit.procedures.library import load_procedures
 from fieldkit.procedures.models import Procedure
 
-PROCEDURES, _PROBLEMS = load_procedures()
+# the shipped files only, whatever FIELDKIT_DATA says (this runs at import time)
+PROCEDURES, _PROBLEMS = load_procedures([shipped_data_dir() / "procedures"])
 PROCEDURES = {**PROCEDURES, "timer-test": timer_procedure()}
 
 
