@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from fieldkit.diagnostics.catalog import Catalog
 from fieldkit.diagnostics.search import english_tokens, has_cjk, stem
 
@@ -119,3 +125,22 @@ def test_shipped_tables_answer_the_issue_examples() -> None:
     assert any("控制器上电无显示" in s for s in english), english
     initials = [h.entry.symptom.zh for h in catalog.search("bxs", limit=5)]
     assert any("不显示" in s for s in initials), initials
+
+
+@functools.lru_cache(maxsize=1)
+def _fixture_catalog() -> Catalog:
+    # Hypothesis runs many examples per test: load the fixture tables once.
+    from fieldkit.diagnostics.catalog import load_catalog_from
+
+    return load_catalog_from([Path(__file__).parent / "fixtures" / "data"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30), st.integers(1, 5))
+def test_any_text_is_a_valid_query(query: str, limit: int) -> None:
+    catalog = _fixture_catalog()
+    hits = catalog.search(query, limit=limit)
+    assert len(hits) <= limit
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    result = catalog.lookup_code(query)
+    assert all(query.strip() for _ in result.matches)  # a blank query matches nothing
