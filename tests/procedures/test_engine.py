@@ -541,3 +541,22 @@ def test_events_are_frozen(shipped: dict[str, Procedure], clock: FakeClock) -> N
         event.passed = True  # type: ignore[misc]
     run.events.clear()  # a copy: the run's trail is untouched
     assert len(run.events) == 1
+
+
+# ---------------------------------------------------------------- visit context
+
+
+def test_context_from_events_of_several_visits_needs_the_visit_id(
+    shipped: dict[str, Procedure], clock: FakeClock
+) -> None:
+    a = start(shipped["ignition"], clock)
+    pass_tightness(a, clock)
+    b = start(shipped["ignition"], clock)
+    pass_tightness(b, clock)
+    with pytest.raises(ValueError, match="2 visits"):
+        VisitContext.from_events([*a.events, *b.events])
+    with pytest.raises(ValueError, match="no started event"):
+        VisitContext.from_events([e for e in a.events if e.kind != EventKind.STARTED])
+    only_a = VisitContext.from_events([*a.events, *b.events], visit_id=a.visit_id)
+    assert [r.run_id for r in only_a.records] == [a.run_id]
+    assert only_a.records[0].established and only_a.records[0].fact == "tightness_passed"
