@@ -1004,8 +1004,11 @@ class ProcedureRun:
                 raise ReplayError(
                     _(
                         "event {id} does not match the rules: saved {got}, expected {expected}"
-                    ).format(id=saved.event_id, got=got[:2], expected=expected[:2])
-                    + (f" ({saved.value!r} != {value!r})" if got[:2] == expected[:2] else "")
+                    ).format(
+                        id=saved.event_id,
+                        got=_describe(saved.kind, saved.step_id, saved.value, saved.passed),
+                        expected=_describe(kind, step_id, value, passed),
+                    )
                 )
             if self._events and saved.at < self._events[-1].at:
                 raise ReplayError(
@@ -1033,6 +1036,10 @@ class ProcedureRun:
         self._events.append(event)
         self._new.append(event)
         return event
+
+
+def _describe(kind: EventKind, step_id: str, value: dict[str, Any], passed: bool | None) -> str:
+    return f"{kind.value} @ {step_id} {value} passed={passed}"
 
 
 def _rule_failure(
