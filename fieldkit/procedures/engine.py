@@ -661,7 +661,7 @@ class ProcedureRun:
         data = dict(value)
         _only(data, {"unit", "start", "end", "note"})
         try:
-            unit = PressureUnit(data.get("unit"))
+            unit = PressureUnit(str(data.get("unit")))
         except ValueError as exc:
             raise InvalidAnswer(
                 _("unit must be one of: {units}").format(
