@@ -1,0 +1,382 @@
+"""``fieldkit meter|card|ports|emulate``: thin shells over :mod:`fieldkit.devices`.
+
+Read-only by default: ``meter valve`` is the only write and asks before sending.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from fieldkit.cli.common import echo_json, fail, json_option, lang_option
+from fieldkit.i18n import _
+
+
+def _profiles() -> Any:
+    from fieldkit.devices.profiles import load_profiles
+
+    loaded = load_profiles()
+    for problem in loaded.problems:
+        click.echo(str(problem), err=True)
+    return loaded
+
+
+def _profile(profile_id: str | None) -> Any:
+    from fieldkit.devices.profiles import UnknownProfile
+
+    loaded = _profiles()
+    if profile_id is None:
+        return None
+    try:
+        return loaded.profile(profile_id)
+    except UnknownProfile:
+        fail(
+            _("Error: no meter profile {id}; known: {ids}").format(
+                id=profile_id, ids=", ".join(loaded.ids())
+            )
+        )
+
+
+def _device_errors() -> tuple[type[BaseException], ...]:
+    from fieldkit.devices.cardreader import CardError
+    from fieldkit.devices.cjt188 import AddressError, FrameError
+    from fieldkit.devices.meter import MeterError
+    from fieldkit.devices.transport import PortError
+
+    return (PortError, FrameError, MeterError, CardError, AddressError)
+
+
+def _print_lines(lines: list[tuple[str, str]]) -> None:
+    width = max((len(label) for label, _v in lines), default=0)
+    for label, value in lines:
+        click.echo(f"{label.ljust(width)}  {value}")
+
+
+def _print_diagnosis(diagnosis: Any) -> None:
+    from fieldkit.i18n import get_language
+
+    if not diagnosis.findings:
+        return
+    click.echo("")
+    click.echo(_("Diagnosis:"))
+    language = get_language()
+    for finding in diagnosis.findings:
+        click.echo(f"  [{finding.severity.value}] {finding.title.get(language)}")
+        for line in finding.explanation.get(language).splitlines():
+            click.echo(f"      {line}")
+        if finding.entry_ids:
+            click.echo("      " + _("See: {ids}").format(ids=", ".join(finding.entry_ids)))
+        if finding.card_ids:
+            click.echo("      " + _("Tool cards: {ids}").format(ids=", ".join(finding.card_ids)))
+
+
+device_option = click.option(
+    "--device",
+    default=None,
+    help="Fault-table device key for the diagnosis (meihua-ic, meihua-mhcg, qianfeng-ic).",
+)
+
+
+# ---------------------------------------------------------------- meter
+
+
+@click.group()
+def meter() -> None:
+    """Read a gas meter over serial (CJ/T 188). Read-only unless you confirm a write."""
+
+
+@meter.command("read")
+@click.option("--port", required=True, help="COM3, /dev/ttyUSB0, a pty, socket://host:port …")
+@click.option("--address", default=None, help="Meter address (14 digits); default: broadcast.")
+@click.option("--profile", "profile_id", default=None, help="Meter profile id; default: probe.")
+@click.option("--baud", type=int, default=None, help="Baud rate; default: the profile's first.")
+@click.option("--raw", is_flag=True, help="Also print every frame in hex.")
+@device_option
+@json_option
+@lang_option
+def meter_read(
+    port: str,
+    address: str | None,
+    profile_id: str | None,
+    baud: int | None,
+    raw: bool,
+    device: str | None,
+    as_json: bool,
+    lang: str,
+) -> None:
+    """Read the meter's volume, clock, valve and battery state (DI 901F)."""
+    from fieldkit.devices.meter import probe, read_meter
+    from fieldkit.devices.present import meter_lines
+    from fieldkit.diagnostics.rules import DeviceState, diagnose
+
+    profile = _profile(profile_id)
+    probe_frames: list[Any] = []
+    try:
+        if profile is None:
+            found = probe(port, _profiles().profiles)
+            profile, baud = found.profile, baud or found.baudrate
+            address = address or found.address
+            probe_frames = found.exchanges
+        reading = read_meter(port, profile, address=address, baudrate=baud)
+    except _device_errors() as exc:
+        fail(_("Error: {error}").format(error=exc))
+        return
+    diagnosis = diagnose(DeviceState.from_readings(meter=reading.metering, device=device))
+    if as_json:
+        data = reading.to_dict()
+        data["diagnosis"] = diagnosis.to_dict()
+        echo_json(data)
+        return
+    _print_lines(meter_lines(reading))
+    _print_diagnosis(diagnosis)
+    if raw:
+        click.echo("")
+        for exchange in [*probe_frames, *reading.exchanges]:
+            click.echo(f">> {exchange.to_dict()['request']}")
+            click.echo(f"<< {exchange.to_dict()['reply'] or _('(no reply)')}")
+
+
+@meter.command("scan")
+@click.option("--port", required=True)
+@click.option("--raw", is_flag=True, help="Also print every frame in hex.")
+@json_option
+@lang_option
+def meter_scan(port: str, raw: bool, as_json: bool, lang: str) -> None:
+    """Find the meter on the line: broadcast read-address at 2400/4800/9600 8E1, both DI orders."""
+    from fieldkit.devices.meter import probe
+
+    try:
+        found = probe(port, _profiles().profiles)
+    except _device_errors() as exc:
+        fail(_("Error: {error}").format(error=exc))
+        return
+    if as_json:
+        echo_json(
+            {
+                "address": found.address,
+                "profile": found.profile.id,
+                "baudrate": found.baudrate,
+                "frames": [e.to_dict() for e in found.exchanges],
+            }
+        )
+        return
+    _print_lines(
+        [
+            (_("Meter address"), found.address),
+            (_("Profile"), found.profile.id),
+            (_("Baud rate"), str(found.baudrate)),
+        ]
+    )
+    if raw:
+        for exchange in found.exchanges:
+            click.echo(f">> {exchange.to_dict()['request']}")
+            click.echo(f"<< {exchange.to_dict()['reply'] or _('(no reply)')}")
+
+
+@meter.command("valve")
+@click.argument("action", type=click.Choice(["open", "close"]))
+@click.option("--port", required=True)
+@click.option("--address", required=True, help="Meter address (14 digits); never broadcast.")
+@click.option("--profile", "profile_id", required=True)
+@click.option("--baud", type=int, default=None)
+@click.option("--yes", is_flag=True, help="Do not ask (scripts). Use with care.")
+@lang_option
+def meter_valve(
+    action: str,
+    port: str,
+    address: str,
+    profile_id: str,
+    baud: int | None,
+    yes: bool,
+    lang: str,
+) -> None:
+    """Open or close the valve of one meter (asks for confirmation first)."""
+    from fieldkit.devices.meter import MeterLink, NotConfirmedError, open_transport
+
+    profile = _profile(profile_id)
+
+    def confirm(what: str) -> bool:
+        if yes:
+            return True
+        return click.confirm(_("Really {what}?").format(what=what), default=False)
+
+    try:
+        with open_transport(port, profile, baud) as transport:
+            MeterLink(transport, profile).set_valve(address, action == "open", confirm=confirm)
+    except NotConfirmedError as exc:
+        fail(str(exc), code=2)
+    except _device_errors() as exc:
+        fail(_("Error: {error}").format(error=exc))
+    click.echo(_("Done: the meter acknowledged the valve command."))
+
+
+# ---------------------------------------------------------------- card
+
+
+@click.group()
+def card() -> None:
+    """Read an IC card (SLE4442) through a card reader. Never presents a PSC."""
+
+
+@card.command("read")
+@click.option("--port", default=None, help="Serial port of an ACR30; PC/SC: a reader name.")
+@click.option("--backend", type=click.Choice(["acr30", "pcsc"]), default="acr30", show_default=True)
+@click.option("--baud", type=int, default=9600, show_default=True)
+@click.option("--layout", "layout_id", default=None, help="Card layout id; default: by match.")
+@click.option("--meter-card-number", default=None, help="The customer number of this meter.")
+@click.option("--meter-purchase-count", type=int, default=None, help="表内购气次数, if known.")
+@device_option
+@json_option
+@lang_option
+def card_read(
+    port: str | None,
+    backend: str,
+    baud: int,
+    layout_id: str | None,
+    meter_card_number: str | None,
+    meter_purchase_count: int | None,
+    device: str | None,
+    as_json: bool,
+    lang: str,
+) -> None:
+    """Print the decoded card and its raw memory."""
+    from fieldkit.cards.layouts import load_layouts
+    from fieldkit.devices.cardreader import open_reader
+    from fieldkit.devices.present import card_lines, hexdump
+    from fieldkit.diagnostics.rules import DeviceState, diagnose
+
+    try:
+        reader = open_reader(port, backend=backend, baudrate=baud)
+        try:
+            image = reader.read_card()
+        finally:
+            reader.close()
+    except _device_errors() as exc:
+        fail(_("Error: {error}").format(error=exc))
+        return
+    layouts = load_layouts()
+    for problem in layouts.problems:
+        click.echo(str(problem), err=True)
+    try:
+        decoded = layouts.decode(image.memory, layout_id)
+    except KeyError:
+        fail(_("Error: no card layout {id}").format(id=layout_id))
+        return
+    diagnosis = diagnose(
+        DeviceState.from_readings(
+            card=decoded,
+            device=device,
+            meter_card_number=meter_card_number,
+            meter_purchase_count=meter_purchase_count,
+        )
+    )
+    if as_json:
+        data = decoded.to_dict()
+        data["diagnosis"] = diagnosis.to_dict()
+        echo_json(data)
+        return
+    _print_lines([(_("Reader"), image.reader), *card_lines(decoded)])
+    _print_diagnosis(diagnosis)
+    click.echo("")
+    click.echo(_("Raw memory:"))
+    click.echo(hexdump(image.memory))
+
+
+# ---------------------------------------------------------------- ports
+
+
+@click.command()
+@json_option
+@lang_option
+def ports(as_json: bool, lang: str) -> None:
+    """List serial ports with their USB VID:PID."""
+    from fieldkit.devices.transport import list_ports
+
+    found = list_ports()
+    if as_json:
+        echo_json([p.__dict__ for p in found])
+        return
+    if not found:
+        click.echo(_("No serial ports found."))
+    for info in found:
+        click.echo(info.label())
+
+
+# ---------------------------------------------------------------- emulate
+
+
+@click.group()
+def emulate() -> None:
+    """Run a meter or card-reader emulator on a pseudo-terminal (Linux/macOS)."""
+
+
+def _run_until_interrupted(handle: Any, what: str) -> None:
+    click.echo(_("{what} emulator listening on {port}").format(what=what, port=handle.port_path))
+    click.echo(_("Press Ctrl+C to stop."))
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handle.stop()
+
+
+@emulate.command("meter")
+@click.option("--profile", "profile_id", default="cjt188-2004", show_default=True)
+@click.option("--baud", type=int, default=None)
+@click.option("--address", default="30000000123456", show_default=True)
+@click.option("--volume", type=float, default=123.45, show_default=True)
+@click.option("--valve", type=click.Choice(["open", "closed", "abnormal"]), default="open")
+@click.option("--low-battery", is_flag=True)
+@lang_option
+def emulate_meter(
+    profile_id: str,
+    baud: int | None,
+    address: str,
+    volume: float,
+    valve: str,
+    low_battery: bool,
+    lang: str,
+) -> None:
+    """A gas meter answering CJ/T 188 (Windows: use a com0com pair instead)."""
+    from fieldkit.devices.cjt188 import ValveState
+    from fieldkit.devices.emulator import EmulatorUnavailable, MeterState, start_meter_emulator
+
+    profile = _profile(profile_id)
+    state = MeterState(
+        address=address, current=volume, valve=ValveState(valve), low_battery=low_battery
+    )
+    try:
+        handle = start_meter_emulator(profile, state, baudrate=baud)
+    except EmulatorUnavailable as exc:
+        fail(str(exc))
+        return
+    _run_until_interrupted(handle, _("Meter"))
+
+
+@emulate.command("card")
+@click.option("--card-number", type=int, default=12345678, show_default=True)
+@click.option("--remaining", type=float, default=123.4, show_default=True)
+@click.option("--no-card", is_flag=True, help="A reader with no card inserted.")
+@click.option("--baud", type=int, default=9600, show_default=True)
+@lang_option
+def emulate_card(card_number: int, remaining: float, no_card: bool, baud: int, lang: str) -> None:
+    """An ACR30 card reader holding an SLE4442 in the example user-card layout."""
+    from fieldkit.devices.emulator import (
+        EmulatorUnavailable,
+        example_user_card,
+        start_card_emulator,
+    )
+
+    card_image = None if no_card else example_user_card(card_number, remaining)
+    try:
+        handle = start_card_emulator(card_image, baudrate=baud)
+    except EmulatorUnavailable as exc:
+        fail(str(exc))
+        return
+    _run_until_interrupted(handle, _("Card reader"))

@@ -1,0 +1,136 @@
+"""The CLI shells: meter read/scan/valve, card read, emulate — against pty emulators."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from fieldkit.cli import cli
+from fieldkit.devices.cjt188 import ValveState
+from fieldkit.devices.emulator import (
+    MeterState,
+    example_user_card,
+    start_card_emulator,
+    start_meter_emulator,
+)
+
+
+def run(*args: str, input: str | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, [*args, "--lang", "en"], input=input)
+    return result.exit_code, result.output
+
+
+def test_meter_read_probes_and_diagnoses() -> None:
+    state = MeterState(valve=ValveState.CLOSED, low_battery=True, current=77.5)
+    with start_meter_emulator("cjt188-2018", state, baudrate=4800, pace=False) as h:
+        code, out = run("meter", "read", "--port", h.port_path, "--raw", "--device", "meihua-mhcg")
+    assert code == 0, out
+    assert "77.50 m³" in out and "LOW" in out and "closed" in out
+    assert "meihua-mhcg.02" in out
+    assert ">> FE FE FE FE 68 AA" in out  # raw frames, probe included
+
+
+def test_meter_read_json() -> None:
+    with start_meter_emulator("cjt188-2004", pace=False) as h:
+        code, out = run(
+            "meter", "read", "--port", h.port_path, "--profile", "cjt188-2004", "--json"
+        )
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["address"] == "30000000123456" and data["valve"] == "open"
+    assert data["diagnosis"] == {"findings": []}
+    assert len(data["frames"]) == 2
+
+
+def test_meter_scan() -> None:
+    with start_meter_emulator("cjt188-2004", baudrate=9600, pace=False) as h:
+        code, out = run("meter", "scan", "--port", h.port_path)
+    assert code == 0, out
+    assert "30000000123456" in out and "9600" in out and "cjt188-2004" in out
+
+
+def test_meter_read_unplugged_is_one_clear_line() -> None:
+    code, out = run(
+        "meter", "read", "--port", "/dev/ttyUSB-fieldkit-missing", "--profile", "cjt188-2004"
+    )
+    assert code == 1
+    assert "was not found" in out and "Traceback" not in out
+
+
+def test_valve_write_asks_and_refusal_sends_nothing() -> None:
+    state = MeterState()
+    with start_meter_emulator("cjt188-2004", state, pace=False) as h:
+        args = (
+            "meter",
+            "valve",
+            "close",
+            "--port",
+            h.port_path,
+            "--address",
+            state.address,
+            "--profile",
+            "cjt188-2004",
+        )
+        code, out = run(*args, input="n\n")
+        assert code == 2 and state.valve is ValveState.OPEN
+        assert h.emulator.received == b""
+        code, out = run(*args, input="y\n")
+        assert code == 0, out
+        assert state.valve is ValveState.CLOSED
+
+
+def test_card_read_decodes_and_shows_raw_memory() -> None:
+    with start_card_emulator(example_user_card(12345678, 123.4), pace=False) as h:
+        code, out = run(
+            "card",
+            "read",
+            "--port",
+            h.port_path,
+            "--device",
+            "meihua-ic",
+            "--meter-card-number",
+            "11112222",
+        )
+    assert code == 0, out
+    assert "12345678" in out and "123.4" in out and "EXAMPLE" in out
+    assert "meihua-ic.04" in out  # card does not belong to this meter
+    assert "20: DD 0C 22 38 4E" in out
+
+
+def test_card_read_no_card() -> None:
+    with start_card_emulator(None, pace=False) as h:
+        code, out = run("card", "read", "--port", h.port_path)
+    assert code == 1 and "card inserted" in out
+
+
+def test_emulate_meter_command_prints_its_pty(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fieldkit", "emulate", "meter", "--lang", "en", "--volume", "9.5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "listening on" in line, line + (
+            proc.stderr.read() if proc.poll() is not None else ""
+        )
+        port = line.strip().rsplit(" ", 1)[-1]
+        code, out = run("meter", "read", "--port", port, "--profile", "cjt188-2004")
+        assert code == 0, out
+        assert "9.50 m³" in out
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            proc.kill()
