@@ -68,7 +68,7 @@ def load_card_file(path: Path) -> tuple[ToolCardTable | None, list[DataProblem]]
     def check(table: ToolCardTable, item: BaseModel, index: int) -> list[DataProblem]:
         return _check_card(path, table, item, index)
 
-    return load_table_file(path, ToolCardTable, ToolCard, "cards", check)  # type: ignore[arg-type]
+    return load_table_file(path, ToolCardTable, ToolCard, "cards", check)
 
 
 def _fold(text: str) -> str:

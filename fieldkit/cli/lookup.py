@@ -740,17 +740,10 @@ def data() -> None:
 def _procedure_problems(folders: list[Path]) -> tuple[int | None, list[Any], str | None]:
     """(procedures loaded, problems, note) — note set when procedures cannot be checked."""
     try:
-        from fieldkit.procedures import load_procedures  # type: ignore[attr-defined]
+        from fieldkit.procedures import load_procedures
     except ImportError:
-        try:
-            from fieldkit.procedures.library import load_procedures
-        except ImportError:
-            return None, [], _("procedures not checked: fieldkit.procedures has no loader yet")
-    result = load_procedures([f / "procedures" for f in folders])
-    if isinstance(result, tuple):
-        procedures, problems = result
-    else:
-        procedures, problems = result, list(getattr(result, "problems", []))
+        return None, [], _("procedures not checked: fieldkit.procedures has no loader yet")
+    procedures, problems = load_procedures([f / "procedures" for f in folders])
     return len(procedures), list(problems), None
 
 

@@ -100,7 +100,7 @@ def load_fault_file(path: Path) -> tuple[FaultTable | None, list[DataProblem]]:
     def check(table: FaultTable, item: BaseModel, index: int) -> list[DataProblem]:
         return _check_entry(path, table, item, index)
 
-    return load_table_file(path, FaultTable, FaultEntry, "entries", check)  # type: ignore[arg-type]
+    return load_table_file(path, FaultTable, FaultEntry, "entries", check)
 
 
 class Catalog:
