@@ -177,7 +177,11 @@ def _text_json(text: Text | None) -> dict[str, str] | None:
 
 def entry_json(catalog: Catalog, entry: FaultEntry) -> dict[str, Any]:
     device = catalog.device_of(entry)
-    data = entry.model_dump(mode="json", exclude_none=True, exclude={"source"})
+    dumped = entry.model_dump(mode="json", exclude_none=True, exclude={"source"})
+    # Danger entries: severity and emergency steps lead, as they do on screen.
+    first = ("id", "severity", "emergency") if entry.emergency else ("id",)
+    data = {key: dumped[key] for key in first if key in dumped}
+    data.update({k: v for k, v in dumped.items() if k not in data})
     data["device"] = {
         "key": device.key,
         "brand": _text_json(device.brand),

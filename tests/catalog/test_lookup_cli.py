@@ -129,6 +129,10 @@ def test_danger_entry_shows_emergency_first(run, fixture_root: Path) -> None:  #
     assert "紧急处置" in out
     assert out.index("紧急处置") < out.index("症状")
     assert out.index("打开所有门窗") < out.index("原因")
+    data = as_json(run("search", "红灯闪烁", "--json", "-d", "alarm-home", data=fixture_root))
+    entry = data["hits"][0]["entry"]
+    assert list(entry)[:3] == ["id", "severity", "emergency"]
+    assert entry["emergency"][0]["zh"] == "打开所有门窗，让气体散发室外"
 
 
 def test_entry_id_shows_that_entry(run) -> None:  # type: ignore[no-untyped-def]
