@@ -335,6 +335,13 @@ class FrameDecoder:
                 self.skipped += idx + 1 - pos
                 pos = idx + 1
                 continue
+            inner = self._inner_frame(idx, end)
+            if inner is not None:
+                # a whole valid frame inside this one: the outer 68 was noise whose length
+                # happened to land on a later frame's 16 with a matching checksum
+                self.skipped += inner - pos
+                pos = inner
+                continue
             raw = bytes(buf[idx:end])
             out.append(
                 Frame(
@@ -350,6 +357,20 @@ class FrameDecoder:
         if pos:
             del buf[:pos]
         return out
+
+    def _inner_frame(self, idx: int, end: int) -> int | None:
+        buf = self._buf
+        inner = buf.find(START, idx + 1, end - MIN_FRAME + 1)
+        while inner >= 0:
+            inner_end = inner + HEADER_LEN + buf[inner + 10] + 2
+            if (
+                inner_end <= end
+                and buf[inner_end - 1] == END
+                and (sum(buf[inner : inner_end - 2]) & 0xFF) == buf[inner_end - 2]
+            ):
+                return inner
+            inner = buf.find(START, inner + 1, end - MIN_FRAME + 1)
+        return None
 
     def _complete_frame_after(self, start: int, n: int) -> int | None:
         """Offset of the first complete, valid frame at or after ``start`` (or None)."""

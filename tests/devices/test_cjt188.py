@@ -248,3 +248,18 @@ def test_noise_before_a_frame_never_hides_it(
     for chunk in _chunks(noise + wire, cuts):
         frames += [i for i in decoder.feed(chunk) if isinstance(i, Frame)]
     assert any(f.raw == wire[2:] for f in frames)
+
+
+def test_noise_68_whose_length_spans_real_frames_does_not_swallow_them() -> None:
+    # found by bench_serial's 10 MB stream: a noise 68 whose L and CS happened to fit
+    noise = h("68 16 E3 91 7F 05")
+    first = h(
+        "68 30 28 04 27 92 97 41 83 81 16 90 1F 00 07 28 03 00 2C 53 71 89 00 2C"
+        " 00 00 00 01 01 26 20 03 00 40 16"
+    )
+    second = h(
+        "68 30 38 39 86 31 34 39 48 81 16 90 1F 00 25 30 75 00 2C 05 38 52 00 2C"
+        " 00 00 00 01 01 26 20 04 00 B8 16"
+    )
+    frames = [i for i in decode_frames(noise + first + second) if isinstance(i, Frame)]
+    assert [f.raw for f in frames] == [first, second]
