@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 _BEGIN_OPTION = "fieldkit_sqlite_begin"
+# alembic keeps its migration context in module globals: one upgrade at a time per process.
+_UPGRADE_LOCK = threading.Lock()
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -256,7 +259,7 @@ def upgrade(database: Database, revision: str = "head") -> None:
     from alembic import command
 
     config = alembic_config(database)
-    with database.engine.begin() as connection:
+    with _UPGRADE_LOCK, database.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

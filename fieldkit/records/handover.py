@@ -24,7 +24,6 @@ from fieldkit.records.models import (
     Hazard,
     HazardLevel,
     HazardStatus,
-    Measurement,
     MeterSwap,
     ProcedureRunRecord,
     StepResult,
@@ -32,7 +31,12 @@ from fieldkit.records.models import (
     VisitOutcome,
     VisitType,
 )
-from fieldkit.records.repo import NotFound, format_address
+from fieldkit.records.repo import (
+    MeasurementInput,
+    NotFound,
+    format_address,
+    measurements_from_value,
+)
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,11 @@ def _step_titles() -> dict[tuple[str, str], str]:
     return titles
 
 
+def _reading(m: MeasurementInput) -> str:
+    labels = {"start": _("start"), "end": _("end")}
+    return f"{labels.get(m.quantity, m.quantity)} {m.value:g} {m.unit}"
+
+
 def build_handover(database: Database, visit_id: uuid.UUID) -> HandoverForm:
     with database.session(readonly=True) as session:
         return _build(session, visit_id)
@@ -147,22 +156,21 @@ def _build(session: Session, visit_id: uuid.UUID) -> HandoverForm:
     rows = session.exec(
         select(StepResult, ProcedureRunRecord)
         .join(ProcedureRunRecord, col(ProcedureRunRecord.id) == col(StepResult.run_id))
-        .where(ProcedureRunRecord.visit_id == visit_id, col(StepResult.passed).is_not(None))
+        .where(
+            ProcedureRunRecord.visit_id == visit_id,
+            col(StepResult.passed).is_not(None),
+            StepResult.kind == "answered",
+        )
         .order_by(col(ProcedureRunRecord.started_at), col(StepResult.seq))
     ).all()
     for step, run in rows:
-        measurements = session.exec(
-            select(Measurement)
-            .where(Measurement.step_result_id == step.id)
-            .order_by(col(Measurement.quantity))
-        ).all()
         form.tests.append(
             TestLine(
                 procedure_id=run.procedure_id,
                 step_id=step.step_id,
                 title=titles.get((run.procedure_id, step.step_id), step.step_id),
                 passed=bool(step.passed),
-                readings=[f"{m.quantity} {m.value:g} {m.unit}" for m in measurements],
+                readings=[_reading(m) for m in measurements_from_value(step.value)],
                 at=step.at,
             )
         )

@@ -63,10 +63,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 FOLLOW_UP_DAYS = 3  # the follow-up call is due within 3 days of the visit (MANUAL-MAP §5)
 
-# Run statuses that end a run (the engine's RunStatus values).
-FINISHED_RUN_STATUSES = frozenset({"completed", "refused", "stopped"})
+# Run statuses that end a run (the engine's RunStatus values; "stopped" and
+# "awaiting_repair" are gates that hold a run, not ends).
+FINISHED_RUN_STATUSES = frozenset({"completed", "refused", "abandoned"})
 # Event kinds that end a run, and the run status they imply.
-_TERMINAL_KINDS = {"completed": "completed", "refused": "refused", "stopped": "stopped"}
+_TERMINAL_KINDS = {"completed": "completed", "refused": "refused", "abandoned": "abandoned"}
+# Status given to runs still open when their visit is closed.
+CLOSED_WITH_VISIT = "abandoned"
+
 
 _HAZARD_NEXT = {
     HazardStatus.PENDING: HazardStatus.RECHECKING,
@@ -675,19 +679,28 @@ class VisitRepository:
         actor: str,
         run_id: uuid.UUID | None = None,
         started_at: datetime | None = None,
+        events: Sequence[StepEventLike] = (),
+        run_status: str | None = None,
     ) -> ProcedureRunRecord:
-        """Register a procedure run (use the engine's ``run_id``) before its first event."""
+        """Register a procedure run (use the engine's ``run_id``) together with its first
+        events — ``ProcedureRun.start(...)`` leaves its ``started`` event in ``run.events``;
+        pass them here so the run and its start are saved in one transaction."""
         with self.database.session() as session:
-            self._open_visit(session, visit_id)
+            visit = self._open_visit(session, visit_id)
             run = ProcedureRunRecord(
                 id=run_id or uuid.uuid4(),
                 visit_id=visit_id,
                 procedure_id=procedure_id,
                 procedure_version=int(procedure_version),
                 actor=actor,
-                started_at=_aware(started_at) if started_at else self._now(),
+                started_at=_aware(started_at)
+                if started_at
+                else (_aware(events[0].at) if events else self._now()),
             )
             session.add(run)
+            session.flush()
+            if events or run_status is not None:
+                self._save_events(session, visit, run, events, run_status)
             return run
 
     def record_event(
@@ -715,84 +728,150 @@ class VisitRepository:
         *,
         run_status: str | None = None,
     ) -> list[StoredEvent]:
-        """Save the events of one answer together (one transaction, one fsync)."""
+        """Save the events of one engine action together (one transaction, one fsync)."""
         with self.database.session() as session:
-            self._open_visit(session, visit_id)
+            visit = self._open_visit(session, visit_id)
             run: ProcedureRunRecord = self._get(session, ProcedureRunRecord, run_id, _("run"))
             if run.visit_id != visit_id:
                 raise EventConflict(_("Run {run} belongs to another visit").format(run=run_id))
-            next_seq = session.exec(
-                select(func.max(StepResult.seq)).where(StepResult.run_id == run_id)
-            ).one()
-            seq = -1 if next_seq is None else int(next_seq)
-            stored: list[StoredEvent] = []
-            saved_at = self._now()
-            status = run_status
-            for event in events:
-                if event.run_id != run_id:
-                    raise EventConflict(
-                        _("Event {event} belongs to run {other}, not {run}").format(
-                            event=event.event_id, other=event.run_id, run=run_id
-                        )
+            return self._save_events(session, visit, run, events, run_status)
+
+    def _save_events(
+        self,
+        session: Session,
+        visit: Visit,
+        run: ProcedureRunRecord,
+        events: Sequence[StepEventLike],
+        run_status: str | None,
+    ) -> list[StoredEvent]:
+        last_seq = session.exec(
+            select(func.max(StepResult.seq)).where(StepResult.run_id == run.id)
+        ).one()
+        seq = -1 if last_seq is None else int(last_seq)
+        stored: list[StoredEvent] = []
+        saved_at = self._now()
+        status = run_status
+        for event in events:
+            if event.run_id != run.id:
+                raise EventConflict(
+                    _("Event {event} belongs to run {other}, not {run}").format(
+                        event=event.event_id, other=event.run_id, run=run.id
                     )
-                kind = _kind(event.kind)
-                value = dict(event.value)
-                _check_value_size(value)
-                at = _aware(event.at)
-                existing = session.get(StepResult, event.event_id)
-                if existing is not None:
-                    same = (
-                        existing.run_id == run_id
-                        and existing.step_id == event.step_id
-                        and existing.kind == kind
-                        and existing.value == value
-                        and existing.passed == event.passed
-                        and existing.at == at
-                    )
-                    if not same:
-                        raise EventConflict(
-                            _("Event {event} was already saved with other content").format(
-                                event=event.event_id
-                            )
-                        )
-                    stored.append(_stored(existing))
-                    continue
-                seq += 1
-                row = StepResult(
-                    id=event.event_id,
-                    run_id=run_id,
-                    seq=seq,
-                    step_id=event.step_id,
-                    kind=kind,
-                    value=value,
-                    passed=event.passed,
-                    at=at,
-                    actor=event.actor,
-                    saved_at=saved_at,
                 )
-                session.add(row)
-                session.flush()  # the step row first: measurements reference it
-                for m in measurements_from_value(value):
-                    session.add(
-                        Measurement(
-                            step_result_id=row.id,
-                            run_id=run_id,
-                            step_id=event.step_id,
-                            quantity=m.quantity,
-                            value=m.value,
-                            unit=m.unit,
-                            taken_at=at,
+            kind = _kind(event.kind)
+            value = dict(event.value)
+            _check_value_size(value)
+            at = _aware(event.at)
+            existing = session.get(StepResult, event.event_id)
+            if existing is not None:
+                same = (
+                    existing.run_id == run.id
+                    and existing.step_id == event.step_id
+                    and existing.kind == kind
+                    and existing.value == value
+                    and existing.passed == event.passed
+                    and existing.at == at
+                )
+                if not same:
+                    raise EventConflict(
+                        _("Event {event} was already saved with other content").format(
+                            event=event.event_id
                         )
                     )
-                if status is None and kind in _TERMINAL_KINDS:
-                    status = _TERMINAL_KINDS[kind]
-                stored.append(_stored(row))
-            if status is not None and status != run.status:
-                run.status = str(getattr(status, "value", status))
-                if run.status in FINISHED_RUN_STATUSES and run.ended_at is None:
-                    run.ended_at = max((s.at for s in stored), default=saved_at)
-                session.add(run)
-            return stored
+                stored.append(_stored(existing))
+                continue
+            already_read = self._pending_reading(session, run.id, event.step_id, kind)
+            seq += 1
+            row = StepResult(
+                id=event.event_id,
+                run_id=run.id,
+                seq=seq,
+                step_id=event.step_id,
+                kind=kind,
+                value=value,
+                passed=event.passed,
+                at=at,
+                actor=event.actor,
+                saved_at=saved_at,
+            )
+            session.add(row)
+            session.flush()  # the step row first: measurements reference it
+            for m in measurements_from_value(value):
+                if already_read.get(m.quantity) == m.value:
+                    continue  # the start reading of a held test, saved when it was taken
+                session.add(
+                    Measurement(
+                        step_result_id=row.id,
+                        run_id=run.id,
+                        step_id=event.step_id,
+                        quantity=m.quantity,
+                        value=m.value,
+                        unit=m.unit,
+                        taken_at=at,
+                    )
+                )
+            if kind == "answered":
+                self._apply_captured(session, visit, value, at)
+            if status is None and kind in _TERMINAL_KINDS:
+                status = _TERMINAL_KINDS[kind]
+            stored.append(_stored(row))
+        if status is not None and status != run.status:
+            run.status = str(getattr(status, "value", status))
+            if run.status in FINISHED_RUN_STATUSES and run.ended_at is None:
+                run.ended_at = max((s.at for s in stored), default=saved_at)
+            session.add(run)
+        return stored
+
+    @staticmethod
+    def _pending_reading(
+        session: Session, run_id: uuid.UUID, step_id: str, kind: str
+    ) -> dict[str, float]:
+        """For the answer that ends a held measurement: the start reading already saved."""
+        if kind != "answered":
+            return {}
+        last = session.exec(
+            select(StepResult)
+            .where(
+                StepResult.run_id == run_id,
+                StepResult.step_id == step_id,
+                col(StepResult.kind).in_(["answered", "reading_started"]),
+            )
+            .order_by(col(StepResult.seq).desc())
+        ).first()
+        if last is None or last.kind != "reading_started":
+            return {}
+        return {m.quantity: m.value for m in measurements_from_value(last.value)}
+
+    def _apply_captured(
+        self, session: Session, visit: Visit, value: dict[str, Any], at: datetime
+    ) -> None:
+        """Answers that describe the visit: the handover data (meter no., seals, reading,
+        remaining gas) update the visit's meter; a sign-off's customer name is the signature."""
+        changed = False
+        if isinstance(value.get("meter_no"), str) and value["meter_no"].strip():
+            visit.meter_no = value["meter_no"].strip()
+            changed = True
+        seals = value.get("seal_nos")
+        if isinstance(seals, list) and all(isinstance(x, str) for x in seals):
+            visit.seal_nos = _seals(seals)
+            changed = True
+        for name in ("meter_reading", "remaining_gas"):
+            if _is_number(value.get(name)):
+                setattr(visit, name, float(value[name]))
+                changed = True
+        if changed:
+            visit.updated_at = at
+            session.add(visit)
+        name = value.get("customer_name")
+        if isinstance(name, str) and name.strip():
+            signature = session.exec(
+                select(CustomerSignature).where(CustomerSignature.visit_id == visit.id)
+            ).first()
+            if signature is None:
+                signature = CustomerSignature(visit_id=visit.id, signer_name=name.strip())
+            signature.signer_name = name.strip()
+            signature.signed_at = at
+            session.add(signature)
 
     def set_run_status(self, run_id: uuid.UUID, status: str) -> ProcedureRunRecord:
         with self.database.session() as session:
@@ -1074,7 +1153,9 @@ class VisitRepository:
         and write its outbox row with the full payload — all in ONE transaction.
 
         到访不遇 (not_home), 拒检 (customer_refused), 不予通气 (refused_gas), stopped_unsafe
-        and incomplete need a reason. Open procedure runs are marked ``stopped``.
+        and incomplete need a reason. Runs still open are marked ``abandoned`` (to keep the
+        reason in a run's own trail, call the engine's ``run.abandon(reason)`` and save its
+        events first).
         """
         from fieldkit.records.export import visit_payload
         from fieldkit.sync.schema import content_hash
@@ -1100,7 +1181,7 @@ class VisitRepository:
                 select(ProcedureRunRecord).where(ProcedureRunRecord.visit_id == visit_id)
             ).all():
                 if run.status not in FINISHED_RUN_STATUSES:
-                    run.status = "stopped"
+                    run.status = CLOSED_WITH_VISIT
                     run.ended_at = now
                     session.add(run)
             visit_day = visit.started_at.astimezone(self.local_tz or _local_tz()).date()

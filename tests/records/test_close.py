@@ -131,7 +131,7 @@ def test_closing_writes_exactly_one_valid_outbox_row(repo: VisitRepository) -> N
     assert payload.meter is not None and payload.meter.meter_no == "QF-2"
     assert payload.meter.seal_nos == ["F-2", "F-3"]
     [run] = payload.procedure_runs
-    assert run.procedure_version == 2 and run.status == "stopped"  # closed while in progress
+    assert run.procedure_version == 2 and run.status == "abandoned"  # closed while in progress
     assert [s.step_id for s in run.steps] == ["tightness", "alarm"]
     assert {(m.quantity, m.value, m.unit) for m in run.measurements} == {
         ("start", 5.1, "kPa"),
