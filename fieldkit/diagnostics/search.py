@@ -22,7 +22,8 @@ partial match of at least half the words is kept, ranked lower):
 
 - Chinese: the word as a substring (score = weight, plus a bonus for a tight match);
   then with negations folded (不/没/未 → 无, so 不显示 finds 控制器上电无显示, at 0.9);
-  then character bigrams (at least 60 % of them, at half weight).
+  a negation up to three characters before the rest (不显示 finds 无任何显示, at 0.8);
+  then, if nothing matched, character bigrams (at least 60 % of them, at half weight).
 - English: word tokens with light stemming and a few synonyms (nothing/none/not → no);
   a phrase match of the whole query earns a bonus.
 - Pinyin: only for an ASCII query that found nothing in English (pypinyin is imported and
@@ -316,6 +317,18 @@ class SearchIndex:
         for corpora, needle, factor in passes:
             for name in _TEXT_FIELDS:
                 _scan(corpora[name], needle, WEIGHTS[name] * factor, f"{name}:zh", found)
+        if folded_word.startswith("无") and len(folded_word) > 1:
+            # A negation a few characters before the rest: 不显示 ~ 无任何显示.
+            gap = re.compile("无[\u4e00-\u9fff]{1,3}?" + re.escape(folded_word[1:]))
+            for name in _TEXT_FIELDS:
+                corpus = self.zh_neg[name]
+                weight = WEIGHTS[name] * 0.8
+                for match in gap.finditer(corpus.text):
+                    i = bisect_right(corpus.starts, match.start()) - 1
+                    idx = corpus.owner[i]
+                    score = weight * (1 + 0.5 * len(word) / corpus.lengths[i])
+                    if idx not in found or score > found[idx].score:
+                        found[idx] = _Match(score, f"{name}:zh")
         if found:
             return found
         bigrams = {folded_word[i : i + 2] for i in range(len(folded_word) - 1)}

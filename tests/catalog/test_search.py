@@ -144,3 +144,27 @@ def test_any_text_is_a_valid_query(query: str, limit: int) -> None:
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     result = catalog.lookup_code(query)
     assert all(query.strip() for _ in result.matches)  # a blank query matches nothing
+
+
+def test_negation_a_few_characters_before(fixture_catalog: Catalog) -> None:
+    from fieldkit.diagnostics.search import SearchIndex
+
+    device = fixture_catalog.table("flowmeter").device
+    base = fixture_catalog.entry("flowmeter.02")
+    entries = [
+        base.model_copy(
+            update={
+                "id": "flowmeter.a",
+                "symptom": base.symptom.model_copy(update={"zh": "液晶显示屏无任何显示"}),
+            }
+        ),
+        base.model_copy(
+            update={
+                "id": "flowmeter.b",
+                "symptom": base.symptom.model_copy(update={"zh": "不认卡、显示假卡或错误卡"}),
+            }
+        ),
+    ]
+    index = SearchIndex([(e, device) for e in entries])
+    hits = index.search("不显示")
+    assert [h.entry.id for h in hits] == ["flowmeter.a"]  # not across the 、
