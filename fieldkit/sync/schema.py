@@ -217,17 +217,21 @@ class VisitPayload(WireModel):
 
 def canonical_json(payload: VisitPayload) -> str:
     """The canonical JSON text of a visit (sorted keys, no spaces, UTF-8 kept)."""
-    return json.dumps(
-        payload.model_dump(mode="json"),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    return _canonical(payload.model_dump(mode="json"))
+
+
+def _canonical(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def content_hash(payload: VisitPayload) -> str:
     """sha256 hex of :func:`canonical_json` — the record's content identity."""
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+    return content_hash_of_dump(payload.model_dump(mode="json"))
+
+
+def content_hash_of_dump(data: dict[str, Any]) -> str:
+    """:func:`content_hash` of a payload already dumped with ``model_dump(mode="json")``."""
+    return hashlib.sha256(_canonical(data).encode("utf-8")).hexdigest()
 
 
 # --- the push / pull envelopes ------------------------------------------------------------

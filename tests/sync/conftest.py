@@ -21,12 +21,21 @@ import pytest
 import sqlalchemy as sa
 
 from fieldkit.config import Settings
+from fieldkit.i18n import set_language
 from fieldkit.records.db import Database, open_database
 from fieldkit.records.repo import MeasurementInput, VisitRepository
 from fieldkit.sync.server import auth
 from fieldkit.sync.server.db import create_server_engine, upgrade
 
 T0 = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def english_messages() -> Iterator[None]:
+    """Assertions read English messages; Chinese (the default) is tested in test_i18n."""
+    set_language("en")
+    yield
+    set_language("zh")
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ from fieldkit.sync.schema import (
     PushResult,
     VisitPayload,
     WorkOrderPayload,
-    content_hash,
+    content_hash_of_dump,
 )
 from fieldkit.sync.server import tables as t
 from fieldkit.sync.server.auth import Principal
@@ -59,11 +59,15 @@ class _Prepared:
     row: dict[str, Any]
 
 
-def _visit_row(p: VisitPayload, digest: str, received_at: datetime) -> dict[str, Any]:
+def visit_row(
+    p: VisitPayload, received_at: datetime, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ``visit`` row of a payload (``data``: its ``model_dump(mode="json")`` if known)."""
+    data = data if data is not None else p.model_dump(mode="json")
     return {
         "id": p.visit_id,
-        "content_hash": digest,
-        "payload": p.model_dump(mode="json"),
+        "content_hash": content_hash_of_dump(data),
+        "payload": data,
         "technician_id": p.technician_id,
         "work_order_id": p.work_order_id,
         "visit_type": p.visit_type,
@@ -248,8 +252,8 @@ def store_visits(
     first: dict[uuid.UUID, _Prepared] = {}
     prepared: list[_Prepared] = []
     for p in visits:
-        digest = content_hash(p)
-        item = _Prepared(p, digest, _visit_row(p, digest, now))
+        row = visit_row(p, now)
+        item = _Prepared(p, row["content_hash"], row)
         prepared.append(item)
         first.setdefault(p.visit_id, item)
     # Sorted by id: two batches holding the same visits lock them in the same order.
