@@ -27,8 +27,9 @@ partial match of at least half the words is kept, ranked lower):
 - English: word tokens with light stemming and a few synonyms (nothing/none/not → no);
   a phrase match of the whole query earns a bonus.
 - Pinyin: only for an ASCII query that found nothing in English (pypinyin is imported and
-  the pinyin of the catalog computed on first use, then kept): full pinyin starting on a
-  syllable (``xianshi``) at 0.85, initials (``bxs``) at 0.7.
+  the pinyin of the catalog computed on first use, then kept), and only over symptoms,
+  display words, meanings, causes and device names: full pinyin starting on a syllable
+  (``xianshi``) at 0.85, initials (``bxs``) at 0.7.
 
 Search corpora are built once per catalog: each field's texts joined into one string, so a
 query word is found with ``str.find`` over the whole catalog (C speed) rather than by
@@ -60,6 +61,8 @@ WEIGHTS: dict[str, float] = {
 }
 _TEXT_FIELDS = [f for f in WEIGHTS if f != "code"]
 _EN_LABEL = {f: f"{f}:en" for f in WEIGHTS}
+# Pinyin is for what a technician would type from memory: not remedies or notes.
+_PINYIN_FIELDS = ["symptom", "display", "meaning", "cause", "device"]
 
 _NEGATIONS = str.maketrans({"不": "无", "没": "无", "沒": "无", "未": "无"})
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -175,7 +178,7 @@ class _Corpus:
 class _PinyinCorpus:
     """Full pinyin (with syllable starts) and initials of one field's Chinese texts."""
 
-    def __init__(self, texts: list[tuple[int, str]]):
+    def __init__(self, texts: list[tuple[int, str]], memo: dict[str, list[str]]):
         from pypinyin import Style, lazy_pinyin  # slow import (~0.15 s): only when needed
 
         full: list[tuple[int, str]] = []
@@ -183,11 +186,13 @@ class _PinyinCorpus:
         self.boundaries: set[int] = set()
         pos = 0
         for owner, text in texts:
-            syllables = [
-                s.lower()
-                for s in lazy_pinyin(text, style=Style.NORMAL, errors="ignore")
-                if s.isascii() and s.isalpha()
-            ]
+            syllables = memo.get(text)
+            if syllables is None:
+                syllables = memo[text] = [
+                    s.lower()
+                    for s in lazy_pinyin(text, style=Style.NORMAL, errors="ignore")
+                    if s.isascii() and s.isalpha()
+                ]
             joined = ""
             for syllable in syllables:
                 self.boundaries.add(pos + len(joined))
@@ -245,9 +250,10 @@ class SearchIndex:
 
     def pinyin(self) -> dict[str, _PinyinCorpus]:
         if self._pinyin is None:
+            memo: dict[str, list[str]] = {}  # the same text in many entries: convert once
             self._pinyin = {
-                f: _PinyinCorpus([(o, s) for o, s in t if has_cjk(s)])
-                for f, t in self._zh_texts.items()
+                f: _PinyinCorpus([(o, s) for o, s in self._zh_texts[f] if has_cjk(s)], memo)
+                for f in _PINYIN_FIELDS
             }
         return self._pinyin
 

@@ -168,3 +168,9 @@ def test_negation_a_few_characters_before(fixture_catalog: Catalog) -> None:
     index = SearchIndex([(e, device) for e in entries])
     hits = index.search("不显示")
     assert [h.entry.id for h in hits] == ["flowmeter.a"]  # not across the 、
+
+
+def test_pinyin_covers_what_a_technician_types_not_remedies(fixture_catalog: Catalog) -> None:
+    assert fixture_catalog.search("补水")  # a remedy word, found in Chinese
+    assert fixture_catalog.search("bushui") == []  # but remedies carry no pinyin
+    assert fixture_catalog.search("ganhuangguan")[0].matched_on == "cause:pinyin"
