@@ -5,9 +5,14 @@ Textual is imported only inside the command, so the rest of the CLI stays light.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from fieldkit.cli.common import fail
+
+if TYPE_CHECKING:
+    from fieldkit.config import Settings
 
 
 @click.command(name="tui")
@@ -25,33 +30,66 @@ from fieldkit.cli.common import fail
 )
 def tui(lang: str | None, db_url: str | None, demo: bool) -> None:
     """Open the technician's TUI (the default when fieldkit runs without a command)."""
-    from fieldkit.config import ConfigError, load_settings
-
-    try:
-        settings = load_settings(language=lang, db_url=db_url)
-    except ConfigError as exc:
-        fail(str(exc), code=2)
-        return
     from fieldkit import i18n
 
-    i18n.set_language(settings.language)
+    language = lang or first_language()
+    i18n.set_language(language)
 
+    def settings_loader() -> Settings:
+        from fieldkit.config import load_settings
+
+        return load_settings(language=lang, db_url=db_url)
+
+    settings: Settings | None = None
+    notices: list[str] = []
     demo_session = None
     if demo:
+        from fieldkit.config import ConfigError
         from fieldkit.tui.demo import DemoError, start_demo
 
         try:
-            demo_session = start_demo(settings)
-        except DemoError as exc:
+            demo_session = start_demo(settings_loader())
+        except (ConfigError, DemoError) as exc:
             fail(str(exc), code=1)
             return
         settings = demo_session.settings
+        notices = demo_session.notes
 
     from fieldkit.tui.app import FieldkitApp
 
+    # Without --demo the settings file is read after the first paint (pydantic is the
+    # slowest import of the start-up); a broken file is reported on the home screen.
+    app = FieldkitApp(settings, settings_loader=settings_loader, language=language, notices=notices)
     try:
-        notices = demo_session.notes if demo_session is not None else []
-        FieldkitApp(settings, notices=notices).run()
+        app.run()
     finally:
         if demo_session is not None:
             demo_session.stop()
+
+
+def first_language() -> str:
+    """The language to draw the first screen in, before the settings are loaded.
+
+    Same order as :func:`fieldkit.config.load_settings` (environment over the config file);
+    if the full settings say otherwise once loaded, the TUI switches to their language.
+    """
+    import os
+
+    for name in ("FIELDKIT_LANGUAGE", "FIELDKIT_LANG"):
+        value = os.environ.get(name)
+        if value in ("zh", "en"):
+            return value
+    from fieldkit import paths
+
+    try:
+        text = paths.config_file().read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return "zh"
+    import tomllib
+
+    try:
+        data = tomllib.loads(text)
+    except ValueError:
+        return "zh"
+    value = data.get("language")
+    return value if value in ("zh", "en") else "zh"

@@ -1,12 +1,15 @@
 """The technician's TUI: :class:`FieldkitApp`.
 
-Start-up is kept short: the first screen (home) paints from settings alone; the visit
-database, the fault catalog and the procedure library are loaded after the first paint in
-a worker thread (:mod:`fieldkit.tui.services`) and screens are imported when first opened.
+Start-up is kept short: the first screen (home) paints knowing only the language; the
+settings (pydantic), the visit database (SQLAlchemy, migrations), the fault catalog and the
+procedure library are loaded after the first paint in a worker thread
+(:mod:`fieldkit.tui.services`), and screens are imported when first opened.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -14,7 +17,6 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from fieldkit import i18n
-from fieldkit.config import Settings
 from fieldkit.i18n import _
 from fieldkit.tui.keys import translate_bindings
 from fieldkit.tui.services import Services
@@ -22,9 +24,22 @@ from fieldkit.tui.services import Services
 if TYPE_CHECKING:
     from textual.screen import Screen
 
+    from fieldkit.config import Settings
+
+
+def _load_default_settings() -> Settings:
+    from fieldkit.config import load_settings
+
+    return load_settings()
+
 
 class FieldkitApp(App[None]):
-    """fieldkit's Textual application. ``settings`` come from :func:`fieldkit.config.load_settings`."""
+    """fieldkit's Textual application.
+
+    Give ``settings`` (tests), or let the app call ``settings_loader`` (default
+    :func:`fieldkit.config.load_settings`) after its first paint; ``language`` is what
+    the first screen is drawn in until the settings are known.
+    """
 
     CSS_PATH = "app.tcss"
     TITLE = "fieldkit"
@@ -43,22 +58,55 @@ class FieldkitApp(App[None]):
         self,
         settings: Settings | None = None,
         *,
+        settings_loader: Callable[[], Settings] | None = None,
+        language: str | None = None,
         services: Services | None = None,
         cursor_blink: bool = True,
         config_path: Path | None = None,
         notices: list[str] | None = None,
     ) -> None:
-        self.settings = settings or Settings()
-        i18n.set_language(self.settings.language)
+        self._settings = settings
+        self._settings_loader = settings_loader or _load_default_settings
+        self._settings_lock = threading.Lock()
+        self._settings_applied = False
+        self.language = settings.language if settings is not None else (language or "zh")
+        i18n.set_language(self.language)
         super().__init__()
-        self.services = services or Services(self.settings)
+        self.services = services or Services(lambda: self.settings)
         self.cursor_blink = cursor_blink
         """False freezes the cursor of every input (tests and screenshots)."""
         self.config_path = config_path
         self.notices = list(notices or [])
         translate_bindings(self)
-        if self.settings.keymap:
-            self.set_keymap(dict(self.settings.keymap))
+        if settings is not None:
+            self.settings_ready()
+
+    # -- settings ------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        """The settings, loaded on first use (any thread); raises ConfigError if broken."""
+        if self._settings is None:
+            with self._settings_lock:
+                if self._settings is None:
+                    self._settings = self._settings_loader()
+        return self._settings
+
+    @property
+    def loaded_settings(self) -> Settings | None:
+        """The settings if they are loaded, else None (never loads; for rendering)."""
+        return self._settings
+
+    def settings_ready(self) -> None:
+        """Apply the loaded settings once, on the UI thread: keymap, and the language if the
+        first screen was drawn in another one."""
+        if self._settings_applied or self._settings is None:
+            return
+        self._settings_applied = True
+        if self._settings.keymap:
+            self.set_keymap(dict(self._settings.keymap))
+        if self._settings.language != self.language and self.is_mounted:
+            self._switch_language(self._settings.language)
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -122,19 +170,24 @@ class FieldkitApp(App[None]):
 
     def apply_settings(self, settings: Settings) -> None:
         """Use new settings now: language, keymap; screens are rebuilt in the new language."""
+        old = self._settings
+        if old is not None and settings.resolved_db_url() != old.resolved_db_url():
+            self.services.close()  # the next screen opens the database in the new folder
+        self._settings = settings
+        self._settings_applied = True
+        self.set_keymap(dict(settings.keymap))
+        if settings.language != self.language:
+            self._switch_language(settings.language)
+        self.refresh_bindings()
+
+    def _switch_language(self, language: str) -> None:
         from fieldkit.tui.screens.home import HomeScreen
 
-        language_changed = settings.language != self.settings.language
-        if settings.resolved_db_url() != self.settings.resolved_db_url():
-            self.services.close()  # the next screen opens the database in the new folder
-        self.settings = settings
-        self.services.settings = settings
-        i18n.set_language(settings.language)
+        self.language = language
+        i18n.set_language(language)
         translate_bindings(self)
-        self.set_keymap(dict(settings.keymap))
-        if language_changed:
-            self.title = _("fieldkit - gas field toolkit")
-            while len(self.screen_stack) > 1:
-                self.pop_screen()
-            self.push_screen(HomeScreen())
+        self.title = _("fieldkit - gas field toolkit")
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.push_screen(HomeScreen())
         self.refresh_bindings()

@@ -9,16 +9,18 @@ makes "first use" happen once.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from fieldkit.config import Settings
+if TYPE_CHECKING:
+    from fieldkit.config import Settings
 
 
 class Services:
     """Lazily opened domain objects for one TUI session."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def __init__(self, settings: Settings | Callable[[], Settings]):
+        self._settings_source = settings
         self._lock = threading.RLock()
         self._database: Any = None
         self._catalog: Any = None
@@ -26,6 +28,11 @@ class Services:
         self._conduct: Any = None
         self._procedures: dict[str, Any] | None = None
         self.procedure_problems: list[Any] = []
+
+    @property
+    def settings(self) -> Settings:
+        source = self._settings_source
+        return source() if callable(source) else source
 
     # Each loader imports its package only when first called.
 

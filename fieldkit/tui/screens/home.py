@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import Footer, Label, Static
 
 from fieldkit.i18n import _
 from fieldkit.tui.screens.base import FieldkitScreen
@@ -75,26 +75,40 @@ class HomeScreen(FieldkitScreen):
         yield StatusBar(_("Home"))
         with Vertical(id="home-body"):
             yield Static(_("Opening the visit database..."), id="home-message", classes="hint")
-            yield Label(_("Work orders (open)"), classes="heading")
-            yield DataTable(id="orders", cursor_type="row", zebra_stripes=True)
-            yield Label(_("Unfinished visits"), classes="heading")
-            yield DataTable(id="visits", cursor_type="row", zebra_stripes=True)
-            yield Static(
-                _("Enter: start or resume the selected row. Ctrl+N: visit without a work order."),
-                classes="hint",
-            )
         yield Footer()
 
     def on_mount(self) -> None:
-        orders = self.query_one("#orders", DataTable)
-        orders.add_columns(_("Order"), _("Type"), _("Customer"), _("Address"), _("Date"))
-        visits = self.query_one("#visits", DataTable)
-        visits.add_columns(_("Customer"), _("Address"), _("Type"), _("Started"), _("Steps"))
-        # Load after the first paint, off the UI thread (imports SQLAlchemy, runs migrations).
+        # Load after the first paint, off the UI thread (imports SQLAlchemy, runs migrations);
+        # the tables are built when their rows arrive, so the first paint stays light.
         self.call_after_refresh(self.action_refresh)
 
+    def _build_tables(self) -> None:
+        if self.query("#orders"):
+            return
+        from textual.widgets import DataTable  # after the first paint: a heavy import
+
+        orders = DataTable(id="orders", cursor_type="row", zebra_stripes=True)
+        visits = DataTable(id="visits", cursor_type="row", zebra_stripes=True)
+        self.query_one("#home-body", Vertical).mount_all(
+            [
+                Label(_("Work orders (open)"), classes="heading"),
+                orders,
+                Label(_("Unfinished visits"), classes="heading"),
+                visits,
+                Static(
+                    _(
+                        "Enter: start or resume the selected row. "
+                        "Ctrl+N: visit without a work order."
+                    ),
+                    classes="hint",
+                ),
+            ]
+        )
+        orders.add_columns(_("Order"), _("Type"), _("Customer"), _("Address"), _("Date"))
+        visits.add_columns(_("Customer"), _("Address"), _("Type"), _("Started"), _("Steps"))
+
     def on_screen_resume(self) -> None:
-        if self.is_mounted and (self._orders or self._visits):
+        if self.is_mounted and self.query("#orders"):
             self.action_refresh()
 
     def action_refresh(self) -> None:
@@ -102,6 +116,13 @@ class HomeScreen(FieldkitScreen):
 
     @work(thread=True, exclusive=True, group="home-load")
     def _load(self) -> None:
+        try:
+            self.fk_app.settings  # noqa: B018 - loads the settings file on first use
+        except Exception as exc:
+            self.post_message(
+                self.LoadFailed(_("The settings have a problem: {error}").format(error=exc))
+            )
+            return
         try:
             from fieldkit.records.repo import format_address
 
@@ -127,17 +148,23 @@ class HomeScreen(FieldkitScreen):
             visits = repo.unfinished_visits()
             waiting = repo.outbox_count()
         except Exception as exc:
-            self.post_message(self.LoadFailed(str(exc)))
+            self.post_message(
+                self.LoadFailed(_("Cannot open the visit database: {error}").format(error=exc))
+            )
             return
         self.post_message(self.Loaded(rows, visits, waiting))
 
     @on(Loaded)
     def _show(self, message: Loaded) -> None:
+        self.fk_app.settings_ready()
+        if self not in self.app.screen_stack:  # the language changed: a new home took over
+            return
+        self._build_tables()
         self._orders = message.orders
         self._visits = message.visits
         self.query_one(StatusBar).waiting = message.waiting
         today = date.today()
-        orders = self.query_one("#orders", DataTable)
+        orders = self.query_one("#orders")
         orders.clear()
         for row in message.orders:
             when = row.scheduled_for.isoformat() if row.scheduled_for else "-"
@@ -151,7 +178,7 @@ class HomeScreen(FieldkitScreen):
                 when,
                 key=str(row.order_id),
             )
-        visits = self.query_one("#visits", DataTable)
+        visits = self.query_one("#visits")
         visits.clear()
         for summary in message.visits:
             visits.add_row(
@@ -175,24 +202,21 @@ class HomeScreen(FieldkitScreen):
 
     @on(LoadFailed)
     def _failed(self, message: LoadFailed) -> None:
-        self.query_one("#home-message", Static).update(
-            _("Cannot open the visit database: {error}").format(error=message.error)
-        )
+        self.query_one("#home-message", Static).update(message.error)
         self.query_one("#home-message", Static).set_classes("error-text")
 
     # -- actions ---------------------------------------------------------------------------
 
     def action_open_selected(self) -> None:
-        focused = self.focused
-        if isinstance(focused, DataTable) and focused.id == "visits" and self._visits:
+        focused: Any = self.focused
+        if focused is not None and focused.id == "visits" and self._visits:
             self._resume(self._visits[focused.cursor_row].visit_id)
-        elif isinstance(focused, DataTable) and focused.id == "orders" and self._orders:
+        elif focused is not None and focused.id == "orders" and self._orders:
             self._start_from_order(self._orders[focused.cursor_row])
         elif self._visits:
             self._resume(self._visits[0].visit_id)
 
-    @on(DataTable.RowSelected)
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_data_table_row_selected(self, event: Any) -> None:
         event.stop()
         if event.data_table.id == "visits" and self._visits:
             self._resume(self._visits[event.cursor_row].visit_id)

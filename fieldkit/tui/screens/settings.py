@@ -25,8 +25,20 @@ class SettingsScreen(FieldkitScreen):
         Binding("escape", "app.pop_screen", "Back", id="settings.back"),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._broken: str | None = None
+
     def compose(self) -> ComposeResult:
-        settings = self.fk_app.settings
+        from fieldkit.config import ConfigError, Settings
+
+        try:
+            settings = self.fk_app.settings
+        except ConfigError as exc:
+            # Never overwrite a settings file we could not read: it may hold more than the
+            # form shows. Fix the file (the message names it and the field) first.
+            self._broken = str(exc)
+            settings = Settings()
         yield StatusBar(_("Settings"))
         with VerticalScroll(id="settings-form"):
             yield Label(_("Language"))
@@ -55,7 +67,15 @@ class SettingsScreen(FieldkitScreen):
                 ),
                 classes="hint",
             )
-            yield Static("", id="settings-message")
+            yield Static(
+                _(
+                    "The settings file cannot be read, so it will not be changed here: {error}"
+                ).format(error=self._broken)
+                if self._broken
+                else "",
+                id="settings-message",
+                classes="error-text" if self._broken else "",
+            )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -63,6 +83,9 @@ class SettingsScreen(FieldkitScreen):
 
     def action_save(self) -> None:
         from fieldkit.config import ConfigError, Settings, save_settings
+
+        if self._broken:
+            return
 
         def value(selector: str) -> str | None:
             return self.query_one(selector, FieldInput).value.strip() or None

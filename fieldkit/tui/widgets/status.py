@@ -30,7 +30,7 @@ class StatusBar(Static):
         self.set_reactive(StatusBar.heading, heading)
 
     def render(self) -> str:
-        settings = getattr(self.app, "settings", None)
+        settings = getattr(self.app, "loaded_settings", None)
         tech = getattr(settings, "technician_id", None) or _("not set")
         parts = [self.heading, _("Technician: {id}").format(id=tech)]
         if self.waiting is not None:
