@@ -494,7 +494,15 @@ def _transitions(cards: CardCatalog, family_key: str, card: ToolCard) -> str:
     return "; ".join(parts) or "-"
 
 
-def render_card(cards: CardCatalog, card: ToolCard, out: Printer) -> None:
+def render_card(
+    cards: CardCatalog,
+    card: ToolCard,
+    out: Printer,
+    catalog: Catalog | None = None,
+    with_rules: bool = True,
+) -> None:
+    """One card; ``with_rules`` adds the family rules that refer to it (off in a family
+    view, which prints every rule once at the top)."""
     table = cards.table_of(card)
     family = table.family
     name = t(card.name)
@@ -512,7 +520,7 @@ def render_card(cards: CardCatalog, card: ToolCard, out: Printer) -> None:
             else _("unchanged")
         )
         label = t(mode.name) if mode.name is not None else _("Use")
-        out.field(label + ":", f"{before or any_state} -> {after}")
+        out.field(_("{name}:").format(name=label), f"{before or any_state} -> {after}")
         out.field(_("Effect:"), t(mode.effect), indent=4)
         if mode.clears:
             out.field(_("Clears:"), ", ".join(_clears_label(c) for c in mode.clears), indent=4)
@@ -526,10 +534,19 @@ def render_card(cards: CardCatalog, card: ToolCard, out: Printer) -> None:
         out.field(_("Clears codes:"), ", ".join(card.resolves_codes))
     if card.reusable is not None:
         out.field(_("Reusable:"), _("yes") if card.reusable else _("no"))
+    if catalog is not None and card.see_also:
+        refs = [f"{ref} {_ref_title(catalog, ref)}".strip() for ref in card.see_also]
+        out.field(_("See also:"), "; ".join(refs))
+    if with_rules:
+        for rule in table.rules:
+            if card.id in rule.see_also:
+                out.field(_("Rule:"), f"{t(rule.title)}: {t(rule.text)}")
     out.line(source_line(card.source or table.source, card.number))
 
 
-def render_family(table: ToolCardTable, cards: CardCatalog, out: Printer) -> None:
+def render_family(
+    table: ToolCardTable, cards: CardCatalog, out: Printer, catalog: Catalog | None = None
+) -> None:
     family = table.family
     out.line(f"==== {t(family.brand)} {t(family.name)} [{family.key}] ====")
     if table.meter_states:
@@ -541,7 +558,7 @@ def render_family(table: ToolCardTable, cards: CardCatalog, out: Printer) -> Non
     out.line(source_line(table.source))
     for card in table.cards:
         out.line()
-        render_card(cards, card, out)
+        render_card(cards, card, out, catalog, with_rules=False)
 
 
 def card_json(cards: CardCatalog, card: ToolCard) -> dict[str, Any]:
@@ -612,7 +629,7 @@ def cards(query: str | None, as_json: bool, lang: str) -> None:
         if as_json:
             echo_json(family_json(table, cards))
             return
-        render_family(table, cards, out)
+        render_family(table, cards, out, catalog)
         out.echo()
         return
     found = cards.find(query)
@@ -641,7 +658,7 @@ def cards(query: str | None, as_json: bool, lang: str) -> None:
     for n, card in enumerate(found):
         if n:
             out.line()
-        render_card(cards, card, out)
+        render_card(cards, card, out, catalog)
     out.echo()
 
 

@@ -381,3 +381,25 @@ def test_cause_note_is_shown(run) -> None:  # type: ignore[no-untyped-def]
     result = run("code", entry.codes[0], "-d", catalog.device_of(entry).key)
     assert cause.text.zh in result.stdout
     assert cause.note is not None and cause.note.zh in result.stdout
+
+
+def test_card_shows_its_references_and_rules(run, fixture_root: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run("cards", "故障卡", data=fixture_root)
+    assert result.exit_code == 0
+    assert "参见：meihua-ic.08 液晶出现ERR—1显示" in result.stdout
+    assert "可消除代码：ERR-1, ERR-3" in result.stdout
+
+
+def test_card_shows_the_family_rules_that_refer_to_it(run, data_copy: Path) -> None:  # type: ignore[no-untyped-def]
+    path = data_copy / "tool_cards" / "meihua-residential.yaml"
+    text = path.read_text(encoding="utf-8")
+    marker = "  - id: card-type\n"
+    assert marker in text
+    path.write_text(
+        text.replace(marker, marker + "    see_also: [meihua-residential.gas-setting]\n"),
+        encoding="utf-8",
+    )
+    with_rule = run("cards", "超级卡", data=data_copy)
+    assert "规则：卡类型: 开户卡只能在新表中使用" in with_rule.stdout
+    without = run("cards", "清零卡", data=data_copy)
+    assert "规则：" not in without.stdout
