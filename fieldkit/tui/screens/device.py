@@ -114,7 +114,7 @@ class DeviceScreen(Screen[Any]):
                 yield Select[str](
                     [(key, key) for key in DEVICE_CHOICES],
                     prompt=_("Unknown model"),
-                    value=self._initial_device or Select.BLANK,
+                    value=self._initial_device or Select.NULL,
                     id="device-model",
                 )
                 yield Label(_("Meter's customer number (optional)"))
