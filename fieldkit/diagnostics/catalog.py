@@ -188,6 +188,17 @@ class Catalog:
                                 field=f"cards[{index}].see_also[{n}]",
                             )
                         )
+            for index, rule in enumerate(family.rules):
+                for n, ref in enumerate(rule.see_also):
+                    if not self.resolves(ref):
+                        self.problems.append(
+                            DataProblem(
+                                path,
+                                f"see_also {ref!r} is not an entry, note or tool card",
+                                entry=f"{family.family.key}.{rule.id}",
+                                field=f"rules[{index}].see_also[{n}]",
+                            )
+                        )
             for device in family.family.devices:
                 if device not in self.tables:
                     self.problems.append(

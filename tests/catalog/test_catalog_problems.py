@@ -224,3 +224,16 @@ def test_two_files_with_one_key_in_one_folder(data_copy: Path, name: str) -> Non
     problem = only_problem(catalog)
     assert problem.file.name == "zz-" + name
     assert "already defined" in problem.message
+
+
+def test_broken_rule_reference(data_copy: Path) -> None:
+    edit(
+        data_copy / "tool_cards" / "meihua-residential.yaml",
+        "  - id: card-type\n",
+        "  - id: card-type\n    see_also: [meihua-ic.404]\n",
+    )
+    catalog = load_catalog_from([data_copy])
+    problem = only_problem(catalog)
+    assert_names(
+        problem, "meihua-residential.yaml", "meihua-residential.card-type", "rules[0].see_also"
+    )
