@@ -145,12 +145,17 @@ def load_layered(
     """Load every table of ``kind`` from the folders in order; later folders override.
 
     In a flat folder only files whose ``schema`` is ``schema`` are read; files with no
-    readable schema line are read (and reported) by the loader with ``claim_unknown``.
+    readable schema line, and folders that do not exist (a mistyped ``FIELDKIT_DATA``),
+    are reported by the loader with ``claim_unknown``.
     """
     tables: dict[str, LoadedTable[T]] = {}
     sources: list[TableSource] = []
     problems: list[DataProblem] = []
     for folder in folders:
+        if not folder.is_dir():
+            if claim_unknown:  # reported once, by the fault-table loader
+                problems.append(DataProblem(folder, "data folder does not exist"))
+            continue
         flat = not (folder / subfolder).is_dir()
         seen_here: dict[str, Path] = {}
         for path in tables_in(folder, subfolder):

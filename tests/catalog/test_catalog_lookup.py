@@ -222,3 +222,11 @@ def test_default_catalog_is_cached_and_follows_fieldkit_data(
     second = default_catalog()
     assert second is not first
     assert ids(second.table("meihua-ic").entries) == ["meihua-ic.08"]
+
+
+def test_a_missing_fieldkit_data_folder_is_reported(tmp_path: Path, fixture_root: Path) -> None:
+    catalog = load_catalog_from([fixture_root, tmp_path / "no-such-folder"])
+    assert [(p.file.name, p.message) for p in catalog.problems] == [
+        ("no-such-folder", "data folder does not exist")
+    ]
+    assert len(catalog.entries()) == 11
