@@ -164,3 +164,51 @@ def test_work_orders_created_and_reassigned_through_the_api(backoffice: Backoffi
         items = http.get("/api/v1/work-orders", params={"limit": 1000}).json()["items"]
         (theirs,) = [o for o in items if o["work_order_id"] == order_id]
         assert theirs["deleted"] is False and theirs["scheduled_for"] == "2026-11-25"
+
+
+def test_meter_swaps_are_queryable(backoffice: Backoffice, laptop) -> None:
+    visit_id = close_visit(laptop, "T001", when=DAY, customer_no="MS1")
+    (item,) = [i for i in VisitRepository(laptop).outbox_items() if i.visit_id == visit_id]
+    payload = copy.deepcopy(item.payload)
+    payload["visit_id"] = str(uuid.uuid4())
+    payload["procedure_runs"] = []
+    payload["hazards"] = []
+    payload["meter_swaps"] = [
+        {
+            "swap_id": str(uuid.uuid4()),
+            "old_meter_no": "OLD-778",
+            "new_meter_no": "NEW-779",
+            "seal_nos": ["QF001", "QF002"],
+            "old_meter_reading": 1234.5,
+            "gas_used": 10.0,
+            "gas_remaining": 2.5,
+            "swapped_at": "2026-10-05T02:10:00Z",
+            "reason": "表具故障",
+        }
+    ]
+    with backoffice.client("T001") as http:
+        r = http.post("/api/v1/visits/batch", json={"visits": [payload]})
+        assert r.json()["results"][0]["status"] == "stored"
+    with backoffice.client("admin") as http:
+        (swap,) = http.get("/api/v1/meter-swaps", params={"meter_no": "OLD-778"}).json()
+        assert swap["new_meter_no"] == "NEW-779" and swap["seal_nos"] == ["QF001", "QF002"]
+        assert swap["visit_id"] == payload["visit_id"]
+        assert http.get("/api/v1/meter-swaps", params={"customer_no": "nobody"}).json() == []
+    with backoffice.client("T002") as http:
+        assert http.get("/api/v1/meter-swaps", params={"meter_no": "OLD-778"}).json() == []
+
+
+def test_an_original_and_its_recheck_in_one_batch(backoffice: Backoffice, laptop) -> None:
+    visit_id = close_visit(laptop, "T001", when=DAY, customer_no="HZ2")
+    (item,) = [i for i in VisitRepository(laptop).outbox_items() if i.visit_id == visit_id]
+    recheck = copy.deepcopy(item.payload)
+    recheck["visit_id"] = str(uuid.uuid4())
+    recheck["procedure_runs"] = []
+    recheck["hazards"][0]["status"] = "rechecking"
+    hazard_id = recheck["hazards"][0]["hazard_id"]
+    with backoffice.client("T001") as http:
+        r = http.post("/api/v1/visits/batch", json={"visits": [recheck, item.payload]})
+        assert [x["status"] for x in r.json()["results"]] == ["stored", "stored"]
+    with backoffice.client("admin") as http:
+        hazards = {h["hazard_id"]: h for h in http.get("/api/v1/hazards").json()}
+        assert hazards[hazard_id]["status"] == "rechecking"

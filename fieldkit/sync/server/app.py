@@ -333,6 +333,13 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
         """Hazards still open: 待整改 (pending) and 复查中 (rechecking)."""
         return service.open_hazards(engine, who)
 
+    @app.get(f"{API}/meter-swaps")
+    def meter_swaps(
+        who: Who, customer_no: str | None = None, meter_no: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Meter swaps (换表) by customer number or meter number (old or new)."""
+        return service.meter_swaps(engine, who, customer_no=customer_no, meter_no=meter_no)
+
     @app.get(f"{API}/follow-ups")
     def follow_ups(
         who: Who, due_by: date | None = None, pending: bool = True

@@ -86,6 +86,7 @@ def child_rows(payloads: Iterable[VisitPayload]) -> dict[str, list[dict[str, Any
         "procedure_run": [],
         "step_result": [],
         "measurement": [],
+        "meter_swap": [],
         "hazard": [],
         "follow_up": [],
     }
@@ -131,6 +132,22 @@ def child_rows(payloads: Iterable[VisitPayload]) -> dict[str, list[dict[str, Any
                 }
                 for m in run.measurements
             )
+        rows["meter_swap"].extend(
+            {
+                "id": m.swap_id,
+                "visit_id": vid,
+                "customer_no": p.customer.customer_no,
+                "old_meter_no": m.old_meter_no,
+                "new_meter_no": m.new_meter_no,
+                "seal_nos": list(m.seal_nos),
+                "old_meter_reading": m.old_meter_reading,
+                "gas_used": m.gas_used,
+                "gas_remaining": m.gas_remaining,
+                "swapped_at": m.swapped_at,
+                "reason": m.reason,
+            }
+            for m in p.meter_swaps
+        )
         rows["hazard"].extend(
             {
                 "id": h.hazard_id,
@@ -165,7 +182,7 @@ def _rank(column: Any) -> Any:
 
 def _write_children(conn: Connection, new: Sequence[_Prepared]) -> None:
     rows = child_rows(p.payload for p in new)
-    for name in ("procedure_run", "step_result", "measurement", "follow_up"):
+    for name in ("procedure_run", "step_result", "measurement", "meter_swap", "follow_up"):
         if rows[name]:
             conn.execute(t.metadata.tables[name].insert(), rows[name])
     if rows["hazard"]:
@@ -182,7 +199,14 @@ def _write_children(conn: Connection, new: Sequence[_Prepared]) -> None:
             },
             where=_rank(t.hazard.c.status) < _rank(stmt.excluded.status),
         )
-        conn.execute(stmt, sorted(rows["hazard"], key=lambda r: r["id"]))
+        # One row per hazard (an original and its 复查 may share a batch): the most advanced
+        # status wins; sorted by id so concurrent batches lock hazards in the same order.
+        latest: dict[uuid.UUID, dict[str, Any]] = {}
+        for row in rows["hazard"]:
+            seen = latest.get(row["id"])
+            if seen is None or HAZARD_RANK[row["status"]] > HAZARD_RANK[seen["status"]]:
+                latest[row["id"]] = row
+        conn.execute(stmt, [latest[k] for k in sorted(latest)])
 
 
 def _store_group(conn: Connection, group: Sequence[_Prepared]) -> dict[uuid.UUID, PushResult]:
@@ -384,6 +408,42 @@ def open_hazards(engine: Engine, principal: Principal) -> list[dict[str, Any]]:
                 "basis": r.basis,
             }
             for r in conn.execute(query)
+        ]
+
+
+def meter_swaps(
+    engine: Engine,
+    principal: Principal,
+    *,
+    customer_no: str | None = None,
+    meter_no: str | None = None,
+) -> list[dict[str, Any]]:
+    """Meter swaps (换表), by customer or by a meter number (old or new)."""
+    m = t.meter_swap
+    query = sa.select(m, t.visit.c.technician_id).join(t.visit, t.visit.c.id == m.c.visit_id)
+    if not principal.is_admin:
+        query = query.where(t.visit.c.technician_id == principal.login)
+    if customer_no is not None:
+        query = query.where(m.c.customer_no == customer_no)
+    if meter_no is not None:
+        query = query.where(sa.or_(m.c.old_meter_no == meter_no, m.c.new_meter_no == meter_no))
+    with engine.connect() as conn:
+        return [
+            {
+                "swap_id": str(r.id),
+                "visit_id": str(r.visit_id),
+                "technician_id": r.technician_id,
+                "customer_no": r.customer_no,
+                "old_meter_no": r.old_meter_no,
+                "new_meter_no": r.new_meter_no,
+                "seal_nos": list(r.seal_nos),
+                "old_meter_reading": r.old_meter_reading,
+                "gas_used": r.gas_used,
+                "gas_remaining": r.gas_remaining,
+                "swapped_at": r.swapped_at.isoformat(),
+                "reason": r.reason,
+            }
+            for r in conn.execute(query.order_by(m.c.swapped_at, m.c.id))
         ]
 
 

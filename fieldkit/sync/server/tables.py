@@ -120,6 +120,22 @@ measurement = sa.Table(
     sa.Column("taken_at", Ts, nullable=False),
 )
 
+meter_swap = sa.Table(
+    "meter_swap",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), nullable=False, index=True),
+    sa.Column("customer_no", sa.String(200), nullable=False, index=True),
+    sa.Column("old_meter_no", sa.String(200), nullable=False, index=True),
+    sa.Column("new_meter_no", sa.String(200), nullable=False, index=True),
+    sa.Column("seal_nos", Json, nullable=False),
+    sa.Column("old_meter_reading", sa.Float, nullable=True),
+    sa.Column("gas_used", sa.Float, nullable=True),
+    sa.Column("gas_remaining", sa.Float, nullable=True),
+    sa.Column("swapped_at", Ts, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+)
+
 hazard = sa.Table(
     "hazard",
     metadata,
