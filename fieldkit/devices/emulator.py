@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from fieldkit.devices import cjt188
 from fieldkit.devices.cardreader import (
@@ -371,9 +372,15 @@ class CardReaderEmulator(PtyEmulator):
         return out
 
 
+_EXAMPLE_CARD: Any = object()
+
+
 def start_card_emulator(
-    card: Sle4442 | None = None, *, baudrate: int = 9600, pace: bool = True
+    card: Sle4442 | None = _EXAMPLE_CARD, *, baudrate: int = 9600, pace: bool = True
 ) -> EmulatorHandle:
+    """A card reader on a pty. Default: holding :func:`example_user_card`; ``None``: empty."""
+    if card is _EXAMPLE_CARD:
+        card = example_user_card()
     return CardReaderEmulator(card, baudrate=baudrate, pace=pace).start()
 
 
