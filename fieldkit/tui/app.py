@@ -164,7 +164,31 @@ class FieldkitApp(App[None]):
         except ImportError:
             self.notify(_("The device screen is not installed in this build."), severity="warning")
             return
-        self._open(DeviceScreen)
+        port = self.loaded_settings.serial_port if self.loaded_settings else None
+        self._open(DeviceScreen, port)
+
+    def on_device_screen_reading_taken(self, message: Any) -> None:
+        """A meter or card was read: keep it with the visit open beneath, if any."""
+        visit = next((s for s in reversed(self.screen_stack) if hasattr(s, "visit_id")), None)
+        if visit is None:
+            return
+        reading = message.reading
+        data = dict(reading.data)
+        diagnosis = data.get("diagnosis")
+        raw = getattr(reading.reading, "raw", None) or b""
+        try:
+            self.services.repository().attach_device_reading(
+                visit.visit_id,
+                kind=reading.kind,
+                raw=raw,
+                decoded=data,
+                diagnosis=diagnosis if isinstance(diagnosis, list) else [],
+                port=self.loaded_settings.serial_port if self.loaded_settings else None,
+            )
+        except Exception as exc:
+            self.notify(_("Reading not attached: {error}").format(error=exc), severity="error")
+            return
+        self.notify(_("Reading attached to the visit."))
 
     # -- language ------------------------------------------------------------------------
 

@@ -13,7 +13,11 @@ from fieldkit import i18n
 from fieldkit.tui.text import ambiguous_characters, narrow
 
 TUI_DIR = Path(fieldkit.tui.__file__).parent
-SOURCES = [*sorted(TUI_DIR.rglob("*.py")), TUI_DIR.parent / "cli" / "app.py"]
+# screens/device.py belongs to the devices area (its strings are in devices.po).
+SOURCES = [
+    *sorted(p for p in TUI_DIR.rglob("*.py") if p.name != "device.py"),
+    TUI_DIR.parent / "cli" / "app.py",
+]
 PO_FILE = i18n.locale_dir() / "zh_CN" / "LC_MESSAGES" / "tui.po"
 
 

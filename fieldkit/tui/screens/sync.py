@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -17,22 +18,50 @@ from fieldkit.tui.keys import translate_bindings
 from fieldkit.tui.widgets.progress import AsciiProgress
 
 
-def _progress_numbers(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[int, int | None, str]:
-    """(done, total, what) from whatever the sync client reports."""
-    if args and not kwargs and len(args) == 1:
-        event = args[0]
-        done = getattr(event, "done", None)
-        total = getattr(event, "total", None)
-        what = str(getattr(event, "message", None) or getattr(event, "stage", "") or "")
-        if isinstance(done, int):
-            return done, total if isinstance(total, int) else None, what
-        return 0, None, str(event)
-    numbers = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
-    words = [str(a) for a in args if isinstance(a, str)]
-    done = kwargs.get("done", numbers[0] if numbers else 0)
-    total = kwargs.get("total", numbers[1] if len(numbers) > 1 else None)
-    what = str(kwargs.get("message") or kwargs.get("stage") or " ".join(words))
-    return int(done), (int(total) if total is not None else None), what
+def progress_text(progress: Any) -> tuple[int, int | None, str]:
+    """(done, total, what) from the sync client's :class:`SyncProgress`."""
+    phase = str(getattr(progress, "phase", ""))
+    pushed = int(getattr(progress, "pushed", 0))
+    to_push = int(getattr(progress, "to_push", 0))
+    if phase == "push":
+        what = _("Sending visits: {done} of {total}").format(done=pushed, total=to_push)
+    elif phase == "pull":
+        what = _("Fetching work orders: {n} changes").format(n=getattr(progress, "pulled", 0))
+    elif phase == "retry":
+        what = _(
+            "No answer from the server (attempt {n}); trying again in {s:.0f} s. {message}"
+        ).format(
+            n=getattr(progress, "attempt", 0),
+            s=getattr(progress, "retry_in", 0.0),
+            message=getattr(progress, "message", ""),
+        )
+    else:
+        what = ""
+    return pushed, (to_push or None), what
+
+
+def report_text(report: Any) -> str:
+    """A sync report in words: what was sent, what came back, what still waits and why."""
+    parts = [
+        _("Sent {n} visits ({d} the server already had).").format(
+            n=report.pushed + report.duplicates, d=report.duplicates
+        ),
+        _("Work-order changes: {n}.").format(n=report.pulled),
+        _("Still waiting: {n}.").format(n=report.waiting),
+    ]
+    for visit_id, detail in report.conflicts:
+        parts.append(
+            _("Conflict, kept on this laptop: visit {id}: {detail}").format(
+                id=str(visit_id)[:8], detail=detail
+            )
+        )
+    if report.failed is not None:
+        visit_id, why = report.failed
+        where = _("visit {id}: ").format(id=str(visit_id)[:8]) if visit_id else ""
+        parts.append(_("Stopped: {where}{why}").format(where=where, why=why))
+    if report.interrupted:
+        parts.append(_("Cancelled; the rest waits for the next sync."))
+    return " ".join(parts)
 
 
 class SyncScreen(ModalScreen[None]):
@@ -68,6 +97,7 @@ class SyncScreen(ModalScreen[None]):
         super().__init__()
         translate_bindings(self)
         self.running = False
+        self._cancel = threading.Event()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sync-dialog"):
@@ -123,10 +153,12 @@ class SyncScreen(ModalScreen[None]):
 
             services = self.app.services  # type: ignore[attr-defined]
 
-            def progress(*args: Any, **kwargs: Any) -> None:
-                self.post_message(self.Progress(*_progress_numbers(args, kwargs)))
+            def progress(state: Any) -> None:
+                self.post_message(self.Progress(*progress_text(state)))
 
-            report = sync_once(services.settings, services.database(), progress=progress)
+            report = sync_once(
+                services.settings, services.database(), progress=progress, cancel=self._cancel
+            )
             waiting = services.repository().outbox_count()
         except Exception as exc:  # the outbox keeps every record; nothing is lost
             error = str(exc) or type(exc).__name__
@@ -150,15 +182,15 @@ class SyncScreen(ModalScreen[None]):
                 ).format(error=message.error)
             )
         else:
-            status.set_classes("saved")
-            summary = getattr(message.report, "summary", None)
-            text = summary() if callable(summary) else str(message.report)
-            status.update(_("Sync finished. {summary}").format(summary=text))
+            report = message.report
+            status.set_classes("saved" if report.ok else "error-text")
+            status.update(_("Sync finished. {summary}").format(summary=report_text(report)))
         if message.waiting is not None:
             self.query_one("#sync-waiting", Static).update(
                 _("Records waiting to be sent: {n}").format(n=message.waiting)
             )
 
     def action_close(self) -> None:
-        # A running sync keeps going in its worker; its records are safe either way.
+        # Stops a running sync between requests; whatever was not confirmed stays queued.
+        self._cancel.set()
         self.dismiss(None)

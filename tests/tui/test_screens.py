@@ -1,0 +1,165 @@
+"""Fault lookup, service conduct, settings, keymap and the footer, through the pilot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fieldkit.config import Settings, load_settings
+from fieldkit.tui.screens.conduct import ConductScreen
+from fieldkit.tui.screens.home import HomeScreen
+from fieldkit.tui.screens.lookup import LookupScreen
+from fieldkit.tui.screens.settings import SettingsScreen
+from tests.tui.helpers import make_app, screen_text, seed_order, settle
+
+
+async def test_fault_lookup_searches_as_you_type_and_links_tool_cards(
+    settings: Settings,
+) -> None:
+    app = make_app(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await settle(pilot)
+        assert isinstance(app.screen, LookupScreen)
+        await pilot.press(*"err1")  # the code typed loosely
+        await settle(pilot)
+        text = screen_text(app)
+        assert "ERR-1" in text
+        assert "美华" in text  # the device is named
+        assert "来源:售后服务维修手册" in text  # and the source is shown
+        cards = app.screen._cards
+        assert cards, "ERR-1 links to the 美华 fault (repair) card"
+        await pilot.press("f7")
+        await settle(pilot)
+        assert cards[0].name.zh in screen_text(app)
+
+        # Chinese symptom words find entries too; nonsense finds nothing and says so.
+        app.screen.query_one("#search").value = ""
+        await pilot.press("ctrl+f", *"zzzzqqq")
+        await settle(pilot)
+        assert "未找到" in screen_text(app)
+
+
+async def test_service_conduct_shows_the_five_ones_and_forbidden_phrases(
+    settings: Settings,
+) -> None:
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        assert isinstance(app.screen, ConductScreen)
+        text = screen_text(app)
+        assert "五个一" in text
+        assert "戴上一副手套" in text
+        sections = app.screen._sections
+        forbidden = next(i for i, s in enumerate(sections) if s.kind == "forbidden_phrases")
+        app.screen.query_one("#sections").highlighted = forbidden
+        await settle(pilot)
+        text = screen_text(app)
+        assert "以下忌语绝不可对用户说" in text
+        assert "谁办的事你找谁去" in text
+
+
+async def test_settings_switch_language_and_save_to_the_config_file(
+    settings: Settings, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    app = make_app(settings)
+    app.config_path = config
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f9")
+        await settle(pilot)
+        assert isinstance(app.screen, SettingsScreen)
+        app.screen.query_one("#language").value = "en"
+        field = app.screen.query_one("#technician-id")
+        field.value = ""
+        field.focus()
+        await pilot.press(*"T042")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        # The screens are rebuilt in English, with the new technician.
+        assert isinstance(app.screen, HomeScreen)
+        text = screen_text(app)
+        assert "Home" in text and "T042" in text
+        assert "Faults" in text  # the footer follows the language
+    saved = load_settings(config)
+    assert saved.language == "en"
+    assert saved.technician_id == "T042"
+    # The session's --db was not made permanent.
+    assert saved.db_url is None
+
+
+async def test_broken_settings_file_is_reported_and_never_overwritten(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('language = "fr"\ntechnician_id = "T9"\n', encoding="utf-8")
+
+    def loader() -> Settings:
+        return load_settings(config)
+
+    from fieldkit.tui.app import FieldkitApp
+
+    app = FieldkitApp(settings_loader=loader, cursor_blink=False, config_path=config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "设置有问题" in text and "language" in text
+        await pilot.press("f9")
+        await settle(pilot)
+        assert "无法读取设置文件" in screen_text(app)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    assert config.read_text(encoding="utf-8") == 'language = "fr"\ntechnician_id = "T9"\n'
+
+
+async def test_keymap_setting_moves_a_binding(settings: Settings) -> None:
+    app = make_app(settings.model_copy(update={"keymap": {"app.lookup": "f8"}}))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")  # no longer bound
+        await settle(pilot)
+        assert isinstance(app.screen, HomeScreen)
+        await pilot.press("f8")
+        await settle(pilot)
+        assert isinstance(app.screen, LookupScreen)
+
+
+def test_every_binding_has_an_id_and_a_windows_safe_key() -> None:
+    import importlib
+
+    modules = ["app", "screens.home", "screens.visit", "screens.procedure", "screens.lookup"]
+    modules += ["screens.conduct", "screens.settings", "screens.sync", "screens.close_visit"]
+    allowed = {f"f{n}" for n in range(1, 11)} | {"enter", "escape"}
+    for name in modules:
+        module = importlib.import_module(f"fieldkit.tui.{name}")
+        own = [o for o in vars(module).values() if getattr(o, "__module__", "") == module.__name__]
+        for obj in own:
+            for binding in obj.__dict__.get("BINDINGS", []) if isinstance(obj, type) else []:
+                if binding.id is None or not binding.id.split(".")[0]:
+                    raise AssertionError(f"{name}: binding {binding.key} has no id")
+                key = binding.key
+                assert key in allowed or (key.startswith("ctrl+") and len(key) == 6), key
+                assert key not in {"ctrl+x", "ctrl+e", "ctrl+a", "ctrl+k", "ctrl+u", "ctrl+w"}, (
+                    f"{binding.id}: {key} is taken by text inputs"
+                )
+                assert key != "ctrl+b", "tmux's prefix"
+
+
+async def test_80x24_footer_shows_the_current_steps_keys(settings: Settings) -> None:
+    seed_order(settings)
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#orders").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "执行流程" in footer and "结束上门" in footer
+        options = app.screen.query_one("#procedures")
+        options.highlighted = app.screen._procedure_ids.index("indoor-purge")
+        await pilot.press("f7")
+        await settle(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "是/完成" in footer and "否" in footer
+        assert "记录维修" not in footer  # offered only while a gate holds the job
