@@ -53,16 +53,21 @@ def pad(text: str, width: int) -> str:
     return text + " " * max(0, width - cell_width(text))
 
 
+_CLOSING = set(")]},.;:!?%）」』》〉】，。、；：！？")
+_OPENING = set("([{（「『《〈【")
+
+
 def wrap(text: str, width: int, indent: int = 0, first_indent: int | None = None) -> list[str]:
     """Wrap to ``width`` columns: Chinese may break between any two characters, English
-    only at spaces. Continuation lines are indented by ``indent`` columns."""
+    only at spaces. No line starts with closing punctuation or ends with an opening
+    bracket. Continuation lines are indented by ``indent`` columns."""
     lines: list[str] = []
     current = ""
     used = indent if first_indent is None else first_indent
     limit = max(width, indent + 10)
     for token in _tokens(text):
         w = cell_width(token)
-        if used + w > limit and current.strip():
+        if used + w > limit and current.strip() and token[0] not in _CLOSING:
             lines.append(current.rstrip())
             current, used = "", indent
             if token == " ":
@@ -75,18 +80,32 @@ def wrap(text: str, width: int, indent: int = 0, first_indent: int | None = None
 
 
 def _tokens(text: str) -> Iterable[str]:
-    """Words (ASCII runs), single spaces and single wide characters."""
+    """Words (ASCII runs), single spaces and single wide characters; an opening bracket
+    sticks to what follows it."""
     word = ""
+    opening = ""
     for ch in text:
-        if ch == " " or cell_width(ch) == 2:
+        if ch in _OPENING:
             if word:
-                yield word
-                word = ""
-            yield ch
+                yield opening + word
+                word = opening = ""
+            opening += ch
+        elif ch == " " or cell_width(ch) == 2:
+            if word:
+                yield opening + word
+                word = opening = ""
+            if ch == " ":
+                if opening:
+                    yield opening
+                    opening = ""
+                yield ch
+            else:
+                yield opening + ch
+                opening = ""
         else:
             word += ch
-    if word:
-        yield word
+    if word or opening:
+        yield opening + word
 
 
 def _terminal_width() -> int:
@@ -111,6 +130,10 @@ class Printer:
                 wrap(text, self.width, indent=cell_width(head), first_indent=cell_width(head))
             )
         )
+
+    def wrapped(self, text: str, indent: int = 0) -> None:
+        """A plain line wrapped to the width, continuation lines indented."""
+        self.lines.extend(wrap(text, self.width, indent=indent + 2, first_indent=indent))
 
     def table(self, rows: list[list[str]], indent: int = 2) -> None:
         """Rows of cells; every column but the last is padded to its widest cell."""
@@ -245,14 +268,27 @@ def render_entry(catalog: Catalog, entry: FaultEntry, out: Printer) -> None:
         for n, step in enumerate(procedure.steps, 1):
             out.field(f"{n}.", t(step), indent=4)
         if procedure.records:
-            out.field(_("Record:"), ", ".join(procedure.records), indent=4)
+            out.field(
+                _("Record:"), ", ".join(_record_label(r) for r in procedure.records), indent=4
+            )
     if entry.note is not None:
         out.field(_("Note:"), t(entry.note))
     if entry.see_also:
         refs = [f"{ref} {_ref_title(catalog, ref)}".strip() for ref in entry.see_also]
         out.field(_("See also:"), "; ".join(refs))
     out.field(_("Severity:"), _severity(entry.severity.value))
-    out.line(source_line(catalog.source_of(entry), entry.number))
+    out.wrapped(source_line(catalog.source_of(entry), entry.number))
+
+
+def _record_label(key: str) -> str:
+    """A visit-record field named by a sub-procedure, in the reader's language."""
+    return {
+        "new_meter_no": _("new meter no."),
+        "seal_no": _("seal no."),
+        "gas_used": _("gas used"),
+        "gas_remaining": _("gas remaining"),
+        "swap_date": _("date of the swap"),
+    }.get(key, key)
 
 
 def _severity(value: str) -> str:
@@ -541,7 +577,7 @@ def render_card(
         for rule in table.rules:
             if card.id in rule.see_also:
                 out.field(_("Rule:"), f"{t(rule.title)}: {t(rule.text)}")
-    out.line(source_line(card.source or table.source, card.number))
+    out.wrapped(source_line(card.source or table.source, card.number))
 
 
 def render_family(
@@ -555,7 +591,7 @@ def render_family(
         )
     for rule in table.rules:
         out.field(_("Rule:"), f"{t(rule.title)}: {t(rule.text)}")
-    out.line(source_line(table.source))
+    out.wrapped(source_line(table.source))
     for card in table.cards:
         out.line()
         render_card(cards, card, out, catalog, with_rules=False)
@@ -748,7 +784,7 @@ def conduct(section: str | None, as_json: bool, lang: str) -> None:
             out.field(f"{i}.", t(item), indent=2)
         if s.note is not None:
             out.field(_("Note:"), t(s.note), indent=2)
-        out.line("  " + source_line(data.source_of(s)))
+        out.wrapped(source_line(data.source_of(s)), indent=2)
     out.echo()
 
 

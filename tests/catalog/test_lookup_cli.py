@@ -17,6 +17,9 @@ from fieldkit.cli.lookup import Printer, cell_width, pad, wrap
 
 @pytest.fixture
 def run(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    # A wide terminal, so the assertions below do not depend on where lines wrap.
+    monkeypatch.setenv("COLUMNS", "200")
+
     def invoke(*args: str, data: Path | None = None):  # type: ignore[no-untyped-def]
         if data is not None:
             monkeypatch.setenv("FIELDKIT_DATA", str(data))
@@ -403,3 +406,30 @@ def test_card_shows_the_family_rules_that_refer_to_it(run, data_copy: Path) -> N
     assert "规则：卡类型: 开户卡只能在新表中使用" in with_rule.stdout
     without = run("cards", "清零卡", data=data_copy)
     assert "规则：" not in without.stdout
+
+
+@pytest.mark.parametrize("columns", [50, 80])
+def test_output_fits_a_narrow_terminal(run, monkeypatch: pytest.MonkeyPatch, columns: int) -> None:  # type: ignore[no-untyped-def]
+    for args in (
+        ["code", "qianfeng-ic.01"],
+        ["code", "ERR-3", "--lang", "en"],
+        ["cards", "qianfeng"],
+    ):
+        monkeypatch.setenv("COLUMNS", "200")
+        wide = run(*args).stdout
+        monkeypatch.setenv("COLUMNS", str(columns))
+        result = run(*args)
+        assert result.exit_code == 0
+        for line in result.stdout.splitlines():
+            if line.startswith("=="):
+                continue  # headings are not wrapped
+            # closing punctuation may hang over the edge by a character or two
+            assert cell_width(line) <= columns + 4, line
+        assert len(result.stdout.splitlines()) > len(wide.splitlines())  # it did wrap
+        assert "".join(result.stdout.split()) == "".join(wide.split())  # and lost nothing
+
+
+def test_wrap_keeps_brackets_with_their_text() -> None:
+    lines = wrap("可信度: S (二手资料) and more text here", 14)
+    assert not any(line.rstrip().endswith("(") for line in lines)
+    assert not any(line.lstrip().startswith((")", "，", "。")) for line in lines)
