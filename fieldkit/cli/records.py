@@ -19,6 +19,8 @@ def _repo(ctx: click.Context) -> Any:
     from fieldkit.records.repo import VisitRepository
 
     url = ctx.obj.get("db_url") if ctx.obj else None
+    if url is not None and "://" not in url:  # a plain file path
+        url = f"sqlite:///{Path(url).expanduser().resolve().as_posix()}"
     try:
         if url is None:
             url = load_settings().resolved_db_url()
@@ -73,7 +75,7 @@ def _summary_json(v: Any) -> dict[str, Any]:
     "--db",
     "db_url",
     default=None,
-    help="Database URL (default: the configured one, e.g. sqlite:///C:/path/fieldkit.db).",
+    help="Database file or URL (default: the configured one; e.g. D:\\backup\\fieldkit.db).",
 )
 @click.pass_context
 def visits(ctx: click.Context, db_url: str | None) -> None:

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from fieldkit.i18n import _
 from fieldkit.records.db import Database
@@ -44,9 +44,10 @@ class TestLine:
     procedure_id: str
     step_id: str
     title: str
-    passed: bool
+    passed: bool | None  # None: a repair recorded after a failed test
     readings: list[str]
     at: datetime
+    repair: str | None = None
 
 
 @dataclass
@@ -158,12 +159,27 @@ def _build(session: Session, visit_id: uuid.UUID) -> HandoverForm:
         .join(ProcedureRunRecord, col(ProcedureRunRecord.id) == col(StepResult.run_id))
         .where(
             ProcedureRunRecord.visit_id == visit_id,
-            col(StepResult.passed).is_not(None),
-            StepResult.kind == "answered",
+            or_(
+                col(StepResult.passed).is_not(None) & (StepResult.kind == "answered"),
+                StepResult.kind == "repair_recorded",
+            ),
         )
         .order_by(col(ProcedureRunRecord.started_at), col(StepResult.seq))
     ).all()
     for step, run in rows:
+        if step.kind == "repair_recorded":
+            form.tests.append(
+                TestLine(
+                    procedure_id=run.procedure_id,
+                    step_id=step.step_id,
+                    title=titles.get((run.procedure_id, step.step_id), step.step_id),
+                    passed=None,
+                    readings=[],
+                    at=step.at,
+                    repair=str(step.value.get("description") or ""),
+                )
+            )
+            continue
         form.tests.append(
             TestLine(
                 procedure_id=run.procedure_id,
@@ -255,6 +271,11 @@ def handover_sections(form: HandoverForm, tz: tzinfo | None = None) -> list[tupl
         )
     test_lines = []
     for t in form.tests:
+        if t.repair is not None:
+            test_lines.append(
+                _("[repaired] {title}: {repair}").format(title=t.title, repair=t.repair)
+            )
+            continue
         verdict = _("passed") if t.passed else _("failed")
         line = f"[{verdict}] {t.title}"
         if t.readings:

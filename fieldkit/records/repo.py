@@ -413,17 +413,18 @@ class VisitRepository:
 
     def find_customers(self, query: str, limit: int = 50) -> list[Customer]:
         """Customers whose 户号, name, phone or address contains ``query``."""
-        pattern = f"%{query.strip()}%"
+        escaped = query.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
         with self.database.session(readonly=True) as session:
             rows = session.exec(
                 select(Customer)
                 .where(
                     or_(
-                        col(Customer.customer_no).like(pattern),
-                        col(Customer.name).like(pattern),
-                        col(Customer.phone).like(pattern),
-                        col(Customer.community).like(pattern),
-                        col(Customer.address_detail).like(pattern),
+                        col(Customer.customer_no).like(pattern, escape="\\"),
+                        col(Customer.name).like(pattern, escape="\\"),
+                        col(Customer.phone).like(pattern, escape="\\"),
+                        col(Customer.community).like(pattern, escape="\\"),
+                        col(Customer.address_detail).like(pattern, escape="\\"),
                     )
                 )
                 .order_by(col(Customer.customer_no))

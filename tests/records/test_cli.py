@@ -88,6 +88,12 @@ def test_list_shows_the_open_visit(url: str, visit_id: uuid.UUID) -> None:
     assert rows[0]["steps_saved"] == 2 and rows[0]["closed_at"] is None
 
 
+def test_db_may_be_a_plain_file_path(tmp_path: Path, visit_id: uuid.UUID) -> None:
+    result = run("visits", "--db", str(tmp_path / "cli.db"), "list", "--json")
+    assert result.exit_code == 0, result.output
+    assert [r["visit_id"] for r in json.loads(result.output)] == [str(visit_id)]
+
+
 def test_list_when_empty(url: str) -> None:
     result = run("visits", "--db", url, "list", "--lang", "en")
     assert result.exit_code == 0

@@ -116,3 +116,26 @@ def test_a_held_reading_is_measured_once(db: Database, ignition: Procedure) -> N
         ("start", 6.0, "kPa"),
         ("end", 6.0, "kPa"),
     ]
+
+
+def test_handover_form_tells_the_tightness_story(db: Database, ignition: Procedure) -> None:
+    from fieldkit.i18n import set_language
+    from fieldkit.records.handover import build_handover, handover_text
+
+    repo = VisitRepository(db)
+    visit_id, run = _start(repo, ignition)
+    while not run.status.finished:
+        _step(repo, visit_id, run)
+    set_language("en")
+    try:
+        text = handover_text(build_handover(db, visit_id), tz=UTC)
+    finally:
+        set_language("zh")
+    lines = [line.strip() for line in text.splitlines()]
+    tests = [line for line in lines if line.startswith(("[passed]", "[failed]", "[repaired]"))]
+    assert tests[0].startswith("[failed]") and "end 5.8 kPa" in tests[0]
+    assert tests[1].startswith("[repaired]")
+    assert tests[2].startswith("[passed]") and "end 6 kPa" in tests[2]
+    assert len(tests) == 3 + len(ignition.steps) - 1  # every other step passed once
+    assert "Seal no(s).: F-1, F-2" in lines
+    assert any(line.startswith("Customer signature: 张三") for line in lines)

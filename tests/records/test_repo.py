@@ -66,6 +66,9 @@ def test_customers_are_upserted_by_customer_no(repo: VisitRepository) -> None:
     assert (again.name, again.phone, again.community) == ("张三", "13800000000", "幸福小区")
     assert [c.customer_no for c in repo.find_customers("幸福")] == ["0012345"]
     assert repo.find_customers("nobody") == []
+    repo.upsert_customer("A_1", name="100%")
+    assert [c.customer_no for c in repo.find_customers("_")] == ["A_1"]  # not a wildcard
+    assert [c.customer_no for c in repo.find_customers("%")] == ["A_1"]
     with pytest.raises(RecordsError):
         repo.upsert_customer("  ")
 
