@@ -65,7 +65,7 @@ async def test_sync_with_the_server_gone_keeps_every_record(settings: Settings) 
         await settle(pilot)
         await pilot.press("f5")
         await settle(pilot)
-        screen = app.screen
+        assert isinstance(app.screen, SyncScreen)
         await pilot.press("f5")
         for _ in range(100):
             await pilot.pause(0.05)
