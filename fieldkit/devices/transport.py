@@ -209,7 +209,9 @@ class SerialTransport:
     ) -> bytes:
         """Read chunks, calling ``done(chunk)`` on each, until it returns True, the reply
         timeout passes with nothing received, or the line goes quiet after some bytes."""
-        deadline = time.monotonic() + (self.reply_timeout if timeout is None else timeout)
+        wait = self.reply_timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        hard_deadline = deadline + wait  # a line that never stops babbling still ends
         received = bytearray()
         last = 0.0
         port = self._port
@@ -229,7 +231,7 @@ class SerialTransport:
                 received += chunk
                 self.traffic.add("rx", chunk)
                 last = now
-                if done(bytes(chunk)):
+                if done(bytes(chunk)) or now > hard_deadline:
                     break
                 continue
             if now <= deadline:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fieldkit.devices import cardreader as cr
 from fieldkit.devices.emulator import example_user_card, start_card_emulator
@@ -129,3 +133,26 @@ def test_real_card_reader(request: pytest.FixtureRequest) -> None:
     port = request.config.getoption("--port")
     with cr.Acr30SerialReader(port) as reader:
         assert len(reader.read_card().memory) == 256
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=300), st.lists(st.integers(0, 400), max_size=10))
+def test_acr30_decoder_any_bytes_only_typed_results(data: bytes, cuts: list[int]) -> None:
+    decoder = cr.Acr30Decoder()
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    last = 0
+    for p in [*points, len(data)]:
+        for item in decoder.feed(data[last:p]):
+            assert isinstance(item, bytes | cr.ReaderProtocolError)
+            if isinstance(item, bytes):
+                with contextlib.suppress(cr.ReaderProtocolError):
+                    cr.acr30_parse_reply(item)
+        last = p
+
+
+@given(st.integers(0, 255), st.integers(0, 255), st.binary(max_size=255))
+def test_acr30_reply_round_trip(sw1: int, sw2: int, data: bytes) -> None:
+    (binary,) = cr.Acr30Decoder().feed(cr.acr30_encode_reply(sw1, sw2, data))
+    assert isinstance(binary, bytes)
+    reply = cr.acr30_parse_reply(binary)
+    assert (reply.sw1, reply.sw2, reply.data) == (sw1, sw2, data)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import serial
 
 from fieldkit.devices import cjt188
 from fieldkit.devices.cjt188 import ChecksumError, ValveState
@@ -14,6 +17,7 @@ from fieldkit.devices.transport import (
     PortInUseError,
     PortNotFoundError,
     SerialTransport,
+    classify_open_error,
 )
 
 
@@ -124,3 +128,55 @@ def test_real_meter(request: pytest.FixtureRequest, profiles: dict[str, MeterPro
     result = probe(port, list(profiles.values()))
     reading = read_meter(port, result.profile, address=result.address, baudrate=result.baudrate)
     assert reading.metering.raw and len(reading.metering.raw) == 19
+
+
+def test_windows_permission_error_reads_as_port_in_use() -> None:
+    # the exception pyserial's Windows backend raises when another program holds the port
+    exc = serial.SerialException(
+        "could not open port 'COM3': PermissionError(13, 'Access is denied.', None, 5)"
+    )
+    error = classify_open_error("COM3", exc)
+    assert isinstance(error, PortInUseError)
+    assert "in use by another program" in str(error) and "COM3" in str(error)
+    missing = serial.SerialException(
+        "could not open port 'COM9': FileNotFoundError(2, 'The system cannot find the file "
+        "specified.', None, 2)"
+    )
+    assert isinstance(classify_open_error("COM9", missing), PortNotFoundError)
+
+
+def test_spy_url_traces_every_byte(
+    meter_2004: EmulatorHandle, profiles: dict[str, MeterProfile], tmp_path: Path
+) -> None:
+    trace = tmp_path / "trace.txt"
+    url = f"spy://{meter_2004.port_path}?file={trace}"
+    reading = read_meter(url, profiles["cjt188-2004"], timeout=1.0)
+    assert reading.metering.current.value == pytest.approx(123.45)
+    text = trace.read_text(encoding="utf-8")
+    assert (
+        "68 30 56 34 12 00 00 00 30 81" in text.upper().replace("  ", " ") or "TX" in text.upper()
+    )
+
+
+def test_babbling_line_does_not_hang(profiles: dict[str, MeterProfile]) -> None:
+    import threading
+    import time
+
+    with SerialTransport("loop://", reply_timeout=0.2) as t:
+        stop = threading.Event()
+
+        def babble() -> None:
+            while not stop.is_set():
+                t._port.write(b"\xfe\x00\x68" * 10)
+                time.sleep(0.005)
+
+        thread = threading.Thread(target=babble, daemon=True)
+        thread.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises((NoReplyError, ChecksumError)):
+                MeterLink(t, profiles["cjt188-2004"]).read_address(timeout=0.2)
+        finally:
+            stop.set()
+            thread.join()
+        assert time.monotonic() - started < 2.0
