@@ -27,6 +27,7 @@ def _repo(ctx: click.Context) -> Any:
         database = open_database(url)
     except (ConfigError, DatabaseError) as exc:
         fail(_("Error: {error}").format(error=exc))
+        raise SystemExit(1) from exc  # not reached: fail() exits
     ctx.call_on_close(database.close)
     return VisitRepository(database)
 

@@ -229,8 +229,18 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Database:
         engine.dispose()
         raise DatabaseCorrupt(where, "; ".join(rows[:5]))
     if migrate:
+        from alembic.util.exc import CommandError
+
         try:
             upgrade(database)
+        except CommandError as exc:  # a revision this fieldkit does not know
+            engine.dispose()
+            raise DatabaseError(
+                _(
+                    "The visit database {path} was written by a newer fieldkit ({error}); "
+                    "update fieldkit on this laptop. Nothing was changed."
+                ).format(path=where, error=exc)
+            ) from exc
         except SADatabaseError as exc:
             engine.dispose()
             raise DatabaseError(

@@ -162,3 +162,17 @@ def test_an_open_reader_does_not_block_a_writer(db: Database) -> None:
         repo.upsert_customer("C-1", name="张三")  # commits while the read is open
         assert reader.exec(select(Customer)).all() == before  # a consistent snapshot
     assert [c.customer_no for c in repo.find_customers("C-1")] == ["C-1"]
+
+
+def test_a_database_from_a_newer_fieldkit_is_refused_untouched(db_path: Path) -> None:
+    url = f"sqlite:///{db_path.as_posix()}"
+    open_database(url).close()
+    con = sqlite3.connect(db_path)
+    con.execute("UPDATE alembic_version SET version_num = 'f00dfeed9999'")
+    con.commit()
+    con.close()
+    with pytest.raises(DatabaseError, match="newer fieldkit"):
+        open_database(url)
+    con = sqlite3.connect(db_path)
+    assert con.execute("SELECT version_num FROM alembic_version").fetchone() == ("f00dfeed9999",)
+    con.close()
