@@ -10,11 +10,14 @@ No Textual, no rich: these commands must start fast on an old laptop.
 
 from __future__ import annotations
 
+import functools
+import os
 import shutil
+import sys
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
     from fieldkit.diagnostics.catalog import Catalog
     from fieldkit.diagnostics.models import FaultEntry
     from fieldkit.textmodel import Source, Text
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_FOUND = 0
 EXIT_NOT_FOUND = 1
@@ -330,12 +335,34 @@ def _unknown_device(catalog: Catalog, device: str, as_json: bool) -> None:
     raise SystemExit(EXIT_USAGE)
 
 
+def one_line_errors(func: F) -> F:
+    """Any unexpected error becomes one line on stderr and exit 1, never a traceback
+    (``FIELDKIT_DEBUG=1`` shows the traceback). A closed pipe (``| head``) ends quietly."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:
+            sys.stderr.close()
+            raise SystemExit(EXIT_NOT_FOUND) from None
+        except Exception as exc:
+            if os.environ.get("FIELDKIT_DEBUG"):
+                raise
+            fail(_("Error: {error}").format(error=f"{type(exc).__name__}: {exc}"), EXIT_NOT_FOUND)
+
+    return wrapper  # type: ignore[return-value]
+
+
 # -- fieldkit code ----------------------------------------------------------------------
 @click.command()
 @click.argument("words", nargs=-1, required=True)
 @click.option("--device", "-d", default=None, help="Only this device's table (e.g. meihua-ic).")
 @json_option
 @lang_option
+@one_line_errors
 def code(words: tuple[str, ...], device: str | None, as_json: bool, lang: str) -> None:
     """Explain a fault code: causes, remedies and the manual page.
 
@@ -440,6 +467,7 @@ def _matched_label(matched_on: str) -> str:
 @click.option("--full", is_flag=True, help="Show every hit in full (causes and remedies).")
 @json_option
 @lang_option
+@one_line_errors
 def search(
     words: tuple[str, ...], device: str | None, limit: int, full: bool, as_json: bool, lang: str
 ) -> None:
@@ -628,6 +656,7 @@ def family_json(table: ToolCardTable, cards: CardCatalog) -> dict[str, Any]:
 @click.argument("query", required=False)
 @json_option
 @lang_option
+@one_line_errors
 def cards(query: str | None, as_json: bool, lang: str) -> None:
     """Tool cards: what each does, which meter state it needs and leaves, what it destroys.
 
@@ -729,6 +758,7 @@ def _load_conduct() -> Any:
 @click.argument("section", required=False)
 @json_option
 @lang_option
+@one_line_errors
 def conduct(section: str | None, as_json: bool, lang: str) -> None:
     """Service conduct: 服务理念, 五个一, 文明售后, 文明用语 and 忌语 (never to be said).
 
@@ -832,6 +862,7 @@ def _conduct_problems(folders: list[Path]) -> tuple[int | None, list[Any], str |
 )
 @json_option
 @lang_option
+@one_line_errors
 def check(folder: Path | None, as_json: bool, lang: str) -> None:
     """Validate FOLDER (a data folder or a folder of tables), or the shipped data plus
     FIELDKIT_DATA. Prints every problem; exit 1 if there is any."""

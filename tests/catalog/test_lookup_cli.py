@@ -433,3 +433,18 @@ def test_wrap_keeps_brackets_with_their_text() -> None:
     lines = wrap("可信度: S (二手资料) and more text here", 14)
     assert not any(line.rstrip().endswith("(") for line in lines)
     assert not any(line.lstrip().startswith((")", "，", "。")) for line in lines)
+
+
+def test_an_unexpected_error_is_one_line(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import fieldkit.diagnostics.catalog as catalog_module
+
+    def broken() -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(catalog_module, "default_catalog", broken)
+    result = run("code", "ERR-1")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "错误：RuntimeError: disk on fire"
+    monkeypatch.setenv("FIELDKIT_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        run("search", "不显示")
