@@ -358,7 +358,7 @@ def one_line_errors(func: F) -> F:
 
 # -- fieldkit code ----------------------------------------------------------------------
 @click.command()
-@click.argument("words", nargs=-1, required=True)
+@click.argument("words", nargs=-1, required=True, metavar="CODE")
 @click.option("--device", "-d", default=None, help="Only this device's table (e.g. meihua-ic).")
 @json_option
 @lang_option
@@ -461,7 +461,7 @@ def _matched_label(matched_on: str) -> str:
 
 
 @click.command()
-@click.argument("words", nargs=-1, required=True)
+@click.argument("words", nargs=-1, required=True, metavar="WORDS")
 @click.option("--device", "-d", default=None, help="Only this device's table.")
 @click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 200))
 @click.option("--full", is_flag=True, help="Show every hit in full (causes and remedies).")
