@@ -110,3 +110,25 @@ def test_a_technician_reads_only_their_own_records(backoffice: Backoffice, lapto
         assert {str(mine), str(theirs)} <= everyone
         orders = http.get("/api/v1/work-orders", params={"limit": 1000}).json()["items"]
         assert str(order_id) in {o["work_order_id"] for o in orders}
+
+
+def test_requests_are_not_blocked_by_an_open_write(backoffice: Backoffice) -> None:
+    """Authentication and reads never wait for a writer (SQLite: no write lock on reads)."""
+    import time
+
+    import sqlalchemy as sa
+
+    from fieldkit.sync.server import tables
+
+    with backoffice.engine.begin() as conn:  # a writer holds its transaction open
+        conn.execute(
+            tables.counter.update()
+            .where(tables.counter.c.name == "work_order")
+            .values(value=tables.counter.c.value)
+        )
+        started = time.monotonic()
+        with backoffice.client("T001") as http:
+            assert http.get("/api/v1/me", timeout=10).status_code == 200
+            assert http.get("/api/v1/visits", timeout=10).status_code == 200
+        assert time.monotonic() - started < 5
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.counter)).scalar_one()

@@ -36,7 +36,7 @@ from fieldkit.sync.schema import (
     WorkOrderPage,
 )
 from fieldkit.sync.server import auth, service
-from fieldkit.sync.server.db import ENV_DB, open_server_database
+from fieldkit.sync.server.db import ENV_DB, open_server_database, reading
 
 log = logging.getLogger("fieldkit.sync.server")
 
@@ -170,7 +170,7 @@ def current_principal(request: Request) -> auth.Principal:
         raise ApiError(401, "unauthenticated", "missing Authorization: Bearer <token>")
     if scheme.lower() != "bearer" or not value.strip():
         raise ApiError(401, "unauthenticated", "use Authorization: Bearer <token>")
-    with request.app.state.engine.connect() as conn:
+    with reading(request.app.state.engine) as conn:
         who = auth.authenticate(conn, value.strip())
     if who is None:
         raise ApiError(401, "bad_token", "the token is unknown or has been revoked")

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from fieldkit.sync.server import tables as t
+from fieldkit.sync.server.db import reading
 
 Role = Literal["admin", "technician"]
 ROLES: tuple[str, ...] = ("admin", "technician")
@@ -121,7 +122,7 @@ def revoke_all(engine: Engine, login: str) -> int:
 
 
 def list_accounts(engine: Engine) -> list[dict[str, object]]:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         accounts = conn.execute(sa.select(t.account).order_by(t.account.c.login)).all()
         tokens = conn.execute(sa.select(t.token).order_by(t.token.c.created_at)).all()
     out = []

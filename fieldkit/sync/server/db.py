@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 ENV_DB = "FIELDKIT_SERVER_DB"
@@ -50,8 +50,20 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Take the write lock up front: two writers never deadlock upgrading a read lock.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front (two writers never deadlock upgrading a read
+        # lock); readers (see ``reading``) start a plain transaction and never wait for one.
+        if connection.get_execution_options().get(READONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READONLY = "fieldkit_readonly"
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only (on SQLite it does not take the write lock)."""
+    return engine.connect().execution_options(**{READONLY: True})
 
 
 def create_server_engine(url: str | None = None, **kwargs: Any) -> Engine:

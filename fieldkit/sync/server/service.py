@@ -27,6 +27,7 @@ from fieldkit.sync.schema import (
 )
 from fieldkit.sync.server import tables as t
 from fieldkit.sync.server.auth import Principal
+from fieldkit.sync.server.db import reading
 
 HAZARD_RANK = {"pending": 0, "rechecking": 1, "fixed": 2}
 SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")  # 满意 / 基本满意 / 不满意
@@ -326,7 +327,7 @@ def store_visits(
 
 
 def get_visit(engine: Engine, principal: Principal, visit_id: uuid.UUID) -> dict[str, Any]:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(sa.select(t.visit).where(t.visit.c.id == visit_id)).first()
     if row is None or (not principal.is_admin and row.technician_id != principal.login):
         raise ServiceError("not_found", f"no visit {visit_id}", 404)
@@ -370,7 +371,7 @@ def list_visits(
     if outcome is not None:
         query = query.where(v.c.outcome == outcome)
     query = query.order_by(v.c.started_at, v.c.id).limit(limit).offset(offset)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return [
             {
                 "visit_id": str(r.id),
@@ -393,7 +394,7 @@ def open_hazards(engine: Engine, principal: Principal) -> list[dict[str, Any]]:
     if not principal.is_admin:
         query = query.where(h.c.technician_id == principal.login)
     query = query.order_by(sa.case({"major": 0}, value=h.c.level, else_=1), h.c.found_at)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return [
             {
                 "hazard_id": str(r.id),
@@ -427,7 +428,7 @@ def meter_swaps(
         query = query.where(m.c.customer_no == customer_no)
     if meter_no is not None:
         query = query.where(sa.or_(m.c.old_meter_no == meter_no, m.c.new_meter_no == meter_no))
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return [
             {
                 "swap_id": str(r.id),
@@ -459,7 +460,7 @@ def follow_ups(
         query = query.where(f.c.due_date <= due_by)
     if not principal.is_admin:
         query = query.where(f.c.technician_id == principal.login)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return [
             {
                 "visit_id": str(r.visit_id),
@@ -547,7 +548,7 @@ def complaints(engine: Engine, principal: Principal, *, open_only: bool = True) 
     query = sa.select(c).order_by(c.c.logged_at)
     if open_only:
         query = query.where(c.c.status == "open")
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return [
             {
                 "complaint_id": str(r.id),
@@ -707,7 +708,7 @@ def pull_work_orders(
             sa.or_(w.c.assigned_to == principal.login, w.c.previous_assignee == principal.login)
         )
     query = query.order_by(w.c.cursor).limit(limit + 1)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(query).all()
     has_more = len(rows) > limit
     rows = rows[:limit]
