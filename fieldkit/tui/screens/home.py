@@ -147,6 +147,7 @@ class HomeScreen(FieldkitScreen):
             rows.sort(key=lambda r: (r.scheduled_for or date.max, r.order_no))
             visits = repo.unfinished_visits()
             waiting = repo.outbox_count()
+            self.services.procedures()  # warm: the visit screen lists them
         except Exception as exc:
             self.post_message(
                 self.LoadFailed(_("Cannot open the visit database: {error}").format(error=exc))

@@ -60,6 +60,7 @@ class NewVisitScreen(FieldkitScreen):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(_("New visit"))
+        yield Static("", id="new-visit-error", classes="error-text")
         with VerticalScroll(id="new-visit-form"):
             yield Label(_("Visit type"), classes="heading")
             yield Select(
@@ -71,7 +72,6 @@ class NewVisitScreen(FieldkitScreen):
             for name in self.FIELDS:
                 yield Label(self.field_label(name))
                 yield FieldInput(id=f"f-{name}")
-            yield Static("", id="new-visit-error", classes="error-text")
         yield Footer()
 
     def on_mount(self) -> None:
