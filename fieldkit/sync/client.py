@@ -417,8 +417,8 @@ def sync_once(
     Blocking: run it in a worker thread. ``progress`` is called (from that thread) with a
     :class:`SyncProgress` after each batch, page and failed attempt; set ``cancel`` to stop
     between requests or during a backoff wait. Raises :class:`SyncError` only when sync
-    cannot start (settings) or the server answers nonsense; every network or server problem
-    ends up in ``SyncReport.failed``.
+    cannot start (no server URL or token, bad URL); every network or server problem —
+    including an answer that is not fieldkit's — ends up in ``SyncReport.failed``.
     """
     backoff = backoff or Backoff()
     if max_attempts is not None:
@@ -441,6 +441,8 @@ def sync_once(
                     report.failed = report.failed or (None, _connection_error(gave_up))
         except _Stop:
             report.interrupted = True
+        except SyncError as exc:  # a 2xx that is not fieldkit's answer (e.g. a captive portal)
+            report.failed = report.failed or (None, str(exc))
     report.waiting = records.outbox_count(database)
     session.report(phase="done", waiting=report.waiting, pulled=report.pulled)
     return report

@@ -104,3 +104,39 @@ def test_backoff_is_capped_and_jittered() -> None:
 def test_unknown_visit_ids_are_not_invented(backoffice: Backoffice, laptop) -> None:
     with backoffice.client("admin") as http:
         assert http.get(f"/api/v1/visits/{uuid.uuid4()}").status_code == 404
+
+
+def test_an_answer_that_is_not_fieldkits_is_reported_not_raised(laptop) -> None:
+    """A captive portal or a wrong URL answering 200 with HTML: the sync stops, keeps
+    everything, and says why."""
+    import http.server
+
+    class Portal(http.server.BaseHTTPRequestHandler):
+        def _page(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            body = b"<html>Welcome to the hotel Wi-Fi</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _page
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Portal)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        close_visit(laptop)
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        report = sync_once(Settings(server_url=url, token="fk_a_b"), laptop, max_attempts=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert report.failed is not None and report.failed[0] is None
+    assert "does not understand" in report.failed[1]
+    assert report.waiting == 1
