@@ -15,6 +15,8 @@ Measured in this run, against baselines measured in the same run:
   tables, < 10 ms on a synthetic catalog 50 times larger (every table cloned under new
   device keys into a temp folder).
 - ``fieldkit code ERR-1`` end to end as a subprocess. Target < 0.5 s.
+- ``fieldkit search bxs`` end to end: the first run (pypinyin imported, pinyin computed)
+  and later runs (pinyin read from the cache). Target < 0.5 s with the cache.
 
 Returns 1 if a target is missed.
 """
@@ -22,6 +24,7 @@ Returns 1 if a target is missed.
 from __future__ import annotations
 
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -59,11 +62,11 @@ print(json.dumps({"import_ms": (t1 - t0) * 1e3, "load_ms": (t2 - t1) * 1e3,
 """
 
 
-def _wall_ms(args: list[str]) -> float:
+def _wall_ms(args: list[str], env: dict[str, str] | None = None) -> float:
     best = float("inf")
     for _ in range(RUNS):
         started = time.perf_counter()
-        subprocess.run(args, check=True, capture_output=True)
+        subprocess.run(args, check=True, capture_output=True, env=env)
         best = min(best, (time.perf_counter() - started) * 1e3)
     return best
 
@@ -133,6 +136,7 @@ def symptom_queries(catalog: Catalog, count: int = 200) -> list[str]:
 
 def lookups(catalog: Catalog, label: str) -> tuple[float, float, float, float, float]:
     codes = code_queries(catalog)
+    catalog.pinyin_cache = None  # measure the conversion itself, not the disk cache
     index = catalog.search_index()  # built once, as the TUI/CLI would
     started = time.perf_counter()
     catalog.search("bxs")  # first pinyin query builds the pinyin corpus
@@ -244,6 +248,22 @@ def main() -> int:
     )
     if cli_ms > CLI_TARGET_MS:
         missed.append(f"fieldkit code ERR-1 {cli_ms:.0f} ms > {CLI_TARGET_MS} ms")
+
+    # A pinyin search: the first process converts (and imports pypinyin), later ones read
+    # the pinyin cache in the user data dir.
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "FIELDKIT_HOME": home}
+        env.pop("FIELDKIT_DATA", None)
+        started = time.perf_counter()
+        subprocess.run([str(exe), "search", "bxs"], check=True, capture_output=True, env=env)
+        first_ms = (time.perf_counter() - started) * 1e3
+        cached_ms = _wall_ms([str(exe), "search", "bxs"], env)
+    print(
+        f"  fieldkit search bxs end to end: first run {first_ms:.0f} ms, with the pinyin "
+        f"cache {cached_ms:.0f} ms ({first_ms / cached_ms:.1f}x faster)"
+    )
+    if cached_ms > CLI_TARGET_MS:
+        missed.append(f"fieldkit search bxs {cached_ms:.0f} ms > {CLI_TARGET_MS} ms")
 
     for line in missed:
         print(f"  TARGET MISSED: {line}")

@@ -154,6 +154,8 @@ class Catalog:
                 if entry not in bucket:
                     bucket.append(entry)
         self._index: SearchIndex | None = None
+        # Pinyin computed by an earlier process (see search.py); None = no disk cache.
+        self.pinyin_cache: Path | None = pinyin_cache_file()
         self._index_lock = threading.Lock()
 
     # -- integrity --------------------------------------------------------------------
@@ -282,7 +284,11 @@ class Catalog:
         with self._index_lock:
             if self._index is None:
                 self._index = SearchIndex(
-                    [(e, self.tables[self._device_of[e.id]].device) for e in self._entries.values()]
+                    [
+                        (e, self.tables[self._device_of[e.id]].device)
+                        for e in self._entries.values()
+                    ],
+                    pinyin_cache=self.pinyin_cache,
                 )
             return self._index
 
@@ -308,6 +314,14 @@ class Catalog:
             for entry in self.table(device).entries
             if wanted <= {_fold_word(d) for d in entry.display}
         ]
+
+
+def pinyin_cache_file() -> Path | None:
+    """``<user data dir>/cache/pinyin.json``, or None when the folder cannot be found."""
+    try:
+        return paths.user_data_dir() / "cache" / "pinyin.json"
+    except Exception:  # platformdirs failing must never stop a lookup
+        return None
 
 
 def _fold_word(word: str) -> str:

@@ -27,7 +27,8 @@ partial match of at least half the words is kept, ranked lower):
 - English: word tokens with light stemming and a few synonyms (nothing/none/not → no);
   a phrase match of the whole query earns a bonus.
 - Pinyin: only for an ASCII query that found nothing in English (pypinyin is imported and
-  the pinyin of the catalog computed on first use, then kept), and only over symptoms,
+  the pinyin of the catalog computed on first use, then kept in memory and in a small
+  JSON cache file, so later processes need not import pypinyin), and only over symptoms,
   display words, meanings, causes and device names: full pinyin starting on a syllable
   (``xianshi``) at 0.85, initials (``bxs``) at 0.7.
 
@@ -39,11 +40,14 @@ looping over entries in Python.
 from __future__ import annotations
 
 import heapq
+import json
+import os
 import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fieldkit.diagnostics.models import Device, FaultEntry
@@ -175,12 +179,60 @@ class _Corpus:
             pos = find(needle, pos + 1)
 
 
+def to_pinyin(text: str) -> list[str]:
+    """The pinyin syllables of the Chinese characters in ``text``, lower case."""
+    from pypinyin import Style, lazy_pinyin  # slow import (~0.15 s): only when needed
+
+    return [
+        s.lower()
+        for s in lazy_pinyin(text, style=Style.NORMAL, errors="ignore")
+        if s.isascii() and s.isalpha()
+    ]
+
+
+PINYIN_CACHE_FORMAT = 1
+
+
+def read_pinyin_cache(path: Path | None) -> dict[str, list[str]]:
+    """Syllables computed by an earlier run; an unreadable or foreign file is ignored."""
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("format") != PINYIN_CACHE_FORMAT:
+        return {}
+    texts = data.get("texts")
+    if not isinstance(texts, dict):
+        return {}
+    return {
+        k: v
+        for k, v in texts.items()
+        if isinstance(k, str) and isinstance(v, list) and all(isinstance(x, str) for x in v)
+    }
+
+
+def write_pinyin_cache(path: Path | None, texts: dict[str, list[str]]) -> None:
+    """Keep the syllables for the next run (temp file + replace); failures are ignored."""
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(
+            json.dumps({"format": PINYIN_CACHE_FORMAT, "texts": texts}, ensure_ascii=False),
+            encoding="utf-8",
+        )
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 class _PinyinCorpus:
     """Full pinyin (with syllable starts) and initials of one field's Chinese texts."""
 
     def __init__(self, texts: list[tuple[int, str]], memo: dict[str, list[str]]):
-        from pypinyin import Style, lazy_pinyin  # slow import (~0.15 s): only when needed
-
         full: list[tuple[int, str]] = []
         initials: list[tuple[int, str]] = []
         self.boundaries: set[int] = set()
@@ -188,11 +240,7 @@ class _PinyinCorpus:
         for owner, text in texts:
             syllables = memo.get(text)
             if syllables is None:
-                syllables = memo[text] = [
-                    s.lower()
-                    for s in lazy_pinyin(text, style=Style.NORMAL, errors="ignore")
-                    if s.isascii() and s.isalpha()
-                ]
+                syllables = memo[text] = to_pinyin(text)
             joined = ""
             for syllable in syllables:
                 self.boundaries.add(pos + len(joined))
@@ -213,7 +261,10 @@ class _Match:
 class SearchIndex:
     """The search index of a list of (entry, device) pairs in catalog order."""
 
-    def __init__(self, items: Sequence[tuple[FaultEntry, Device]]):
+    def __init__(
+        self, items: Sequence[tuple[FaultEntry, Device]], pinyin_cache: Path | None = None
+    ):
+        self.pinyin_cache = pinyin_cache
         self.entries = [entry for entry, _ in items]
         self.devices = [device.key for _, device in items]
         zh: dict[str, list[tuple[int, str]]] = {f: [] for f in _TEXT_FIELDS}
@@ -250,11 +301,17 @@ class SearchIndex:
 
     def pinyin(self) -> dict[str, _PinyinCorpus]:
         if self._pinyin is None:
-            memo: dict[str, list[str]] = {}  # the same text in many entries: convert once
+            # Each text converted once (the same text can sit in many entries), and kept on
+            # disk so the next process need not import pypinyin at all.
+            cached = read_pinyin_cache(self.pinyin_cache)
+            memo = dict(cached)
             self._pinyin = {
                 f: _PinyinCorpus([(o, s) for o, s in self._zh_texts[f] if has_cjk(s)], memo)
                 for f in _PINYIN_FIELDS
             }
+            if len(memo) != len(cached):
+                used = {s for f in _PINYIN_FIELDS for _o, s in self._zh_texts[f] if has_cjk(s)}
+                write_pinyin_cache(self.pinyin_cache, {t: memo[t] for t in used})
         return self._pinyin
 
     # -- search -----------------------------------------------------------------------
