@@ -175,9 +175,6 @@ def bench_push(pg_url: str, work: Path) -> float:
     ]
 
     # --- direct bulk inserts (baseline): rows prepared before the clock starts
-    direct_url = _fresh_db(pg_url, "fk_bench_direct")
-    direct = create_server_engine(direct_url)
-    upgrade(direct)
     now = datetime.now(UTC)
     prepared = []
     for i in range(0, VISITS, BATCH):
@@ -186,14 +183,22 @@ def bench_push(pg_url: str, work: Path) -> float:
         rows["visit"] = [service.visit_row(p, now) for p in payloads]
         prepared.append(rows)
     order = ["visit", "procedure_run", "step_result", "measurement", "hazard", "follow_up"]
-    started = time.perf_counter()
-    for rows in prepared:
-        with direct.begin() as conn:
-            for name in order:
-                conn.execute(tables.metadata.tables[name].insert(), rows[name])
-    direct_s = time.perf_counter() - started
-    direct.dispose()
-    _drop_db(pg_url, "fk_bench_direct")
+
+    def direct_run() -> float:
+        direct_url = _fresh_db(pg_url, "fk_bench_direct")
+        direct = create_server_engine(direct_url)
+        upgrade(direct)
+        started = time.perf_counter()
+        for rows in prepared:
+            with direct.begin() as conn:
+                for name in order:
+                    conn.execute(tables.metadata.tables[name].insert(), rows[name])
+        seconds = time.perf_counter() - started
+        direct.dispose()
+        _drop_db(pg_url, "fk_bench_direct")
+        return seconds
+
+    direct_times = [direct_run()]
 
     # --- through the server
     sync_url = _fresh_db(pg_url, "fk_bench_sync")
@@ -230,10 +235,15 @@ def bench_push(pg_url: str, work: Path) -> float:
         engine.dispose()
         _drop_db(pg_url, "fk_bench_sync")
 
+    direct_times.append(direct_run())  # once before and once after: the best one counts
+    direct_s = min(direct_times)
     sync_rate, direct_rate = VISITS / sync_s, VISITS / direct_s
     ratio = sync_rate / direct_rate
     print(f"push {VISITS} visits ({STEPS} step results + {MEASUREMENTS} measurements each)")
-    print(f"  direct SQLAlchemy bulk insert: {direct_rate:8.0f} visits/s ({direct_s:.2f} s)")
+    print(
+        f"  direct SQLAlchemy bulk insert: {direct_rate:8.0f} visits/s ({direct_s:.2f} s; "
+        f"best of {', '.join(f'{t:.2f}' for t in direct_times)} s)"
+    )
     print(f"  sync server (HTTP, batch {BATCH}): {sync_rate:8.0f} visits/s ({sync_s:.2f} s)")
     print(f"  ratio sync/direct: {ratio:.2f} (target ≥ {TARGET_RATIO:.2f})")
     return ratio
