@@ -213,6 +213,45 @@ def meter_valve(
     click.echo(_("Done: the meter acknowledged the valve command."))
 
 
+@meter.command("set-address")
+@click.argument("new_address")
+@click.option("--port", required=True)
+@click.option("--address", required=True, help="The meter's current address; never broadcast.")
+@click.option("--profile", "profile_id", required=True)
+@click.option("--baud", type=int, default=None)
+@click.option("--yes", is_flag=True, help="Do not ask (scripts). Use with care.")
+@lang_option
+def meter_set_address(
+    new_address: str,
+    port: str,
+    address: str,
+    profile_id: str,
+    baud: int | None,
+    yes: bool,
+    lang: str,
+) -> None:
+    """Give one meter a new address (C=15, DI A018; asks for confirmation first)."""
+    from fieldkit.devices.meter import MeterLink, NotConfirmedError, open_transport
+
+    profile = _profile(profile_id)
+
+    def confirm(what: str) -> bool:
+        if yes:
+            return True
+        return click.confirm(_("Really {what}?").format(what=what), default=False)
+
+    try:
+        with open_transport(port, profile, baud) as transport:
+            MeterLink(transport, profile).write_address(address, new_address, confirm=confirm)
+    except NotConfirmedError as exc:
+        fail(str(exc), code=2)
+    except _device_errors() as exc:
+        fail(_("Error: {error}").format(error=exc))
+    click.echo(
+        _("Done: the meter acknowledged its new address {address}.").format(address=new_address)
+    )
+
+
 # ---------------------------------------------------------------- card
 
 

@@ -266,6 +266,20 @@ def request_valve(
     return encode_frame(meter_type, address, Function.WRITE_DATA, data, preamble=preamble)
 
 
+def request_write_address(
+    address: str,
+    new_address: str,
+    *,
+    order: DiOrder = "big",
+    meter_type: int = GAS_METER_TYPE,
+    ser: int = 0,
+    preamble: int = 3,
+) -> bytes:
+    """Address write (C=15, DI A018, new address A0..A6). Callers must confirm first."""
+    data = encode_di(DI.WRITE_ADDRESS, order) + bytes((ser & 0xFF,)) + encode_address(new_address)
+    return encode_frame(meter_type, address, Function.WRITE_ADDRESS, data, preamble=preamble)
+
+
 # ---------------------------------------------------------------- incremental decoder
 
 

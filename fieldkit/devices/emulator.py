@@ -312,6 +312,15 @@ class MeterEmulator(PtyEmulator):
             elif command == cjt188.VALVE_CLOSE:
                 s.valve = ValveState.CLOSED
             return self._reply(req, di_bytes + ser)
+        if (
+            req.function == cjt188.Function.WRITE_ADDRESS
+            and di == DI.WRITE_ADDRESS
+            and len(req.data) == 10
+            and req.address == s.address  # never by broadcast
+        ):
+            reply = self._reply(req, di_bytes + ser)
+            s.address = cjt188.decode_address(req.data[3:10])
+            return reply
         return None  # unknown DI or the other DI byte order: a real meter stays silent
 
 

@@ -183,6 +183,29 @@ class MeterLink:
         )
         return self.exchange(request, want_function=cjt188.Function.WRITE_DATA)
 
+    def write_address(
+        self, address: str, new_address: str, *, confirm: Callable[[str], bool]
+    ) -> Frame:
+        """Give the meter at ``address`` a new address (never by broadcast)."""
+        cjt188.encode_address(new_address)  # a bad new address fails before asking
+        if address.upper() == cjt188.BROADCAST_ADDRESS:
+            raise MeterError(_("An address write needs the meter's own address, not broadcast."))
+        what = _("change the address of meter {address} to {new}").format(
+            address=address, new=new_address
+        )
+        if not confirm(what):
+            raise NotConfirmedError(_("Not confirmed: nothing was sent to the meter."))
+        p = self.profile
+        request = cjt188.request_write_address(
+            address,
+            new_address,
+            order=p.di_order,
+            meter_type=p.meter_type,
+            ser=self._next_ser(),
+            preamble=p.preamble,
+        )
+        return self.exchange(request, want_function=cjt188.Function.WRITE_ADDRESS)
+
 
 def open_transport(
     port: str, profile: MeterProfile, baudrate: int | None = None

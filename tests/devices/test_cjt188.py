@@ -263,3 +263,10 @@ def test_noise_68_whose_length_spans_real_frames_does_not_swallow_them() -> None
     )
     frames = [i for i in decode_frames(noise + first + second) if isinstance(i, Frame)]
     assert [f.raw for f in frames] == [first, second]
+
+
+def test_write_address_encoder_matches_golden_vector() -> None:
+    wire = cjt188.request_write_address(
+        "00000000000003", "00000000000005", order="little", ser=0xFF, preamble=3
+    )
+    assert wire == h(GOOD[9][1])

@@ -134,3 +134,15 @@ def test_emulate_meter_command_prints_its_pty(tmp_path: Path) -> None:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:  # pragma: no cover
             proc.kill()
+
+
+def test_set_address_asks_first() -> None:
+    state = MeterState()
+    with start_meter_emulator("cjt188-2004", state, pace=False) as h:
+        args = ("meter", "set-address", "30000000777777", "--port", h.port_path)
+        args += ("--address", state.address, "--profile", "cjt188-2004")
+        code, out = run(*args, input="n\n")
+        assert code == 2 and state.address == "30000000123456"
+        code, out = run(*args, input="y\n")
+        assert code == 0, out
+        assert state.address == "30000000777777"

@@ -10,7 +10,7 @@ import serial
 from fieldkit.devices import cjt188
 from fieldkit.devices.cjt188 import ChecksumError, ValveState
 from fieldkit.devices.emulator import EmulatorHandle, MeterState, start_meter_emulator
-from fieldkit.devices.meter import MeterLink, NotConfirmedError, probe, read_meter
+from fieldkit.devices.meter import MeterError, MeterLink, NotConfirmedError, probe, read_meter
 from fieldkit.devices.profiles import MeterProfile
 from fieldkit.devices.transport import (
     NoReplyError,
@@ -179,3 +179,19 @@ def test_babbling_line_does_not_hang(profiles: dict[str, MeterProfile]) -> None:
             stop.set()
             thread.join()
         assert time.monotonic() - started < 2.0
+
+
+def test_address_write_needs_confirmation_and_own_address(
+    meter_2004: EmulatorHandle, meter_state: MeterState, profiles: dict[str, MeterProfile]
+) -> None:
+    old = meter_state.address
+    with SerialTransport(meter_2004.port_path, reply_timeout=0.5) as t:
+        link = MeterLink(t, profiles["cjt188-2004"])
+        with pytest.raises(NotConfirmedError):
+            link.write_address(old, "30000000999999", confirm=lambda _what: False)
+        with pytest.raises(MeterError):
+            link.write_address(cjt188.BROADCAST_ADDRESS, "30000000999999", confirm=lambda _w: True)
+        assert meter_2004.emulator.received == b""
+        link.write_address(old, "30000000999999", confirm=lambda _what: True)
+        assert meter_state.address == "30000000999999"
+        assert link.read_address() == "30000000999999"
