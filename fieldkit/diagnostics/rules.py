@@ -167,6 +167,10 @@ class StateRule(Strict):
         default_factory=dict, description="device key → fault entry ids to link"
     )
     cards: list[str] = Field(default_factory=list, description="tool-card ids to link")
+    display_words: list[str] = Field(
+        default_factory=list,
+        description="also link this device's entries whose display shows all of these words",
+    )
     source: Source
 
 
@@ -307,7 +311,23 @@ _SEVERITY_ORDER = {Severity.DANGER: 0, Severity.WARNING: 1, Severity.INFO: 2}
 def _entries_for(rule: StateRule, device: str | None) -> list[str]:
     if device is None:
         return [e for ids in rule.entries.values() for e in ids]
-    return list(rule.entries.get(device, []))
+    found = list(rule.entries.get(device, []))
+    if rule.display_words:
+        for entry_id in _entries_with_display(device, tuple(rule.display_words)):
+            if entry_id not in found:
+                found.append(entry_id)
+    return found
+
+
+def _entries_with_display(device: str, words: tuple[str, ...]) -> list[str]:
+    """Entries of the device's fault table whose display shows every one of ``words``
+    (fault catalog imported lazily; an unknown device or a missing catalog gives none)."""
+    try:
+        from fieldkit.diagnostics.catalog import default_catalog
+
+        return [e.id for e in default_catalog().entries_with_display(device, list(words))]
+    except Exception:  # the catalog is optional here; the rule's own entries still show
+        return []
 
 
 def _tool_card_text(card_id: str) -> tuple[Text, Text] | None:

@@ -69,9 +69,17 @@ def test_status_words(st: bytes, expected: list[str]) -> None:
 
 
 def test_valve_abnormal_links_the_meters_own_table() -> None:
+    from fieldkit.diagnostics.catalog import default_catalog
+
     state = DeviceState(device="meihua-mhcg", valve="abnormal", low_battery=False)
     (finding,) = diagnose(state).findings
-    assert finding.entry_ids == ["meihua-mhcg.01"]
+    assert finding.entry_ids[0] == "meihua-mhcg.01"
+    # every MHCG entry whose display shows 关阀 is offered too, and only this meter's
+    shown = {e.id for e in default_catalog().entries_with_display("meihua-mhcg", ["关阀"])}
+    assert shown and shown <= set(finding.entry_ids)
+    assert all(e.startswith("meihua-mhcg.") for e in finding.entry_ids)
+    (ic,) = diagnose(DeviceState(device="meihua-ic", valve="abnormal")).findings
+    assert ic.entry_ids == ["meihua-ic.02"]
 
 
 def test_purchase_count_rule() -> None:
