@@ -163,3 +163,21 @@ async def test_80x24_footer_shows_the_current_steps_keys(settings: Settings) -> 
         footer = screen_text(app).splitlines()[-1]
         assert "是/完成" in footer and "否" in footer
         assert "记录维修" not in footer  # offered only while a gate holds the job
+
+
+async def test_settings_read_after_the_first_paint_can_change_the_language(
+    tmp_path: Path, db_url: str
+) -> None:
+    from fieldkit.tui.app import FieldkitApp
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'language = "en"\ndb_url = "{db_url}"\n', encoding="utf-8")
+    app = FieldkitApp(
+        settings_loader=lambda: load_settings(config), language="zh", cursor_blink=False
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await settle(pilot)
+        assert app.loaded_settings is not None
+        text = screen_text(app)
+        assert "Work orders" in text and "Faults" in text

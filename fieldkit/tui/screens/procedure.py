@@ -337,7 +337,14 @@ class ProcedureScreen(FieldkitScreen):
             source.update("")
             say.display = False
             return
-        text.update(_t(step.text))
+        body = _t(step.text)
+        procedure = self.run.procedure
+        if procedure.steps and step.id == procedure.steps[0].id:
+            # The procedure's own introduction and notes, with its first step.
+            extra = [_t(t) for t in [*procedure.intro, *procedure.notes]]
+            if extra:
+                body = "\n".join(f"[b]{line}[/b]" for line in extra) + "\n\n" + body
+        text.update(body)
         if step.say_to_customer is not None:
             say.display = True
             say.update(f"[b]{escape(_('Say to the customer:'))}[/b] {_t(step.say_to_customer)}")
