@@ -28,11 +28,15 @@ def test_push_stores_each_visit_once_identical_to_the_laptop(backoffice, laptop)
     ids = [close_visit(laptop, steps=6) for _ in range(3)]
     assert outbox_count(laptop) == 3
     seen = []
-    report = sync_once(backoffice.settings("T001"), laptop, seen.append, pull=False)
+    report = sync_once(backoffice.settings("T001"), laptop, seen.append, pull=False, batch_size=2)
     assert report.failed is None and report.conflicts == []
     assert (report.pushed, report.duplicates, report.waiting) == (3, 0, 0)
     assert outbox_count(laptop) == 0
     assert seen and seen[-1].phase == "done"
+    pushes = [p for p in seen if p.phase == "push"]
+    assert pushes[0].to_push == 3 and pushes[0].waiting == 3
+    assert [p.pushed for p in pushes] == sorted(p.pushed for p in pushes)
+    assert pushes[-1].pushed == 3 and pushes[-1].waiting == 0
     items = {i.visit_id: i for i in VisitRepository(laptop).outbox_items()}
     for visit_id in ids:
         digest, payload = _server_payload(backoffice, visit_id)
