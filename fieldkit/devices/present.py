@@ -24,7 +24,10 @@ def meter_lines(reading: Any) -> list[tuple[str, str]]:
     st = m.status
     lines = [
         (_("Meter address"), reading.address),
-        (_("Profile"), f"{reading.profile_id} @ {reading.baudrate} baud"),
+        (
+            _("Profile"),
+            _("{profile} at {baud} baud").format(profile=reading.profile_id, baud=reading.baudrate),
+        ),
         (_("Current volume"), str(m.current)),
         (_("Settlement-date volume"), str(m.settlement)),
         (_("Meter clock"), m.clock.isoformat(sep=" ") if m.clock else _("not set")),

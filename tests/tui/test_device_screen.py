@@ -108,3 +108,22 @@ async def test_ui_stays_responsive_while_reading() -> None:
 async def test_every_binding_has_an_id() -> None:
     for binding in DeviceScreen.BINDINGS:
         assert getattr(binding, "id", None), binding
+
+
+async def test_second_read_skips_the_probe() -> None:
+    state = MeterState(current=10.0)
+    with start_meter_emulator("cjt188-2018", state, baudrate=9600, pace=False) as handle:
+        app = Host(DeviceScreen(port=handle.port_path))
+        async with app.run_test(size=(140, 50)) as pilot:
+            await settle(pilot)
+            await pilot.press("f5")
+            await settle(pilot)
+            first = len(handle.emulator.received)
+            state.current = 11.0
+            await pilot.press("f5")
+            await settle(pilot)
+            text = text_of(app)
+            second = len(handle.emulator.received) - first
+    assert "11.00" in text
+    assert [r.data["current_volume"] for r in app.taken] == [10.0, 11.0]
+    assert second < first  # only the 901F request went out the second time

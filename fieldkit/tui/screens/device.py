@@ -97,6 +97,7 @@ class DeviceScreen(Screen[Any]):
         self._initial_port = port or ""
         self._initial_device = device
         self.readings: list[DeviceReading] = []
+        self._probed: dict[str, Any] = {}  # port → ProbeResult of the last successful probe
 
     # -- layout
     def compose(self) -> ComposeResult:
@@ -212,10 +213,23 @@ class DeviceScreen(Screen[Any]):
         from fieldkit.diagnostics.rules import DeviceState, diagnose
 
         try:
-            found = probe(port)
-            reading = read_meter(
-                port, found.profile, address=found.address, baudrate=found.baudrate
-            )
+            found = self._probed.get(port)
+            reading = None
+            probe_frames: list[Any] = []
+            if found is not None:  # the same meter as last time: skip the probe
+                try:
+                    reading = read_meter(
+                        port, found.profile, address=found.address, baudrate=found.baudrate
+                    )
+                except (PortError, FrameError, MeterError):
+                    reading = None
+            if reading is None:
+                found = probe(port)
+                self._probed[port] = found
+                probe_frames = list(found.exchanges)
+                reading = read_meter(
+                    port, found.profile, address=found.address, baudrate=found.baudrate
+                )
             diagnosis = diagnose(DeviceState.from_readings(meter=reading.metering, device=device))
         except (PortError, FrameError, MeterError, CardError, AddressError) as exc:
             self.post_message(self._Failed(str(exc)))
@@ -226,7 +240,7 @@ class DeviceScreen(Screen[Any]):
         data = reading.to_dict() | {"device": device, "diagnosis": diagnosis.to_dict()}
         raw = "\n".join(
             f">> {e.to_dict()['request']}\n<< {e.to_dict()['reply'] or '-'}"
-            for e in [*found.exchanges, *reading.exchanges]
+            for e in [*probe_frames, *reading.exchanges]
         )
         result = DeviceReading("meter", reading, diagnosis, data)
         self.post_message(self._Done(result, _render_lines(meter_lines(reading)), raw))
