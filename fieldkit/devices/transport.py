@@ -93,8 +93,11 @@ def classify_open_error(port: str, exc: BaseException) -> PortError:
 def _open_port(port: Any, baudrate: int) -> None:
     """Open, working around kernels whose ptys reject (EINVAL) a tcsetattr that enables
     parity without changing the speed: open at another speed first, then switch."""
-    import termios
-
+    try:
+        import termios
+    except ImportError:  # Windows: no ptys, no quirk
+        port.open()
+        return
     try:
         port.open()
         return

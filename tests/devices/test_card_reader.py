@@ -156,3 +156,21 @@ def test_acr30_reply_round_trip(sw1: int, sw2: int, data: bytes) -> None:
     assert isinstance(binary, bytes)
     reply = cr.acr30_parse_reply(binary)
     assert (reply.sw1, reply.sw2, reply.data) == (sw1, sw2, data)
+
+
+class NotA4442(cr.Sle4442):
+    """An emulated card of another chip family: it refuses the SLE4442 select."""
+
+    def apdu(self, apdu: bytes) -> bytes:
+        if apdu[:2] == b"\xff\xa4":
+            return b"\x6a\x81"
+        return super().apdu(apdu)
+
+
+def test_wrong_chip_is_a_clear_error() -> None:
+    with (
+        start_card_emulator(NotA4442(), pace=False) as handle,
+        cr.Acr30SerialReader(handle.port_path) as reader,
+        pytest.raises(cr.NoCardError, match="not answer as an SLE4442"),
+    ):
+        reader.read_card()
