@@ -146,3 +146,13 @@ def test_set_address_asks_first() -> None:
         code, out = run(*args, input="y\n")
         assert code == 0, out
         assert state.address == "30000000777777"
+
+
+def test_ports_lists_this_computers_ports_as_json() -> None:
+    from fieldkit.devices.transport import list_ports
+
+    code, out = run("ports", "--json")
+    assert code == 0, out
+    listed = json.loads(out)
+    assert [p["device"] for p in listed] == [p.device for p in list_ports()]
+    assert all(set(p) == {"device", "description", "vid_pid", "serial_number"} for p in listed)
