@@ -175,7 +175,15 @@ class FieldkitApp(App[None]):
         reading = message.reading
         data = dict(reading.data)
         diagnosis = data.get("diagnosis")
-        raw = getattr(reading.reading, "raw", None) or b""
+        if isinstance(diagnosis, dict):
+            diagnosis = [diagnosis]
+        domain = reading.reading
+        raw = getattr(domain, "raw", None)
+        if raw is None:  # a meter: what it answered, frame after frame
+            raw = b"".join(e.reply for e in getattr(domain, "exchanges", []))
+        port = getattr(domain, "port", None) or (
+            self.loaded_settings.serial_port if self.loaded_settings else None
+        )
         try:
             self.services.repository().attach_device_reading(
                 visit.visit_id,
@@ -183,7 +191,7 @@ class FieldkitApp(App[None]):
                 raw=raw,
                 decoded=data,
                 diagnosis=diagnosis if isinstance(diagnosis, list) else [],
-                port=self.loaded_settings.serial_port if self.loaded_settings else None,
+                port=port,
             )
         except Exception as exc:
             self.notify(_("Reading not attached: {error}").format(error=exc), severity="error")
