@@ -335,14 +335,31 @@ def _tool_card_text(card_id: str) -> tuple[Text, Text] | None:
     try:
         from fieldkit.cards.catalog import load_tool_cards
 
-        card = load_tool_cards().card(card_id)
+        catalog = load_tool_cards()
+        card = catalog.card(card_id)
+        family = catalog.family_of(card).key
     except Exception:  # catalog not installed or card unknown: fall back to the rule text
         return None
+
+    def state_names(keys: list[str]) -> tuple[str, str]:
+        states = [catalog.state(family, key) for key in keys]
+        zh = "、".join(st.name.zh if st else key for st, key in zip(states, keys, strict=True))
+        en = ", ".join(st.name.en if st else key for st, key in zip(states, keys, strict=True))
+        return zh, en
+
     zh = [card.purpose.zh]
     en = [card.purpose.en]
     for mode in card.modes:
         zh.append(mode.effect.zh)
         en.append(mode.effect.en)
+        if mode.requires_state:
+            need_zh, need_en = state_names(mode.requires_state)
+            zh.append(f"仅用于:{need_zh}")
+            en.append(f"Only for a meter in: {need_en}")
+        if mode.result_state:
+            after_zh, after_en = state_names([mode.result_state])
+            zh.append(f"用后表处于:{after_zh}")
+            en.append(f"Leaves the meter in: {after_en}")
     if card.destroys is not None:
         zh.append(card.destroys.zh)
         en.append(card.destroys.en)

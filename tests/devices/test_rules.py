@@ -131,3 +131,16 @@ def test_unknown_card() -> None:
 def test_without_device_all_candidates_are_offered() -> None:
     (finding,) = diagnose(DeviceState(valve="closed", low_battery=True)).findings
     assert {"meihua-ic.06", "meihua-mhcg.02", "qianfeng-ic.04"} <= set(finding.entry_ids)
+
+
+def test_tool_card_names_the_meter_states_it_needs_and_leaves() -> None:
+    state = DeviceState(
+        device="qianfeng-ic",
+        card_read=True,
+        card_layout="ours",
+        card_kind="tool",
+        tool_card_id="qianfeng.recovery-transfer",
+    )
+    (finding,) = diagnose(state).findings
+    assert "Only for a meter in: working state" in finding.explanation.en
+    assert "Leaves the meter in: initialised state" in finding.explanation.en
