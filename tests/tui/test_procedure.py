@@ -178,3 +178,37 @@ async def test_interrupted_visit_resumes_where_it_stopped(settings: Settings) ->
         assert "包管" in screen_text(app)
     answered = [e for e in events_of(settings) if e.kind == "answered"]
     assert [e.step_id for e in answered] == ["private-alteration"]
+
+
+async def test_every_procedure_in_the_library_opens_at_its_first_step(
+    settings: Settings,
+) -> None:
+    from fieldkit.procedures.library import load_procedures
+
+    procedures, _problems = load_procedures()
+    assert {"community-gas-connection", "indoor-purge", "ignition", "stove-wont-light"} <= set(
+        procedures
+    )
+    seed_order(settings)
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#orders").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        visit_screen = app.screen
+        for proc_id, procedure in procedures.items():
+            visit_screen.query_one("#procedures").highlighted = visit_screen._procedure_ids.index(
+                proc_id
+            )
+            await pilot.press("f7")
+            await settle(pilot)
+            assert isinstance(app.screen, ProcedureScreen)
+            first = procedure.steps[0]
+            assert app.screen.run.current.id == first.id
+            text = screen_text(app)
+            assert "第 1/" in text, text
+            footer = text.splitlines()[-1]
+            assert "返回" in footer
+            await pilot.press("escape")
+            await settle(pilot)
