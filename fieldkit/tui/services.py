@@ -2,8 +2,8 @@
 
 Nothing here decides anything about gas work: it only opens the visit database and loads
 the catalogs once, on first use, so the first screen paints before SQLAlchemy and the YAML
-tables are imported. Loading may run in a worker thread (:meth:`Services.warm`); the lock
-makes "first use" happen once.
+tables are imported. Loading may run in a worker thread (the home screen loads the database and
+the procedures that way); the lock makes "first use" happen once.
 """
 
 from __future__ import annotations
@@ -93,14 +93,6 @@ class Services:
         from fieldkit.records.repo import VisitRepository
 
         return VisitRepository(self.database())
-
-    def warm(self) -> None:
-        """Load everything (called from a worker thread after the first paint)."""
-        for loader in (self.database, self.catalog, self.tool_cards, self.procedures):
-            try:
-                loader()
-            except Exception:
-                continue
 
     def close(self) -> None:
         with self._lock:

@@ -657,7 +657,11 @@ class ProcedureScreen(FieldkitScreen):
                 reason = pick(raw) if isinstance(raw, dict) else str(raw or "")
                 if refusal.value.get("note"):
                     reason += f" ({refusal.value['note']})"
-            self._close(CloseVisitScreen(self.visit_id, outcome="refused_gas", reason=reason))
+            self._close(
+                CloseVisitScreen(
+                    self.visit_id, outcome="refused_gas", reason=reason, only=("refused_gas",)
+                )
+            )
             return
         if self.run.open_gate is not None:
             gate = self.run.open_gate
