@@ -136,6 +136,7 @@ async def test_private_alteration_refuses_gas_and_closes_the_visit(settings: Set
         await settle(pilot)
         assert type(app.screen).__name__ == "CloseVisitScreen"
         assert "不予通气" in screen_text(app)
+        assert app.screen.outcomes == ("refused_gas",)  # no other way to end this job
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert type(app.screen).__name__ == "HomeScreen"
@@ -212,3 +213,33 @@ async def test_every_procedure_in_the_library_opens_at_its_first_step(
             assert "返回" in footer
             await pilot.press("escape")
             await settle(pilot)
+
+
+async def test_an_answer_that_cannot_be_saved_is_not_acknowledged(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    seed_order(settings)
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await open_procedure(pilot, "indoor-purge")
+        # Another writer holds the database (a stuck process, a dying disk): the save fails.
+        blocker = sqlite3.connect(tmp_path / "visits.db", isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            await pilot.press("f8")
+            await settle(pilot)
+            text = screen_text(app)
+            assert "未保存" in text and "已保存" not in text
+            assert screen.run.current.id == "private-alteration"  # rebuilt from the disk
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert events_of(settings, "private-alteration") == []
+        await pilot.press("f8")
+        await settle(pilot)
+        assert "已保存" in screen_text(app)
+        assert screen.run.current.id == "concealed-piping"
+    assert [e.kind for e in events_of(settings, "private-alteration")] == ["answered"]
