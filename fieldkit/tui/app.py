@@ -139,6 +139,12 @@ class FieldkitApp(App[None]):
     def action_lookup(self) -> None:
         from fieldkit.tui.screens.lookup import LookupScreen
 
+        # A screen may suggest what to look up (the runner: the fault entry its finding names).
+        suggest = getattr(self.screen, "lookup_query", None)
+        query = suggest() if callable(suggest) else ""
+        if query and not isinstance(self.screen, LookupScreen):
+            self.push_screen(LookupScreen(query))
+            return
         self._open(LookupScreen)
 
     def action_conduct(self) -> None:

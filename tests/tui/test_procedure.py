@@ -243,3 +243,26 @@ async def test_an_answer_that_cannot_be_saved_is_not_acknowledged(
         assert "已保存" in screen_text(app)
         assert screen.run.current.id == "concealed-piping"
     assert [e.kind for e in events_of(settings, "private-alteration")] == ["answered"]
+
+
+async def test_a_symptom_finding_opens_its_fault_entry(settings: Settings) -> None:
+    from fieldkit.diagnostics.catalog import default_catalog
+    from fieldkit.tui.screens.lookup import LookupScreen
+
+    seed_order(settings)
+    app = make_app(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = await open_procedure(pilot, "stove-wont-light")
+        await pilot.press("f7")  # the meter has gas left
+        await settle(pilot)
+        assert screen.run.current.id == "meter-battery"
+        await pilot.press("f7")  # the meter shows 低电关阀: low battery
+        await settle(pilot)
+        text = screen_text(app)
+        assert "查明原因" in text and "meihua-ic.06" in text
+        await pilot.press("f3")
+        await settle(pilot)
+        assert isinstance(app.screen, LookupScreen)
+        entry = default_catalog().entry("meihua-ic.06")
+        assert entry.symptom.zh[:8] in screen_text(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -17,6 +18,13 @@ from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.text import narrow
 from fieldkit.tui.widgets.inputs import FieldInput
 from fieldkit.tui.widgets.status import StatusBar
+
+
+@dataclass(frozen=True)
+class EntryHit:
+    """An entry opened by its id (shaped like the catalog's search hits)."""
+
+    entry: Any
 
 
 def _t(text: Any) -> str:
@@ -216,7 +224,11 @@ class LookupScreen(FieldkitScreen):
 
     def _search(self, query: str) -> None:
         catalog = self.services.catalog()
-        self._hits = catalog.search(query, limit=30) if query.strip() else []
+        wanted = query.strip()
+        if wanted and catalog.has_entry(wanted):  # an entry id, e.g. from a procedure's finding
+            self._hits = [EntryHit(catalog.entry(wanted))]
+        else:
+            self._hits = catalog.search(query, limit=30) if wanted else []
         results = self.query_one("#results", OptionList)
         results.clear_options()
         for index, hit in enumerate(self._hits):

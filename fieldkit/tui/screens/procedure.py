@@ -696,5 +696,15 @@ class ProcedureScreen(FieldkitScreen):
         """End a blocked run with the reason (the engine's abandon), saved before closing."""
         return self._act("abandon", reason)
 
+    def lookup_query(self) -> str:
+        """The fault entry the run's finding points to (F3 opens it), if any."""
+        if self.run is None:
+            return ""
+        for event in reversed(self.run.events):
+            if str(event.kind.value) == "finding":
+                refs = event.value.get("see_also") or []
+                return str(refs[0]) if refs else ""
+        return ""
+
     def action_back(self) -> None:
         self.app.pop_screen()
