@@ -36,7 +36,16 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Options of the default command: `fieldkit --demo` means `fieldkit tui --demo`.
+TUI_OPTIONS = ("--demo", "--lang", "--db")
+
+
 class LazyGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0].split("=", 1)[0] in TUI_OPTIONS:
+            args = ["tui", *args]
+        return super().parse_args(ctx, args)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*LAZY_COMMANDS, *super().list_commands(ctx)})
 

@@ -57,3 +57,13 @@ def test_importing_the_tui_command_does_not_import_textual(tmp_path: Path) -> No
         timeout=60,
     )
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_tui_options_work_without_the_command_name() -> None:
+    from click.testing import CliRunner
+
+    from fieldkit.cli import cli
+
+    result = CliRunner().invoke(cli, ["--demo", "--help"])
+    assert result.exit_code == 0
+    assert "tui" in result.output and "--demo" in result.output and "--db" in result.output
