@@ -79,3 +79,16 @@ def test_narrow_replaces_the_manuals_ambiguous_characters() -> None:
     out = narrow(text)
     assert not ambiguous_characters(out)
     assert out == '液晶出现ERR-1显示..."不适用"(1)(2)，3m3'
+
+
+def test_tui_po_agrees_with_the_other_catalogs() -> None:
+    """All PO files merge into one catalog: a msgid shared with another area must carry
+    the same translation, or one area would silently change the other's wording."""
+    tui_po = i18n.parse_po(PO_FILE)
+    for other in sorted(PO_FILE.parent.glob("*.po")):
+        if other == PO_FILE:
+            continue
+        theirs = i18n.parse_po(other)
+        differ = {k: (tui_po[k], theirs[k]) for k in tui_po.keys() & theirs.keys()}
+        differ = {k: v for k, v in differ.items() if v[0] != v[1]}
+        assert not differ, f"{other.name}: {differ}"

@@ -57,7 +57,7 @@ async def test_service_conduct_shows_the_five_ones_and_forbidden_phrases(
         app.screen.query_one("#sections").highlighted = forbidden
         await settle(pilot)
         text = screen_text(app)
-        assert "以下忌语绝不可对用户说" in text
+        assert "绝不能对用户说" in text
         assert "谁办的事你找谁去" in text
 
 
