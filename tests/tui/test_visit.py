@@ -32,6 +32,13 @@ async def test_new_visit_without_work_order_and_meter_saved(settings: Settings) 
         await settle(pilot)
         assert "已保存" in screen_text(app)
         visit_id = app.screen.visit_id
+        await pilot.press("f8")  # the handover form, from what is saved
+        await settle(pilot)
+        text = screen_text(app)
+        assert "0099001" in text and "MH-7" in text
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, VisitScreen)
     visit = repo_for(settings).get_visit(visit_id)
     assert visit.work_order_id is None
     assert (visit.meter_no, visit.seal_nos, visit.meter_reading) == ("MH-7", ["A1", "A2"], 12.5)

@@ -111,6 +111,7 @@ class VisitScreen(FieldkitScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f7", "run_procedure", "Run procedure", id="visit.run"),
         Binding("ctrl+s", "save_meter", "Save meter", id="visit.save"),
+        Binding("f8", "handover", "Handover form", id="visit.handover"),
         Binding("ctrl+g", "end_visit", "End visit", id="visit.end"),
         Binding("escape", "app.pop_screen", "Back", id="visit.back"),
     ]
@@ -246,6 +247,11 @@ class VisitScreen(FieldkitScreen):
             return
         saved.set_classes("saved")
         saved.update(_("Saved"))
+
+    def action_handover(self) -> None:
+        from fieldkit.tui.screens.handover import HandoverScreen
+
+        self.app.push_screen(HandoverScreen(self.visit_id))
 
     def action_end_visit(self) -> None:
         from fieldkit.tui.screens.close_visit import CloseVisitScreen
