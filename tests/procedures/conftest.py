@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from procedure_helpers import FakeClock
+from tests.procedures.procedure_helpers import FakeClock
 
 from fieldkit.procedures.library import load_procedures
 from fieldkit.procedures.models import Procedure

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from procedure_helpers import FakeClock, pass_tightness, passing_answer, start
+from tests.procedures.procedure_helpers import FakeClock, pass_tightness, passing_answer, start
 
 from fieldkit.procedures.engine import (
     EventKind,

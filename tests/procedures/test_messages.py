@@ -8,7 +8,7 @@ import string
 from pathlib import Path
 
 import pytest
-from procedure_helpers import FakeClock, start
+from tests.procedures.procedure_helpers import FakeClock, start
 
 import fieldkit.procedures.engine as engine_module
 from fieldkit.i18n import parse_po, set_language

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from procedure_helpers import FakeClock, pass_tightness, passing_answer, start
-from test_engine import timer_procedure
+from tests.procedures.procedure_helpers import FakeClock, pass_tightness, passing_answer, start
+from tests.procedures.test_engine import timer_procedure
 
 from fieldkit.paths import shipped_data_dir
 from fieldkit.procedures.engine import (
