@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.procedures.procedure_helpers import FakeClock
 
 from fieldkit.procedures.library import load_procedures
 from fieldkit.procedures.models import Procedure
+from tests.procedures.procedure_helpers import FakeClock
 
 
 @pytest.fixture

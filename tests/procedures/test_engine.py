@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from tests.procedures.procedure_helpers import FakeClock, pass_tightness, passing_answer, start
 
 from fieldkit.procedures.engine import (
     EventKind,
@@ -24,6 +23,7 @@ from fieldkit.procedures.engine import (
     VisitContext,
 )
 from fieldkit.procedures.models import Procedure
+from tests.procedures.procedure_helpers import FakeClock, pass_tightness, passing_answer, start
 
 # ---------------------------------------------------------------- refusal (不予通气)
 

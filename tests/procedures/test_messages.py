@@ -8,12 +8,12 @@ import string
 from pathlib import Path
 
 import pytest
-from tests.procedures.procedure_helpers import FakeClock, start
 
 import fieldkit.procedures.engine as engine_module
 from fieldkit.i18n import parse_po, set_language
 from fieldkit.procedures.engine import GateClosed, StepOutOfOrder
 from fieldkit.procedures.models import Procedure
+from tests.procedures.procedure_helpers import FakeClock, start
 
 PO = Path(engine_module.__file__).parents[1] / "locale" / "zh_CN" / "LC_MESSAGES" / "procedures.po"
 

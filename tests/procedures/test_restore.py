@@ -9,8 +9,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.procedures.procedure_helpers import FakeClock, pass_tightness, passing_answer, start
-from tests.procedures.test_engine import timer_procedure
 
 from fieldkit.paths import shipped_data_dir
 from fieldkit.procedures.engine import (
@@ -24,6 +22,8 @@ from fieldkit.procedures.engine import (
 )
 from fieldkit.procedures.library import load_procedures
 from fieldkit.procedures.models import Procedure
+from tests.procedures.procedure_helpers import FakeClock, pass_tightness, passing_answer, start
+from tests.procedures.test_engine import timer_procedure
 
 # the shipped files only, whatever FIELDKIT_DATA says (this runs at import time)
 PROCEDURES, _PROBLEMS = load_procedures([shipped_data_dir() / "procedures"])
