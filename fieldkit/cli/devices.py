@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -53,6 +54,40 @@ def _print_lines(lines: list[tuple[str, str]]) -> None:
     width = max((len(label) for label, _v in lines), default=0)
     for label, value in lines:
         click.echo(f"{label.ljust(width)}  {value}")
+
+
+def _print_exchanges(exchanges: list[Any]) -> None:
+    """Every request (>>) and reply (<<) in hex, as the meter really said it."""
+    for exchange in exchanges:
+        frames = exchange.to_dict()
+        click.echo(f">> {frames['request']}")
+        click.echo(f"<< {frames['reply'] or _('(no reply)')}")
+
+
+def _write_to_meter(
+    port: str,
+    profile_id: str,
+    baud: int | None,
+    yes: bool,
+    write: Callable[[Any, Callable[[str], bool]], object],
+) -> None:
+    """Run one confirmed write (``write(link, confirm)``); the technician is asked first."""
+    from fieldkit.devices.meter import MeterLink, NotConfirmedError, open_transport
+
+    profile = _profile(profile_id)
+
+    def confirm(what: str) -> bool:
+        if yes:
+            return True
+        return click.confirm(_("Really {what}?").format(what=what), default=False)
+
+    try:
+        with open_transport(port, profile, baud) as transport:
+            write(MeterLink(transport, profile), confirm)
+    except NotConfirmedError as exc:
+        fail(str(exc), code=2)
+    except _device_errors() as exc:
+        fail(_("Error: {error}").format(error=exc))
 
 
 def _print_diagnosis(diagnosis: Any) -> None:
@@ -134,9 +169,7 @@ def meter_read(
     _print_diagnosis(diagnosis)
     if raw:
         click.echo("")
-        for exchange in [*probe_frames, *reading.exchanges]:
-            click.echo(f">> {exchange.to_dict()['request']}")
-            click.echo(f"<< {exchange.to_dict()['reply'] or _('(no reply)')}")
+        _print_exchanges([*probe_frames, *reading.exchanges])
 
 
 @meter.command("scan")
@@ -171,9 +204,7 @@ def meter_scan(port: str, raw: bool, as_json: bool, lang: str) -> None:
         ]
     )
     if raw:
-        for exchange in found.exchanges:
-            click.echo(f">> {exchange.to_dict()['request']}")
-            click.echo(f"<< {exchange.to_dict()['reply'] or _('(no reply)')}")
+        _print_exchanges(found.exchanges)
 
 
 @meter.command("valve")
@@ -194,22 +225,13 @@ def meter_valve(
     lang: str,
 ) -> None:
     """Open or close the valve of one meter (asks for confirmation first)."""
-    from fieldkit.devices.meter import MeterLink, NotConfirmedError, open_transport
-
-    profile = _profile(profile_id)
-
-    def confirm(what: str) -> bool:
-        if yes:
-            return True
-        return click.confirm(_("Really {what}?").format(what=what), default=False)
-
-    try:
-        with open_transport(port, profile, baud) as transport:
-            MeterLink(transport, profile).set_valve(address, action == "open", confirm=confirm)
-    except NotConfirmedError as exc:
-        fail(str(exc), code=2)
-    except _device_errors() as exc:
-        fail(_("Error: {error}").format(error=exc))
+    _write_to_meter(
+        port,
+        profile_id,
+        baud,
+        yes,
+        lambda link, confirm: link.set_valve(address, action == "open", confirm=confirm),
+    )
     click.echo(_("Done: the meter acknowledged the valve command."))
 
 
@@ -231,22 +253,13 @@ def meter_set_address(
     lang: str,
 ) -> None:
     """Give one meter a new address (C=15, DI A018; asks for confirmation first)."""
-    from fieldkit.devices.meter import MeterLink, NotConfirmedError, open_transport
-
-    profile = _profile(profile_id)
-
-    def confirm(what: str) -> bool:
-        if yes:
-            return True
-        return click.confirm(_("Really {what}?").format(what=what), default=False)
-
-    try:
-        with open_transport(port, profile, baud) as transport:
-            MeterLink(transport, profile).write_address(address, new_address, confirm=confirm)
-    except NotConfirmedError as exc:
-        fail(str(exc), code=2)
-    except _device_errors() as exc:
-        fail(_("Error: {error}").format(error=exc))
+    _write_to_meter(
+        port,
+        profile_id,
+        baud,
+        yes,
+        lambda link, confirm: link.write_address(address, new_address, confirm=confirm),
+    )
     click.echo(
         _("Done: the meter acknowledged its new address {address}.").format(address=new_address)
     )

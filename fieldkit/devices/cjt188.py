@@ -238,15 +238,35 @@ def request_read_data(
     ser: int = 0,
     preamble: int = 3,
 ) -> bytes:
-    data = encode_di(di, order) + bytes((ser & 0xFF,))
-    return encode_frame(meter_type, address, Function.READ_DATA, data, preamble=preamble)
+    return _request(address, Function.READ_DATA, di, b"", order, meter_type, ser, preamble)
+
+
+def _request(
+    address: str,
+    function: int,
+    di: int,
+    payload: bytes,
+    order: DiOrder,
+    meter_type: int,
+    ser: int,
+    preamble: int,
+) -> bytes:
+    """A request to one meter: DI, SER, then the function's own payload."""
+    data = encode_di(di, order) + bytes((ser & 0xFF,)) + payload
+    return encode_frame(meter_type, address, function, data, preamble=preamble)
 
 
 def request_read_address(*, order: DiOrder = "big", ser: int = 0, preamble: int = 3) -> bytes:
     """Broadcast read-address (T=AA, A=7×AA, C=03, DI 810A) — answered by the one meter on the line."""
-    data = encode_di(DI.ADDRESS, order) + bytes((ser & 0xFF,))
-    return encode_frame(
-        WILDCARD_TYPE, BROADCAST_ADDRESS, Function.READ_ADDRESS, data, preamble=preamble
+    return _request(
+        BROADCAST_ADDRESS,
+        Function.READ_ADDRESS,
+        DI.ADDRESS,
+        b"",
+        order,
+        WILDCARD_TYPE,
+        ser,
+        preamble,
     )
 
 
@@ -260,10 +280,10 @@ def request_valve(
     preamble: int = 3,
 ) -> bytes:
     """Valve write (C=04, DI A017, 55 open / 99 close). Callers must confirm first."""
-    data = encode_di(DI.VALVE, order) + bytes(
-        (ser & 0xFF, VALVE_OPEN if open_valve else VALVE_CLOSE)
+    payload = bytes((VALVE_OPEN if open_valve else VALVE_CLOSE,))
+    return _request(
+        address, Function.WRITE_DATA, DI.VALVE, payload, order, meter_type, ser, preamble
     )
-    return encode_frame(meter_type, address, Function.WRITE_DATA, data, preamble=preamble)
 
 
 def request_write_address(
@@ -276,8 +296,10 @@ def request_write_address(
     preamble: int = 3,
 ) -> bytes:
     """Address write (C=15, DI A018, new address A0..A6). Callers must confirm first."""
-    data = encode_di(DI.WRITE_ADDRESS, order) + bytes((ser & 0xFF,)) + encode_address(new_address)
-    return encode_frame(meter_type, address, Function.WRITE_ADDRESS, data, preamble=preamble)
+    payload = encode_address(new_address)
+    return _request(
+        address, Function.WRITE_ADDRESS, DI.WRITE_ADDRESS, payload, order, meter_type, ser, preamble
+    )
 
 
 # ---------------------------------------------------------------- incremental decoder

@@ -144,16 +144,19 @@ class MeterLink:
         frame = self.exchange(request, want_function=cjt188.Function.READ_ADDRESS, timeout=timeout)
         return frame.address
 
+    def _request_options(self) -> dict[str, Any]:
+        """The profile's framing, and the next sequence number, for a request to one meter."""
+        p = self.profile
+        return {
+            "order": p.di_order,
+            "meter_type": p.meter_type,
+            "ser": self._next_ser(),
+            "preamble": p.preamble,
+        }
+
     def read_metering(self, address: str, timeout: float | None = None) -> MeteringData:
         p = self.profile
-        request = cjt188.request_read_data(
-            address,
-            DI.METERING,
-            order=p.di_order,
-            meter_type=p.meter_type,
-            ser=self._next_ser(),
-            preamble=p.preamble,
-        )
+        request = cjt188.request_read_data(address, DI.METERING, **self._request_options())
         frame = self.exchange(request, want_function=cjt188.Function.READ_DATA, timeout=timeout)
         if frame.di(p.di_order) != DI.METERING:
             raise MeterError(
@@ -163,6 +166,18 @@ class MeterLink:
             )
         return cjt188.decode_metering(frame.payload, p.bitmap(), p.volume_decimals)
 
+    def _confirmed_write(
+        self,
+        what: str,
+        confirm: Callable[[str], bool],
+        encode: Callable[..., bytes],
+        want_function: int,
+    ) -> Frame:
+        """Ask ``confirm(what)``; only on True is the request from ``encode`` sent."""
+        if not confirm(what):
+            raise NotConfirmedError(_("Not confirmed: nothing was sent to the meter."))
+        return self.exchange(encode(**self._request_options()), want_function=want_function)
+
     def set_valve(self, address: str, open_valve: bool, *, confirm: Callable[[str], bool]) -> Frame:
         """Open or close the valve. ``confirm`` receives a description and must return True."""
         what = (
@@ -170,18 +185,12 @@ class MeterLink:
             if open_valve
             else _("CLOSE the valve of meter {address}")
         ).format(address=address)
-        if not confirm(what):
-            raise NotConfirmedError(_("Not confirmed: nothing was sent to the meter."))
-        p = self.profile
-        request = cjt188.request_valve(
-            address,
-            open_valve,
-            order=p.di_order,
-            meter_type=p.meter_type,
-            ser=self._next_ser(),
-            preamble=p.preamble,
+        return self._confirmed_write(
+            what,
+            confirm,
+            lambda **framing: cjt188.request_valve(address, open_valve, **framing),
+            cjt188.Function.WRITE_DATA,
         )
-        return self.exchange(request, want_function=cjt188.Function.WRITE_DATA)
 
     def write_address(
         self, address: str, new_address: str, *, confirm: Callable[[str], bool]
@@ -193,18 +202,12 @@ class MeterLink:
         what = _("change the address of meter {address} to {new}").format(
             address=address, new=new_address
         )
-        if not confirm(what):
-            raise NotConfirmedError(_("Not confirmed: nothing was sent to the meter."))
-        p = self.profile
-        request = cjt188.request_write_address(
-            address,
-            new_address,
-            order=p.di_order,
-            meter_type=p.meter_type,
-            ser=self._next_ser(),
-            preamble=p.preamble,
+        return self._confirmed_write(
+            what,
+            confirm,
+            lambda **framing: cjt188.request_write_address(address, new_address, **framing),
+            cjt188.Function.WRITE_ADDRESS,
         )
-        return self.exchange(request, want_function=cjt188.Function.WRITE_ADDRESS)
 
 
 def open_transport(
