@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from fieldkit.datafiles import DataFileError, DataProblem, load_entries, read_yaml, validate
-from fieldkit.paths import extra_data_dirs, shipped_data_dir
+from fieldkit.paths import data_dirs, shipped_data_dir
 from fieldkit.textmodel import Source, Strict, Text
 
 SCHEMA_ID = "fieldkit.service_conduct/1"
@@ -91,9 +91,8 @@ class ServiceConduct(Strict):
 
 def conduct_file(extra_dirs: list[Path] | None = None) -> Path:
     """The conduct file in use: the last data folder that has one, else the shipped file."""
-    folders = [shipped_data_dir(), *(extra_data_dirs() if extra_dirs is None else extra_dirs)]
     chosen = shipped_data_dir() / CONDUCT_DIR / CONDUCT_FILE
-    for folder in folders:
+    for folder in data_dirs(extra_dirs):
         for name in (CONDUCT_FILE, Path(CONDUCT_FILE).with_suffix(".yml").name):
             candidate = folder / CONDUCT_DIR / name
             if candidate.is_file():

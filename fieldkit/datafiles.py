@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -21,6 +21,22 @@ except ImportError:  # pragma: no cover - pure-Python fallback
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Item = TypeVar("Item", bound=HasId)
+
+
+def find_by_id(items: Iterable[Item], item_id: str, missing: type[KeyError] = KeyError) -> Item:
+    """The item whose ``id`` is ``item_id``; ``missing(item_id)`` is raised when there is none."""
+    for item in items:
+        if item.id == item_id:
+            return item
+    raise missing(item_id)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,14 @@ def extra_data_dirs() -> list[Path]:
     return [Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip()]
 
 
+def data_dirs(extra_dirs: list[Path] | None = None) -> list[Path]:
+    """The shipped data folder, then ``extra_dirs`` (default: the ``FIELDKIT_DATA`` folders).
+
+    Loaders read them in this order, so a utility's tables add to or override ours.
+    """
+    return [shipped_data_dir(), *(extra_data_dirs() if extra_dirs is None else extra_dirs)]
+
+
 def _home_override() -> Path | None:
     raw = os.environ.get("FIELDKIT_HOME")
     return Path(raw).expanduser() if raw else None

@@ -171,11 +171,7 @@ class CardCatalog:
 
 def load_tool_cards(extra_dirs: list[Path] | None = None) -> CardCatalog:
     """Shipped ``data/tool_cards`` then ``extra_dirs`` (default: ``FIELDKIT_DATA``)."""
-    folders = [
-        paths.shipped_data_dir(),
-        *(paths.extra_data_dirs() if extra_dirs is None else extra_dirs),
-    ]
-    return load_tool_cards_from(folders)
+    return load_tool_cards_from(paths.data_dirs(extra_dirs))
 
 
 def load_tool_cards_from(folders: list[Path]) -> CardCatalog:

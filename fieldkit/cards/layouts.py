@@ -39,6 +39,7 @@ from fieldkit import paths
 from fieldkit.datafiles import (
     DataFileError,
     DataProblem,
+    find_by_id,
     read_yaml,
     validate,
     yaml_files,
@@ -245,10 +246,7 @@ class LayoutSet:
     problems: list[DataProblem]
 
     def layout(self, layout_id: str) -> CardLayout:
-        for layout in self.layouts:
-            if layout.id == layout_id:
-                return layout
-        raise KeyError(layout_id)
+        return find_by_id(self.layouts, layout_id)
 
     def decode(self, memory: bytes, layout_id: str | None = None) -> DecodedCard:
         """Decode with the named layout, or the first whose ``match`` rules hold."""
@@ -283,7 +281,7 @@ class LayoutSet:
 def load_layouts(folders: list[Path] | None = None, *, strict: bool = False) -> LayoutSet:
     """Shipped layouts, then ``FIELDKIT_DATA`` folders; a utility's layouts are tried first."""
     if folders is None:
-        folders = [paths.shipped_data_dir(), *paths.extra_data_dirs()]
+        folders = paths.data_dirs()
     layouts: dict[str, CardLayout] = {}
     tables: dict[str, CardCodeTable] = {}
     problems: list[DataProblem] = []

@@ -866,9 +866,10 @@ def _conduct_problems(folders: list[Path]) -> tuple[int | None, list[Any], str |
 def check(folder: Path | None, as_json: bool, lang: str) -> None:
     """Validate FOLDER (a data folder or a folder of tables), or the shipped data plus
     FIELDKIT_DATA. Prints every problem; exit 1 if there is any."""
-    from fieldkit.diagnostics.catalog import data_folders, load_catalog_from
+    from fieldkit.diagnostics.catalog import load_catalog_from
+    from fieldkit.paths import data_dirs
 
-    folders = [folder] if folder is not None else data_folders()
+    folders = [folder] if folder is not None else data_dirs()
     catalog = load_catalog_from(folders)
     problems = list(catalog.problems)
     n_procedures, proc_problems, note = _procedure_problems(folders)

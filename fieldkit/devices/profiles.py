@@ -26,7 +26,14 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from fieldkit import paths
-from fieldkit.datafiles import DataFileError, DataProblem, read_yaml, validate, yaml_files
+from fieldkit.datafiles import (
+    DataFileError,
+    DataProblem,
+    find_by_id,
+    read_yaml,
+    validate,
+    yaml_files,
+)
 from fieldkit.devices.cjt188 import StatusBitMap, ValveState
 from fieldkit.textmodel import Source, Strict, Text
 
@@ -108,10 +115,7 @@ class ProfileSet:
     problems: list[DataProblem]
 
     def profile(self, profile_id: str) -> MeterProfile:
-        for p in self.profiles:
-            if p.id == profile_id:
-                return p
-        raise UnknownProfile(profile_id)
+        return find_by_id(self.profiles, profile_id, UnknownProfile)
 
     def ids(self) -> list[str]:
         return [p.id for p in self.profiles]
@@ -128,7 +132,7 @@ def load_profile_file(path: Path) -> tuple[MeterProfile | None, list[DataProblem
 def load_profiles(folders: list[Path] | None = None, *, strict: bool = False) -> ProfileSet:
     """Shipped profiles, then ``FIELDKIT_DATA`` folders (a later file with the same id wins)."""
     if folders is None:
-        folders = [paths.shipped_data_dir(), *paths.extra_data_dirs()]
+        folders = paths.data_dirs()
     by_id: dict[str, MeterProfile] = {}
     problems: list[DataProblem] = []
     for folder in folders:

@@ -330,15 +330,9 @@ def _fold_word(word: str) -> str:
     return unicodedata.normalize("NFKC", word).strip().casefold()
 
 
-def data_folders(extra_dirs: list[Path] | None = None) -> list[Path]:
-    """The shipped data folder, then ``extra_dirs`` (default: ``FIELDKIT_DATA``)."""
-    extra = paths.extra_data_dirs() if extra_dirs is None else extra_dirs
-    return [paths.shipped_data_dir(), *extra]
-
-
 def load_catalog(extra_dirs: list[Path] | None = None) -> Catalog:
     """Shipped tables, then each of ``extra_dirs`` (default: the ``FIELDKIT_DATA`` folders)."""
-    return load_catalog_from(data_folders(extra_dirs))
+    return load_catalog_from(paths.data_dirs(extra_dirs))
 
 
 def load_catalog_from(folders: list[Path]) -> Catalog:

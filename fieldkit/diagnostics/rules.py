@@ -32,7 +32,14 @@ from typing import Any, Literal
 from pydantic import Field
 
 from fieldkit import paths
-from fieldkit.datafiles import DataFileError, DataProblem, load_entries, read_yaml, yaml_files
+from fieldkit.datafiles import (
+    DataFileError,
+    DataProblem,
+    find_by_id,
+    load_entries,
+    read_yaml,
+    yaml_files,
+)
 from fieldkit.diagnostics.models import Severity
 from fieldkit.textmodel import Source, Strict, Text
 
@@ -185,15 +192,12 @@ class RuleSet:
     problems: list[DataProblem]
 
     def rule(self, rule_id: str) -> StateRule:
-        for r in self.rules:
-            if r.id == rule_id:
-                return r
-        raise KeyError(rule_id)
+        return find_by_id(self.rules, rule_id)
 
 
 def load_rules(folders: list[Path] | None = None, *, strict: bool = False) -> RuleSet:
     if folders is None:
-        folders = [paths.shipped_data_dir(), *paths.extra_data_dirs()]
+        folders = paths.data_dirs()
     by_id: dict[str, StateRule] = {}
     problems: list[DataProblem] = []
     for folder in folders:

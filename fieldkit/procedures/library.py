@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fieldkit.datafiles import DataFileError, DataProblem, read_yaml, yaml_files
-from fieldkit.paths import extra_data_dirs, shipped_data_dir
+from fieldkit.paths import data_dirs
 from fieldkit.procedures.models import CheckStep, Procedure
 
 SUBDIR = "procedures"
@@ -25,7 +25,7 @@ _STEP_KINDS = {"instruction", "check", "measurement", "timer", "capture", "sign_
 
 def default_dirs() -> list[Path]:
     """Shipped procedures first, then each ``FIELDKIT_DATA`` folder (later ones win)."""
-    return [shipped_data_dir() / SUBDIR, *(d / SUBDIR for d in extra_data_dirs())]
+    return [d / SUBDIR for d in data_dirs()]
 
 
 def _step_label(raw: Any, index: int) -> str:
