@@ -18,6 +18,7 @@ do not go through gettext.
 from __future__ import annotations
 
 import ast
+import string
 import threading
 from functools import lru_cache
 from importlib import resources
@@ -138,6 +139,35 @@ def gettext(message: str) -> str:
 
 
 _ = gettext
+
+
+def source_msgids(path: Path, markers: tuple[str, ...] = ("_", "N_")) -> dict[str, int]:
+    """The msgids a Python source file marks for translation → the line of first use.
+
+    Every call ``_("literal")`` (or another of ``markers``, such as the engine's ``N_``)
+    whose first argument is a string literal. For checking that a PO file is complete.
+    """
+    found: dict[str, int] = {}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in markers
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.setdefault(node.args[0].value, node.lineno)
+    return found
+
+
+def placeholders(message: str) -> list[str]:
+    """The ``{field!conv:spec}`` of a message, sorted; its translation must keep exactly these."""
+    return sorted(
+        name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "")
+        for _text, name, spec, conv in string.Formatter().parse(message)
+        if name is not None
+    )
 
 
 def pick(text: dict[str, str] | object, language: str | None = None) -> str:

@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import fieldkit.cli.lookup as lookup
-from fieldkit.i18n import locale_dir, parse_po
+from fieldkit.i18n import locale_dir, parse_po, placeholders, source_msgids
 
 # Characters whose terminal width is ambiguous (East-Asian width "A"): kept out of our own
 # strings so columns line up on every terminal.
 AMBIGUOUS = set("…“”‘’·①②③④⑤⑥⑦⑧⑨○●※—")
+PO = locale_dir() / "zh_CN" / "LC_MESSAGES" / "cli.po"
 
 
 def msgids() -> list[str]:
-    tree = ast.parse(Path(lookup.__file__).read_text(encoding="utf-8"))
-    found: list[str] = []
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id == "_"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-            and isinstance(node.args[0].value, str)
-        ):
-            found.append(node.args[0].value)
-    return found
+    return list(source_msgids(Path(lookup.__file__)))
 
 
 def test_every_msgid_is_translated() -> None:
-    translations = parse_po(locale_dir() / "zh_CN" / "LC_MESSAGES" / "cli.po")
+    translations = parse_po(PO)
     ids = msgids()
     assert len(ids) > 50
     missing = [m for m in ids if m not in translations]
@@ -38,14 +26,21 @@ def test_every_msgid_is_translated() -> None:
 
 
 def test_placeholders_survive_translation() -> None:
-    translations = parse_po(locale_dir() / "zh_CN" / "LC_MESSAGES" / "cli.po")
+    translations = parse_po(PO)
     for msgid in msgids():
-        fields = sorted(p.split("}")[0] for p in msgid.split("{")[1:])
-        translated = translations[msgid]
-        assert sorted(p.split("}")[0] for p in translated.split("{")[1:]) == fields, msgid
+        assert placeholders(translations[msgid]) == placeholders(msgid), msgid
 
 
 def test_no_ambiguous_width_characters_in_our_strings() -> None:
-    translations = parse_po(locale_dir() / "zh_CN" / "LC_MESSAGES" / "cli.po")
+    translations = parse_po(PO)
     for msgid in msgids():
         assert not (set(msgid) | set(translations[msgid])) & AMBIGUOUS, msgid
+
+
+def test_the_string_checks_themselves_catch_a_broken_translation(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text('x = _("Read {n:02X} of {port}")\ny = f("not marked")\n', encoding="utf-8")
+    assert source_msgids(source) == {"Read {n:02X} of {port}": 1}
+    assert placeholders("读 {port} 的 {n:02X}") == placeholders("Read {n:02X} of {port}")
+    assert placeholders("读 {port} 的 {n}") != placeholders("Read {n:02X} of {port}")
+    assert placeholders("读 {端口}") != placeholders("Read {port}")

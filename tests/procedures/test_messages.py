@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import ast
 import re
-import string
 from pathlib import Path
 
 import pytest
 
 import fieldkit.procedures.engine as engine_module
-from fieldkit.i18n import parse_po, set_language
+from fieldkit.i18n import parse_po, placeholders, set_language, source_msgids
 from fieldkit.procedures.engine import GateClosed, StepOutOfOrder
 from fieldkit.procedures.models import Procedure
 from tests.procedures.procedure_helpers import FakeClock, start
@@ -19,22 +17,7 @@ PO = Path(engine_module.__file__).parents[1] / "locale" / "zh_CN" / "LC_MESSAGES
 
 
 def msgids() -> list[str]:
-    tree = ast.parse(Path(engine_module.__file__).read_text(encoding="utf-8"))
-    found = []
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in ("_", "N_")
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-        ):
-            found.append(node.args[0].value)
-    return found
-
-
-def fields(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+    return list(source_msgids(Path(engine_module.__file__)))
 
 
 def test_every_engine_message_has_a_chinese_translation() -> None:
@@ -44,7 +27,7 @@ def test_every_engine_message_has_a_chinese_translation() -> None:
     missing = [m for m in ids if m not in catalog]
     assert missing == []
     for msgid in ids:
-        assert fields(catalog[msgid]) == fields(msgid), msgid
+        assert placeholders(catalog[msgid]) == placeholders(msgid), msgid
         assert re.search(r"[\u4e00-\u9fff]", catalog[msgid]), msgid
 
 
