@@ -139,7 +139,11 @@ class ProcedureScreen(FieldkitScreen):
         mine = [r for r in state.runs if r.procedure_id == self.procedure_id]
         unfinished = [r for r in mine if not r.finished]
         try:
-            if unfinished:
+            if unfinished and not unfinished[-1].events:
+                # A run row without its "started" event (a database from before runs were
+                # started in one transaction): start it again cleanly.
+                run = self._restart_empty(procedure, context, unfinished[-1])
+            elif unfinished:
                 saved = unfinished[-1]
                 run = ProcedureRun.restore(
                     procedure, saved.step_events(), context=context, actor=self._actor()
@@ -162,9 +166,19 @@ class ProcedureScreen(FieldkitScreen):
         except ProcedureError as exc:
             self._load_error = _("This run cannot be continued: {error}").format(error=exc)
             return
+        except Exception as exc:  # the database refused the write (disk full, locked, ...)
+            # SQLAlchemy wraps the driver's error with the whole statement: show the cause.
+            cause = getattr(exc, "orig", None) or exc
+            self._load_error = _("The run could not be started (nothing saved): {error}").format(
+                error=cause
+            )
+            return
+        self._load_error = None
         self.run = run
 
     def _start_new(self, procedure: Any, context: Any) -> Any:
+        """Start a run: the run row and its "started" event are saved in ONE transaction,
+        so a run never exists without its first event (a crash leaves nothing or both)."""
         from fieldkit.procedures.engine import ProcedureRun
 
         run_id = uuid.uuid4()
@@ -175,8 +189,25 @@ class ProcedureScreen(FieldkitScreen):
             procedure_version=procedure.version,
             actor=self._actor(),
             run_id=run_id,
+            events=run.events,
+            run_status=run.status.value,
         )
-        self.repo.record_events(self.visit_id, run_id, run.events, run_status=run.status.value)
+        return run
+
+    def _restart_empty(self, procedure: Any, context: Any, saved: Any) -> Any:
+        """Start again a saved run that has no events: under the same run id when the
+        procedure version is the same (one transaction), else end it and start a new one."""
+        from fieldkit.procedures.engine import ProcedureRun
+
+        if saved.procedure_version != procedure.version:
+            self.repo.set_run_status(saved.run_id, "abandoned")
+            return self._start_new(procedure, context)
+        run = ProcedureRun.start(
+            procedure, run_id=saved.run_id, actor=self._actor(), context=context
+        )
+        self.repo.record_events(
+            self.visit_id, saved.run_id, run.events, run_status=run.status.value
+        )
         return run
 
     def _act(self, action: str, *args: Any) -> bool:
