@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
+import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -25,12 +26,16 @@ def main(argv: list[str]) -> int:
         if wanted and name not in wanted:
             continue
         print(f"== {name} ==", flush=True)
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
         started = time.perf_counter()
-        code = module.main()
+        try:
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            code = module.main()
+        except Exception:  # one broken benchmark must not hide the others' reports
+            traceback.print_exc()
+            code = 1
         print(
             f"-- {name}: {'ok' if code == 0 else 'TARGET MISSED'} "
             f"({time.perf_counter() - started:.1f} s)\n",
