@@ -41,17 +41,40 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+NUL_MESSAGE = "must not contain a NUL character (\\u0000)"
+
+
+def _no_nul(value: str) -> str:
+    """Text with a NUL in it is refused: PostgreSQL cannot store it, and no form has one."""
+    if "\x00" in value:
+        raise ValueError(NUL_MESSAGE)
+    return value
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
 def _small_json(value: dict[str, Any]) -> dict[str, Any]:
     size = len(json.dumps(value, ensure_ascii=False, default=str))
     if size > MAX_JSON_OBJECT:
         raise ValueError(f"object too large ({size} characters, at most {MAX_JSON_OBJECT})")
+    if _holds_nul(value):
+        raise ValueError(NUL_MESSAGE)
     return value
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
-Short = Annotated[str, Field(max_length=MAX_SHORT)]
-Id = Annotated[str, Field(min_length=1, max_length=MAX_SHORT)]
-LongText = Annotated[str, Field(max_length=MAX_TEXT)]
+Short = Annotated[str, Field(max_length=MAX_SHORT), AfterValidator(_no_nul)]
+Id = Annotated[str, Field(min_length=1, max_length=MAX_SHORT), AfterValidator(_no_nul)]
+LongText = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_no_nul)]
+RequiredText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_no_nul)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_small_json)]
 
 VisitType = Literal["community_gas_on", "ignition", "inspection", "repair", "recheck"]
@@ -168,7 +191,7 @@ class MeterPayload(WireModel):
 
 class HazardPayload(WireModel):
     hazard_id: UUID
-    description: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+    description: RequiredText
     level: HazardLevel  # 重大 / 一般
     status: HazardStatus  # 待整改 → 复查中 → 已整改
     found_at: UtcDatetime

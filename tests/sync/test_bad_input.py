@@ -140,3 +140,38 @@ def test_unknown_routes_and_bad_ids_are_clear(backoffice) -> None:
         assert r.status_code == 422 and r.json()["error"]["code"] == "invalid"
         r = http.get("/api/v1/work-orders", params={"since": -1})
         assert r.status_code == 422
+
+
+def test_numbers_too_big_for_the_database_are_422(backoffice) -> None:
+    too_big = str(2**63)  # one past the largest 64-bit integer a cursor or offset can hold
+    with backoffice.client("admin") as http:
+        for path, params in [
+            ("/api/v1/work-orders", {"since": too_big}),
+            ("/api/v1/work-orders", {"since": "9" * 40}),
+            ("/api/v1/visits", {"offset": too_big}),
+        ]:
+            r = http.get(path, params=params)
+            assert r.status_code == 422, (path, params, r.text)
+            assert r.json()["error"]["code"] == "invalid"
+        # the largest cursor is still a cursor: an empty page, not an error
+        r = http.get("/api/v1/work-orders", params={"since": 2**63 - 1})
+        assert r.status_code == 200 and r.json()["items"] == []
+
+
+def test_a_nul_character_in_any_text_is_422_and_nothing_is_stored(backoffice, laptop) -> None:
+    good = _payload(laptop)
+    bad = dict(good, technician_id="T001", notes="a\x00b")
+    with backoffice.client("T001") as http:
+        r = http.post("/api/v1/visits/batch", json={"visits": [bad]})
+        assert r.status_code == 422, r.text
+        assert "visits.0.notes" in r.json()["error"]["message"]
+    assert _nothing_stored(backoffice, good["visit_id"])
+    with backoffice.client("admin") as http:
+        r = http.get("/api/v1/meter-swaps", params={"customer_no": "1\x002"})
+        assert r.status_code == 422, r.text
+        r = http.post(
+            f"/api/v1/visits/{uuid.uuid4()}/complaints", json={"description": "gas\x00smell"}
+        )
+        assert r.status_code == 422, r.text
+        r = http.post("/api/v1/work-orders/NO%00PE/assign", json={"technician_id": "T001"})
+        assert r.status_code in (404, 422), r.text

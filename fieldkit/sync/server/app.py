@@ -25,10 +25,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fieldkit.sync.schema import (
+    NUL_MESSAGE,
     BatchResult,
     CustomerPayload,
     ErrorResponse,
+    Id,
+    LongText,
     PushResult,
+    RequiredText,
     VisitBatch,
     VisitOutcome,
     VisitPayload,
@@ -43,6 +47,7 @@ log = logging.getLogger("fieldkit.sync.server")
 API = "/api/v1"
 DEFAULT_MAX_BODY = 8 * 1024 * 1024  # bytes; bigger requests get 413
 MAX_PULL = 1000
+MAX_INT64 = 2**63 - 1  # the largest cursor or offset either database can compare with
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -66,8 +71,14 @@ def _error(
     return JSONResponse({"error": body}, status_code=status, headers=headers or None)
 
 
+def _nul_in_url(scope: Scope) -> bool:
+    """A NUL in the path or an encoded one (``%00``) in the query: no database takes it."""
+    return "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
+
+
 class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413 before the app sees them."""
+    """Refuse request bodies over ``limit`` bytes with 413, and URLs holding a NUL
+    character with 422, before the app sees them."""
 
     def __init__(self, app: ASGIApp, limit: int):
         self.app, self.limit = app, limit
@@ -83,6 +94,10 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if _nul_in_url(scope):
+            response = _error(422, "invalid", f"invalid request: the URL {NUL_MESSAGE}")
+            await response(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
@@ -125,33 +140,33 @@ class StoreResponse(BaseModel):
 
 class NewWorkOrderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    order_no: str = Field(min_length=1, max_length=200)
+    order_no: Id
     visit_type: VisitType
     customer: CustomerPayload
-    assigned_to: str = Field(min_length=1, max_length=200)
+    assigned_to: Id
     scheduled_for: date | None = None
-    notes: str | None = Field(default=None, max_length=4000)
+    notes: LongText | None = None
 
 
 class AssignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    technician_id: str = Field(min_length=1, max_length=200)
+    technician_id: Id
 
 
 class FollowUpCallRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    result: str = Field(min_length=1, max_length=4000)
+    result: RequiredText
     satisfaction: str = Field(description="satisfied | basically_satisfied | unsatisfied")
 
 
 class ComplaintRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    description: str = Field(min_length=1, max_length=4000)
+    description: RequiredText
 
 
 class CloseComplaintRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    result: str = Field(min_length=1, max_length=4000)
+    result: RequiredText
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -282,7 +297,7 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
         technician_id: str | None = None,
         outcome: VisitOutcome | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
     ) -> list[dict[str, Any]]:
         """Visits by date range, technician and outcome."""
         return service.list_visits(
@@ -303,7 +318,7 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
     @app.get(f"{API}/work-orders", response_model=WorkOrderPage)
     def work_orders(
         who: Who,
-        since: Annotated[int, Query(ge=0)] = 0,
+        since: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PULL)] = 500,
     ) -> WorkOrderPage:
         """Work-order changes after the cursor ``since``, oldest first; cancelled or
