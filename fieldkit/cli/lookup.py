@@ -62,6 +62,19 @@ _CLOSING = set(")]},.;:!?%）」』》〉】，。、；：！？")
 _OPENING = set("([{（「『《〈【")
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` if it fits in ``limit`` cells, else cut to fit with "..." at the end."""
+    if cell_width(text) <= limit:
+        return text
+    cut, used = "", 0
+    for ch in text:
+        used += cell_width(ch)
+        if used > limit - 3:
+            break
+        cut += ch
+    return cut + "..."
+
+
 def wrap(text: str, width: int, indent: int = 0, first_indent: int | None = None) -> list[str]:
     """Wrap to ``width`` columns: Chinese may break between any two characters, English
     only at spaces. No line starts with closing punctuation or ends with an opening
@@ -117,6 +130,10 @@ def _terminal_width() -> int:
     return max(40, min(shutil.get_terminal_size((100, 24)).columns, 120))
 
 
+LAST_COLUMN = 30  # cells a table's last (free-text) column keeps before others are cut
+MIN_COLUMN = 10
+
+
 class Printer:
     """Labelled, wrapped lines with a hanging indent aligned on the label's width."""
 
@@ -137,17 +154,39 @@ class Printer:
         )
 
     def wrapped(self, text: str, indent: int = 0) -> None:
-        """A plain line wrapped to the width, continuation lines indented."""
-        self.lines.extend(wrap(text, self.width, indent=indent + 2, first_indent=indent))
+        """A plain line indented by ``indent``, wrapped, continuation lines indented 2 more."""
+        first, *rest = wrap(text, self.width, indent=indent + 2, first_indent=indent)
+        self.lines.extend([" " * indent + first, *rest])
 
-    def table(self, rows: list[list[str]], indent: int = 2) -> None:
-        """Rows of cells; every column but the last is padded to its widest cell."""
+    def table(self, rows: list[list[str]], indent: int = 2, cut: int | None = None) -> None:
+        """Rows of cells; every column but the last is padded to its widest cell.
+
+        The last column wraps under itself. When the line is too narrow to leave it
+        ``LAST_COLUMN`` cells, column ``cut`` (never an id a user types) is shortened with
+        "...", or left out when even ``MIN_COLUMN`` cells would not fit.
+        """
         if not rows:
             return
         widths = [max(cell_width(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+        if cut is not None:
+            room = self.width - LAST_COLUMN - indent - 2 * len(widths)
+            fits = room - (sum(widths) - widths[cut])
+            if fits < MIN_COLUMN:
+                rows = [row[:cut] + row[cut + 1 :] for row in rows]
+                del widths[cut]
+            else:
+                widths[cut] = min(widths[cut], fits)
+        lead = indent + sum(w + 2 for w in widths)
         for row in rows:
-            cells = [pad(cell, widths[i]) for i, cell in enumerate(row[:-1])]
-            self.lines.append((" " * indent + "  ".join([*cells, row[-1]])).rstrip())
+            cells = [pad(clip(cell, widths[i]), widths[i]) for i, cell in enumerate(row[:-1])]
+            paragraphs = row[-1].split("\n")  # more lines of the last cell, under it
+            first, *rest = wrap(paragraphs[0], self.width, indent=lead, first_indent=lead)
+            self.lines.append((" " * indent + "  ".join([*cells, first])).rstrip())
+            self.lines.extend(rest)
+            for more in paragraphs[1:]:
+                self.lines.extend(
+                    " " * lead + line.lstrip() for line in wrap(more, self.width, lead, lead)
+                )
 
     def echo(self) -> None:
         click.echo("\n".join(self.lines))
@@ -167,15 +206,16 @@ def confidence_label(code: str) -> str:
     }.get(code, code)
 
 
-def source_line(source: Source, number: int | None = None) -> str:
-    """Where an entry comes from, as shown to the technician."""
+def source_line(source: Source, number: int | None = None, *, note: bool = True) -> str:
+    """Where an entry comes from, as shown to the technician (with the source's note)."""
     if source.kind == "manual":
         parts = [str(source.section)]
         if source.page is not None:
             parts.append(_("page {page}").format(page=source.page))
         if number is not None:
             parts.append(_("item {number}").format(number=number))
-        text = _("Manual: {where}").format(where=", ".join(parts))
+        # TRANSLATORS: the separator between a section, its page and its item.
+        text = _("Manual: {where}").format(where=_(", ").join(parts))
     else:
         conf = source.confidence.value if source.confidence is not None else "U"
         if source.kind == "utility" and source.confidence is None:
@@ -186,9 +226,16 @@ def source_line(source: Source, number: int | None = None) -> str:
             text = _("Source: {citation}  Confidence: {code} ({label})").format(
                 citation=source.citation or "-", code=conf, label=confidence_label(conf)
             )
-    if source.note is not None:
+    if note and source.note is not None:
         text += "  " + t(source.note)
     return text
+
+
+def print_source(out: Printer, source: Source, number: int | None = None, indent: int = 0) -> None:
+    """The source line, then its note on lines of its own (it can be a paragraph)."""
+    out.wrapped(source_line(source, number, note=False), indent=indent)
+    if source.note is not None:
+        out.wrapped(t(source.note), indent=indent + 2)
 
 
 def source_json(source: Source, number: int | None = None) -> dict[str, Any]:
@@ -220,8 +267,7 @@ def entry_json(catalog: Catalog, entry: FaultEntry) -> dict[str, Any]:
 
 
 def device_name(catalog: Catalog, device_key: str) -> str:
-    device = catalog.table(device_key).device
-    return f"{t(device.brand)} {t(device.family)}"
+    return catalog.table(device_key).device.name(get_language())
 
 
 def _ref_title(catalog: Catalog, ref: str) -> str:
@@ -242,7 +288,7 @@ def _ref_title(catalog: Catalog, ref: str) -> str:
 def render_entry(catalog: Catalog, entry: FaultEntry, out: Printer) -> None:
     """One entry: emergency steps first when it is a danger entry, then the rest."""
     device = catalog.device_of(entry)
-    heading = f"{t(device.brand)} {t(device.family)} [{device.key}]"
+    heading = f"{device.name(get_language())} [{device.key}]"
     if entry.codes:
         heading += "  " + ", ".join(entry.codes)
     out.line(f"== {heading} ==")
@@ -282,7 +328,7 @@ def render_entry(catalog: Catalog, entry: FaultEntry, out: Printer) -> None:
         refs = [f"{ref} {_ref_title(catalog, ref)}".strip() for ref in entry.see_also]
         out.field(_("See also:"), "; ".join(refs))
     out.field(_("Severity:"), _severity(entry.severity.value))
-    out.wrapped(source_line(catalog.source_of(entry), entry.number))
+    print_source(out, catalog.source_of(entry), entry.number)
 
 
 def _record_label(key: str) -> str:
@@ -315,7 +361,7 @@ def _catalog() -> Catalog:
 
 
 def _device_rows(catalog: Catalog) -> list[list[str]]:
-    return [[d.key, f"{t(d.brand)} {t(d.family)}"] for d in catalog.devices()]
+    return [[d.key, d.name(get_language())] for d in catalog.devices()]
 
 
 def _unknown_device(catalog: Catalog, device: str, as_json: bool) -> None:
@@ -524,7 +570,7 @@ def search(
                 symptom,
             ]
         )
-    out.table(rows, indent=0)
+    out.table(rows, indent=0, cut=1)
     out.line()
     out.line(_("Details: fieldkit code <id>, or add --full"))
     out.echo()
@@ -605,21 +651,27 @@ def render_card(
         for rule in table.rules:
             if card.id in rule.see_also:
                 out.field(_("Rule:"), f"{t(rule.title)}: {t(rule.text)}")
-    out.wrapped(source_line(card.source or table.source, card.number))
+    print_source(out, card.source or table.source, card.number)
+
+
+def _family_title(table: ToolCardTable) -> str:
+    """前锋工具卡 [qianfeng], 美华 民用表工具卡 [meihua-residential]: the brand once."""
+    brand, name = t(table.family.brand), t(table.family.name)
+    title = name if name.startswith(brand) else f"{brand} {name}"
+    return f"{title} [{table.family.key}]"
 
 
 def render_family(
     table: ToolCardTable, cards: CardCatalog, out: Printer, catalog: Catalog | None = None
 ) -> None:
-    family = table.family
-    out.line(f"==== {t(family.brand)} {t(family.name)} [{family.key}] ====")
+    out.line(f"==== {_family_title(table)} ====")
     if table.meter_states:
         out.field(
             _("Meter states:"), ", ".join(f"{t(s.name)} ({s.key})" for s in table.meter_states)
         )
     for rule in table.rules:
         out.field(_("Rule:"), f"{t(rule.title)}: {t(rule.text)}")
-    out.wrapped(source_line(table.source))
+    print_source(out, table.source)
     for card in table.cards:
         out.line()
         render_card(cards, card, out, catalog, with_rules=False)
@@ -671,15 +723,19 @@ def cards(query: str | None, as_json: bool, lang: str) -> None:
             echo_json({"families": [family_json(f, cards) for f in cards.families()]})
             return
         for table in cards.families():
-            out.line(
-                f"==== {t(table.family.brand)} {t(table.family.name)} [{table.family.key}] ===="
-            )
+            out.line(f"==== {_family_title(table)} ====")
             rows = [
                 [
                     c.id,
                     t(c.name) + (" (" + ", ".join(c.aliases) + ")" if c.aliases else ""),
-                    _transitions(cards, table.family.key, c),
-                    _first_sentence(t(c.purpose), 30),
+                    "\n".join(
+                        part
+                        for part in (
+                            _transitions(cards, table.family.key, c),
+                            _first_sentence(t(c.purpose), 80),
+                        )
+                        if part != "-"
+                    ),
                 ]
                 for c in table.cards
             ]
@@ -732,14 +788,7 @@ def _first_sentence(text: str, limit: int = 40) -> str:
         if stop in text:
             text = text.split(stop, 1)[0]
             break
-    if cell_width(text) > limit:
-        cut = ""
-        for ch in text:
-            if cell_width(cut + ch) > limit - 3:
-                break
-            cut += ch
-        text = cut + "..."
-    return text
+    return clip(text, limit)
 
 
 # -- fieldkit conduct -------------------------------------------------------------------
@@ -810,11 +859,12 @@ def conduct(section: str | None, as_json: bool, lang: str) -> None:
         out.line(f"== {marker}{t(s.title)} [{s.id}] ==")
         if marker:
             out.line("!! " + _("Never say these to a customer:"))
+        digits = len(str(len(s.items)))  # 1. … 10. right-aligned, so the texts line up
         for i, item in enumerate(s.items, 1):
-            out.field(f"{i}.", t(item), indent=2)
+            out.field(f"{i:>{digits}}.", t(item), indent=2)
         if s.note is not None:
             out.field(_("Note:"), t(s.note), indent=2)
-        out.wrapped(source_line(data.source_of(s)), indent=2)
+        print_source(out, data.source_of(s), indent=2)
     out.echo()
 
 

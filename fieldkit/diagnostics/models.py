@@ -55,12 +55,22 @@ class DeviceKind(StrEnum):
     STOVE = "stove"
 
 
+UNSTATED_BRAND = "未注明"
+"""The ``brand.zh`` of a table whose source names no brand (the manual's alarms, flow meter)."""
+
+
 class Device(Strict):
     key: str = Field(pattern=DEVICE_KEY, description="short stable key used by --device")
     brand: Text
     family: Text
     kind: DeviceKind
     models: list[str] = Field(default_factory=list, description="model names the table covers")
+
+    def name(self, language: str) -> str:
+        """Brand and family as a technician says them; the family alone when no brand is named."""
+        if self.brand.zh == UNSTATED_BRAND:
+            return self.family.get(language)
+        return f"{self.brand.get(language)} {self.family.get(language)}"
 
 
 class Cause(Strict):

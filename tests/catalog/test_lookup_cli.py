@@ -38,7 +38,7 @@ def test_code_finds_every_device(run) -> None:  # type: ignore[no-untyped-def]
     assert result.exit_code == 0
     assert "[meihua-ic]" in result.stdout and "[meihua-mhcg]" in result.stdout
     assert "表周围有强磁干扰或防磁干簧管损坏" in result.stdout  # the manual's cause
-    assert "手册: 美华智能燃气表常见故障与排除方法, 第8页, 第8条" in result.stdout
+    assert "手册：美华智能燃气表常见故障与排除方法，第8页，第8条" in result.stdout
     assert "症状：" in result.stdout  # Chinese by default
 
 
@@ -60,7 +60,7 @@ def test_code_device_narrows(run) -> None:  # type: ignore[no-untyped-def]
     assert match["causes"][0]["text"]["en"]
     assert match["source"]["kind"] == "manual"
     assert match["source"]["page"] == 8
-    assert match["source"]["label"] == "手册: 美华智能燃气表常见故障与排除方法, 第8页, 第8条"
+    assert match["source"]["label"] == "手册：美华智能燃气表常见故障与排除方法，第8页，第8条"
 
 
 def test_code_e0(run) -> None:  # type: ignore[no-untyped-def]
@@ -72,7 +72,7 @@ def test_unknown_code_for_a_device(run) -> None:  # type: ignore[no-untyped-def]
     result = run("code", "ERR-10", "-d", "meihua-ic")
     assert result.exit_code == 1
     assert "ERR-10" in result.stderr
-    assert "该设备 (美华 智能燃气表 [meihua-ic]) 没有这个代码" in result.stderr
+    assert "该设备（美华 智能燃气表 [meihua-ic]）没有这个代码" in result.stderr
     assert "ERR-1, ERR-3" in result.stderr
     assert "Traceback" not in result.output
     data = as_json(run("code", "ERR-10", "-d", "meihua-ic", "--json"))
@@ -115,14 +115,14 @@ def test_english(run) -> None:  # type: ignore[no-untyped-def]
 def test_external_source_and_confidence_are_shown(run, fixture_root: Path) -> None:  # type: ignore[no-untyped-def]
     result = run("code", "al1", data=fixture_root)
     assert result.exit_code == 0
-    assert "来源: service04.ru" in result.stdout
-    assert "可信度: S (二手资料)" in result.stdout
+    assert "来源：service04.ru" in result.stdout
+    assert "可信度：S（二手资料）" in result.stdout
     data = as_json(run("code", "AL 01", "--json", data=fixture_root))
     source = data["matches"][0]["source"]
     assert source["kind"] == "external"
     assert source["confidence"] == "S"
     assert source["confidence_label"] == "二手资料"
-    assert "可信度: S (二手资料)" in source["label"]
+    assert "可信度：S（二手资料）" in source["label"]
 
 
 def test_danger_entry_shows_emergency_first(run, fixture_root: Path) -> None:  # type: ignore[no-untyped-def]
@@ -202,7 +202,7 @@ def test_card_by_name_shows_states_and_what_it_destroys(run) -> None:  # type: i
     data = as_json(init)
     meihua = next(c for c in data["cards"] if c["id"] == "meihua-residential.init")
     assert "换表补气卡" in meihua["destroys"]["zh"]
-    assert meihua["source"]["label"].startswith("手册: 美华工具卡使用说明, 第12页")
+    assert meihua["source"]["label"].startswith("手册：美华工具卡使用说明，第12页")
 
 
 def test_card_aliases_and_english(run) -> None:  # type: ignore[no-untyped-def]
@@ -414,6 +414,7 @@ def test_output_fits_a_narrow_terminal(run, monkeypatch: pytest.MonkeyPatch, col
         ["code", "qianfeng-ic.01"],
         ["code", "ERR-3", "--lang", "en"],
         ["cards", "qianfeng"],
+        *([["cards"]] if columns >= 80 else []),  # the overview's ids alone take 34 cells
     ):
         monkeypatch.setenv("COLUMNS", "200")
         wide = run(*args).stdout
@@ -427,6 +428,38 @@ def test_output_fits_a_narrow_terminal(run, monkeypatch: pytest.MonkeyPatch, col
             assert cell_width(line) <= columns + 4, line
         assert len(result.stdout.splitlines()) > len(wide.splitlines())  # it did wrap
         assert "".join(result.stdout.split()) == "".join(wide.split())  # and lost nothing
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+@pytest.mark.parametrize(
+    "query", [["bxs"], ["no display", "--lang", "en"], ["报警", "--lang", "en"]]
+)
+def test_search_table_fits_the_terminal_and_keeps_ids_whole(
+    run, monkeypatch: pytest.MonkeyPatch, columns: int, query: list[str]
+) -> None:  # type: ignore[no-untyped-def]
+    hits = as_json(run("search", *query, "--json"))["hits"]
+    assert hits
+    monkeypatch.setenv("COLUMNS", str(columns))
+    result = run("search", *query)
+    assert result.exit_code == 0
+    for line in result.stdout.splitlines():
+        assert cell_width(line) <= columns + 2, line  # closing punctuation may hang over
+    words = set(result.stdout.split())
+    text = "".join(result.stdout.split())
+    for hit in hits:
+        entry = hit["entry"]
+        assert entry["id"] in words  # an id is what the technician types next: never cut
+        symptom = entry["symptom"]["en" if "en" in query else "zh"]
+        assert "".join(symptom.split()) in text  # the symptom wraps but loses nothing
+
+
+def test_a_device_named_without_a_brand_shows_its_family_alone(run) -> None:  # type: ignore[no-untyped-def]
+    zh = run("code", "flowmeter.02").stdout.splitlines()[0]
+    en = run("code", "flowmeter.02", "--lang", "en").stdout.splitlines()[0]
+    assert zh.startswith("== 流量计(罗茨流量计、涡轮表) [flowmeter]"), zh
+    assert en.startswith("== gas flow meter (Roots and turbine meters) [flowmeter]"), en
+    assert "未注明" not in run("search", "不显示").stdout
+    assert "Meihua smart gas meter" in run("code", "meihua-ic.08", "--lang", "en").stdout
 
 
 def test_wrap_keeps_brackets_with_their_text() -> None:
