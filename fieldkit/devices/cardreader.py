@@ -18,6 +18,7 @@ reference does for the same purpose (research §3.4 B), and the line speed defau
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,14 @@ class ReaderUnavailableError(CardError):
 
 class NoCardError(CardError):
     """The reader answered but found no card (or a card it cannot talk to)."""
+
+
+class WrongCardError(NoCardError):
+    """A card is there, but the reader cannot select it as an SLE4442 (another chip)."""
+
+
+class CardRemovedError(NoCardError):
+    """The card was taken out (or lost contact) in the middle of a read."""
 
 
 class ReaderProtocolError(CardError):
@@ -291,7 +300,7 @@ def _check_sw(response: bytes, what: str) -> bytes:
     if response[-2:] != b"\x90\x00":
         sw = hexstr(response[-2:])
         if response[-2] in (0x62, 0x69, 0x6A, 0x6F):
-            raise NoCardError(
+            raise WrongCardError(
                 _(
                     "The card did not answer as an SLE4442 (SW {sw}). It may be a different chip "
                     "(102, 24C, Mifare, CPU card) or inserted wrongly."
@@ -331,9 +340,12 @@ class PcscReader:
     """A PC/SC reader (CCID) through pyscard, with the ACS pseudo-APDUs.
 
     pyscard is an optional extra (``pip install 'fieldkit[pcsc]'``) imported only here.
+    ``reader`` chooses among the connected readers: ``None`` → the first, ``"0"``, ``"1"`` …
+    → by position in the PC/SC reader list, otherwise the exact name or a part of it (any
+    case; the first reader whose name contains it).
     """
 
-    def __init__(self, reader_name: str | None = None) -> None:
+    def __init__(self, reader: str | None = None) -> None:
         try:
             from smartcard.System import readers
         except ImportError as exc:
@@ -344,26 +356,22 @@ class PcscReader:
                 )
             ) from exc
         try:
-            available = readers()
+            available = list(readers())
         except Exception as exc:  # pyscard raises its own types when pcscd is down
             raise ReaderUnavailableError(
                 _("The PC/SC service is not running or not reachable: {error}").format(error=exc)
             ) from exc
         if not available:
             raise ReaderUnavailableError(_("No PC/SC card reader is connected."))
-        chosen: Any = available[0]
-        if reader_name:
-            matches = [r for r in available if reader_name.lower() in str(r).lower()]
-            if not matches:
-                raise ReaderUnavailableError(
-                    _("No PC/SC reader named {name}; connected: {names}").format(
-                        name=reader_name, names=", ".join(str(r) for r in available)
-                    )
-                )
-            chosen = matches[0]
-        self.name = str(chosen)
-        self._reader = chosen
+        self._reader: Any = choose_reader(available, reader)
+        self.name = str(self._reader)
         self._connection: Any = None
+
+    def __enter__(self) -> PcscReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _connect(self) -> Any:
         if self._connection is None:
@@ -382,22 +390,55 @@ class PcscReader:
     def transmit(self, apdu: bytes) -> bytes:
         if apdu[:2] == b"\xff\x20":
             raise CardError(_("Presenting a PSC is not done by the card reader backend."))
-        data, sw1, sw2 = self._connect().transmit(list(apdu))
+        connection = self._connect()
+        try:
+            data, sw1, sw2 = connection.transmit(list(apdu))
+        except Exception as exc:  # pyscard's CardConnectionException: card gone, reader gone
+            self.close()
+            raise CardRemovedError(
+                _(
+                    "The card was taken out of {reader} during the read (or lost contact): "
+                    "put it back and read again. ({error})"
+                ).format(reader=self.name, error=exc)
+            ) from exc
         return bytes(data) + bytes((sw1, sw2))
 
     def read_card(self) -> CardImage:
         return _read_sle4442(self.transmit, self.name, [])
 
     def close(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.disconnect()
-            finally:
-                self._connection = None
+        """Disconnect; never raises (the card may already be gone)."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.disconnect()
+
+
+def choose_reader(available: list[Any], wanted: str | None) -> Any:
+    """Pick a PC/SC reader: ``None`` → the first; ``"2"`` → by index; else by (part of) name."""
+    if not wanted:
+        return available[0]
+    names = ", ".join(f"{i}: {r}" for i, r in enumerate(available))
+    if wanted.strip().isdigit():
+        index = int(wanted)
+        if index >= len(available):
+            raise ReaderUnavailableError(
+                _("There is no reader number {index}; connected: {names}").format(
+                    index=index, names=names
+                )
+            )
+        return available[index]
+    exact = [r for r in available if str(r).lower() == wanted.lower()]
+    matches = exact or [r for r in available if wanted.lower() in str(r).lower()]
+    if not matches:
+        raise ReaderUnavailableError(
+            _("No PC/SC reader named {name}; connected: {names}").format(name=wanted, names=names)
+        )
+    return matches[0]
 
 
 def open_reader(port: str | None, *, backend: str = "acr30", baudrate: int = 9600) -> CardReader:
-    """``backend="acr30"`` needs ``port``; ``backend="pcsc"`` takes an optional reader name."""
+    """``backend="acr30"`` needs ``port``; ``backend="pcsc"``: an optional reader index or name."""
     if backend == "pcsc":
         return PcscReader(port)
     if backend == "acr30":
