@@ -164,7 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         state = repo.resume(summary.visit_id)
         current = state.current_run
         if current is None:  # everything saved but the close: close it now
-            repo.close_visit(summary.visit_id, VisitOutcome.COMPLETED)
+            if repo.closing_rules(summary.visit_id).allows(VisitOutcome.COMPLETED):
+                repo.close_visit(summary.visit_id, VisitOutcome.COMPLETED)
+            else:  # killed before its run was started: nothing was done at the site
+                repo.close_visit(
+                    summary.visit_id,
+                    VisitOutcome.INCOMPLETE,
+                    "interrupted before the procedure started",
+                )
             _emit(f"CLOSED {summary.visit_id}")
             continue
         events = current.step_events()

@@ -32,7 +32,15 @@ from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
-from fieldkit.i18n import _
+from fieldkit.i18n import _, get_language
+from fieldkit.records.closing import (
+    MSG_NOT_ALLOWED,
+    ClosingRules,
+    bilingual,
+    closing_rules,
+    outcome_text,
+    with_refusal_reason,
+)
 from fieldkit.records.db import Database
 from fieldkit.records.models import (
     Customer,
@@ -57,6 +65,7 @@ from fieldkit.records.models import (
     WorkOrderStatus,
     utcnow,
 )
+from fieldkit.textmodel import Text
 
 if TYPE_CHECKING:  # pragma: no cover
     from fieldkit.sync.schema import WorkOrderPayload
@@ -92,6 +101,28 @@ class VisitClosed(RecordsError):
 
 class InvalidHazardTransition(RecordsError):
     """Hazard status only moves forward: 待整改 → 复查中 → 已整改."""
+
+
+class OutcomeNotAllowed(RecordsError):
+    """The visit's runs do not allow this outcome (see :mod:`fieldkit.records.closing`).
+
+    ``text`` is the message in Chinese and English; ``str(error)`` is in the current
+    language. ``rules.allowed`` lists the outcomes that are allowed now.
+    """
+
+    def __init__(self, outcome: VisitOutcome, rules: ClosingRules):
+        self.outcome = outcome
+        self.rules = rules
+        self.text: Text = bilingual(
+            MSG_NOT_ALLOWED,
+            outcome=outcome_text(outcome),
+            why=rules.why or Text(zh="-", en="-"),
+        )
+        super().__init__(self.text.get(get_language()))
+
+    @property
+    def allowed(self) -> tuple[VisitOutcome, ...]:
+        return self.rules.allowed
 
 
 class PayloadTooLarge(RecordsError):
@@ -1157,20 +1188,30 @@ class VisitRepository:
         and incomplete need a reason. Runs still open are marked ``abandoned`` (to keep the
         reason in a run's own trail, call the engine's ``run.abandon(reason)`` and save its
         events first).
+
+        The visit-level safety rules (:mod:`fieldkit.records.closing`) are checked in the
+        same transaction: an outcome they do not allow raises :class:`OutcomeNotAllowed`
+        (see ``closing_rules(visit_id)`` for what is allowed). After a refusal the engine's
+        refusal reason is recorded with ``refused_gas`` (and used when no reason is given).
         """
         from fieldkit.records.export import visit_payload
         from fieldkit.sync.schema import content_hash
 
         outcome = VisitOutcome(outcome)
         reason = reason.strip() if reason else None
-        if outcome != VisitOutcome.COMPLETED and not reason:
-            raise RecordsError(
-                _("A reason is required when a visit ends as {outcome}").format(
-                    outcome=outcome.value
-                )
-            )
         with self.database.session() as session:
             visit = self._open_visit(session, visit_id)
+            rules = closing_rules(session, visit)
+            if not rules.allows(outcome):
+                raise OutcomeNotAllowed(outcome, rules)
+            if rules.refusal_reason is not None:
+                reason = with_refusal_reason(reason, rules.refusal_reason)
+            if outcome != VisitOutcome.COMPLETED and not reason:
+                raise RecordsError(
+                    _("A reason is required when a visit ends as {outcome}").format(
+                        outcome=outcome.value
+                    )
+                )
             now = self._now()
             visit.ended_at = _aware(ended_at) if ended_at else now
             visit.closed_at = now
@@ -1216,6 +1257,12 @@ class VisitRepository:
                     order.updated_at = now
                     session.add(order)
             return item
+
+    def closing_rules(self, visit_id: uuid.UUID) -> ClosingRules:
+        """The outcomes the visit may be closed with now (and why others are not)."""
+        with self.database.session(readonly=True) as session:
+            visit: Visit = self._get(session, Visit, visit_id, _("visit"))
+            return closing_rules(session, visit)
 
     def follow_up(self, visit_id: uuid.UUID) -> FollowUp | None:
         with self.database.session(readonly=True) as session:

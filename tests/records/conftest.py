@@ -20,3 +20,13 @@ def db(db_path: Path) -> Iterator[Database]:
     database = open_database(f"sqlite:///{db_path.as_posix()}")
     yield database
     database.close()
+
+
+@pytest.fixture(autouse=True)
+def chinese_default() -> Iterator[None]:
+    """Each test starts in the default language (a CLI test may have switched it)."""
+    from fieldkit import i18n
+
+    i18n.set_language("zh")
+    yield
+    i18n.set_language("zh")

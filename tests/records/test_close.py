@@ -72,12 +72,14 @@ def _full_visit(repo: VisitRepository) -> uuid.UUID:
         room="502",
     )
     order = repo.create_work_order(
-        order_no="WO-1", visit_type="ignition", customer_id=customer.id, assigned_to="T001"
+        order_no="WO-1", visit_type="repair", customer_id=customer.id, assigned_to="T001"
     )
     visit = repo.start_visit(
         customer_id=customer.id,
         technician_id="T001",
-        visit_type=VisitType.IGNITION,
+        # A repair visit: its runs are left open here, which an ignition visit would not
+        # allow to close as completed (tests/records/test_closing_rules.py).
+        visit_type=VisitType.REPAIR,
         work_order_id=order.id,
     )
     repo.update_meter(visit.id, meter_no="QF-1", seal_nos=["F-1"], meter_reading=0.0)

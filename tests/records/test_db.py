@@ -171,7 +171,7 @@ def test_a_database_from_a_newer_fieldkit_is_refused_untouched(db_path: Path) ->
     con.execute("UPDATE alembic_version SET version_num = 'f00dfeed9999'")
     con.commit()
     con.close()
-    with pytest.raises(DatabaseError, match="newer fieldkit"):
+    with pytest.raises(DatabaseError, match="更新版本的 fieldkit"):
         open_database(url)
     con = sqlite3.connect(db_path)
     assert con.execute("SELECT version_num FROM alembic_version").fetchone() == ("f00dfeed9999",)

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FILES = [
     "fieldkit/records/db.py",
     "fieldkit/records/repo.py",
+    "fieldkit/records/closing.py",
     "fieldkit/records/handover.py",
     "fieldkit/cli/records.py",
 ]
@@ -25,7 +26,7 @@ def _msgids() -> set[str]:
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Name)
-                and node.func.id == "_"
+                and node.func.id in ("_", "N_")
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)

@@ -247,6 +247,9 @@ def close_visit(
                 actor=technician,
             ),
         )
+    # An ignition visit closes as completed only with a completed ignition run
+    # (fieldkit.records.closing): these made-up steps stand for one.
+    repo.set_run_status(run.id, "completed")
     if hazard:
         repo.add_hazard(visit.id, description="软管老化", level="general")
     repo.sign(visit.id, "张三")

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import ClassVar
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -13,8 +14,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from fieldkit.i18n import _
+from fieldkit.i18n import _, pick
 from fieldkit.tui.keys import translate_bindings
+from fieldkit.tui.text import narrow
 from fieldkit.tui.widgets.inputs import FieldInput
 
 OUTCOMES = (
@@ -43,7 +45,10 @@ class CloseVisitScreen(ModalScreen[bool]):
     """Pick the outcome, give the reason, Ctrl+S closes the visit (final, queued for sync).
 
     ``outcome``/``reason`` preset the form (the procedure runner presets 不予通气 with the
-    engine's reason); ``only`` limits the outcomes offered.
+    engine's reason); ``only`` limits the outcomes offered. The visit-level safety rules
+    of ``fieldkit.records`` limit them further (and say why): after a refusal only 不予通气,
+    while a failed test is not put right only stopped (unsafe) / incomplete, an ignition
+    visit completed only with its completed ignition run and the customer's signature.
     """
 
     CSS_PATH = "close_visit.tcss"
@@ -69,9 +74,30 @@ class CloseVisitScreen(ModalScreen[bool]):
         self.before_close: Callable[[str], bool] | None = None
         """Called with the reason before the visit is closed; False stops the close."""
 
+    def _apply_rules(self) -> str:
+        """Offer only what the visit-level safety rules allow (fieldkit.records.closing);
+        returns why other outcomes are not offered ("" when every one is)."""
+        try:
+            rules = self.app.services.repository().closing_rules(  # type: ignore[attr-defined]
+                self.visit_id
+            )
+        except Exception as exc:  # shown; closing itself checks the rules again
+            return str(exc)
+        allowed = [str(o.value) for o in rules.allowed]
+        offered = tuple(o for o in self.outcomes if o in allowed)
+        self.outcomes = offered or tuple(o for o in OUTCOMES if o in allowed)
+        if self.preset not in self.outcomes and rules.preset_outcome is not None:
+            self.preset = str(rules.preset_outcome.value)
+        if not self.reason and rules.refusal_reason is not None:
+            self.reason = pick(rules.refusal_reason)
+        return pick(rules.why) if rules.why is not None else ""
+
     def compose(self) -> ComposeResult:
+        why = self._apply_rules()
         with Vertical(id="close-dialog"):
             yield Label(_("End the visit"), classes="heading")
+            if why:
+                yield Static(escape(narrow(why)), id="close-rules", classes="error-text")
             yield OptionList(
                 *(Option(outcome_label(o), id=o) for o in self.outcomes), id="outcomes"
             )

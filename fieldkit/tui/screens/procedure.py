@@ -302,7 +302,7 @@ class ProcedureScreen(FieldkitScreen):
                 f"{head}\n{_t(failed.title)}: {_t(open_gate.gate.reason)}\n"
                 + _("Ignition and every later step are blocked.")
                 + "\n"
-                + _("Ctrl+R: record the repair.  Ctrl+G: end the job as gas refused.")
+                + _("Ctrl+R: record the repair.  Ctrl+G: end the job (stopped or incomplete).")
             )
             gate.show(text)
         else:
@@ -673,7 +673,8 @@ class ProcedureScreen(FieldkitScreen):
             self.repo.update_meter(self.visit_id, **fields)
 
     def action_end_job(self) -> None:
-        """End the job as 不予通气: after a refusal, or while a failed test blocks the job."""
+        """End the job: as 不予通气 after a refusal; as stopped (unsafe) or incomplete while a
+        failed test blocks the job (the records layer allows nothing else then)."""
         if self.run is None:
             return
         from fieldkit.procedures.engine import RunStatus
@@ -700,9 +701,9 @@ class ProcedureScreen(FieldkitScreen):
             self._close(
                 CloseVisitScreen(
                     self.visit_id,
-                    outcome="refused_gas",
+                    outcome="stopped_unsafe",
                     reason=reason,
-                    only=("refused_gas", "stopped_unsafe"),
+                    only=("stopped_unsafe", "incomplete"),
                 ),
                 abandon_first=True,
             )

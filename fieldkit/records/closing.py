@@ -1,0 +1,201 @@
+"""Which outcomes a visit may be closed with: the visit-level safety rules.
+
+The procedure engine guards each run; these rules guard the visit as a whole, so that no
+screen or command can close a visit as ``completed`` after one of its runs refused gas,
+while a failed test was never put right, or (an ignition visit) without a completed
+ignition procedure and the customer's signature:
+
+* a run ended ``refused`` (不予通气, a refusal condition such as 私改 piping): only
+  ``refused_gas`` is allowed, and the engine's refusal reason is recorded with it;
+* a run held by a gate (``awaiting_repair`` / ``stopped``, or abandoned while its gate was
+  open, and not followed by a completed run of the same procedure): only
+  ``stopped_unsafe`` or ``incomplete``, with a reason;
+* an ``ignition`` visit: ``completed`` only with a completed ``ignition`` run (the engine
+  lets ignition complete only after a passed tightness test) and a customer signature.
+
+:func:`closing_rules` works inside the caller's session; ``VisitRepository.closing_rules``
+and ``VisitRepository.close_visit`` call it. Messages are bilingual (:class:`Text`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from fieldkit.i18n import catalog, get_language
+from fieldkit.records.models import (
+    CustomerSignature,
+    ProcedureRunRecord,
+    StepResult,
+    Visit,
+    VisitOutcome,
+    VisitType,
+)
+from fieldkit.textmodel import Text
+
+IGNITION_PROCEDURE = "ignition"  # the procedure id an ignition visit must complete
+GATE_HOLD_STATUSES = frozenset({"awaiting_repair", "stopped"})
+HOLDING_GATES = frozenset({"repair_then_retry", "stop"})  # gates a repair reopens
+AFTER_UNRESOLVED_GATE = (VisitOutcome.STOPPED_UNSAFE, VisitOutcome.INCOMPLETE)
+
+
+def N_(message: str) -> str:
+    """Mark a msgid for the catalog; it is translated later, in both languages."""
+    return message
+
+
+MSG_REFUSED = N_(
+    "Gas was refused in this visit: {reason}. The visit can only be closed as gas refused."
+)
+MSG_GATE = N_(
+    "A safety check of this visit failed and was not put right: {step} ({reason}). "
+    "The visit cannot be closed as completed; close it as stopped (unsafe) or incomplete, "
+    "with the reason."
+)
+MSG_NO_IGNITION = N_(
+    "An ignition visit is completed only after its ignition procedure is completed "
+    "(which needs a passed tightness test); none is completed in this visit."
+)
+MSG_NO_SIGNATURE = N_(
+    "An ignition visit is completed only with the customer's signature; there is none yet."
+)
+MSG_NOT_ALLOWED = N_("The visit cannot be closed as {outcome}. {why}")
+
+
+def bilingual(msgid: str, **values: Any) -> Text:
+    """The msgid in Chinese and English at once; ``Text`` values are picked per language."""
+
+    def fill(template: str, language: str) -> str:
+        return template.format(
+            **{k: (v.get(language) if isinstance(v, Text) else str(v)) for k, v in values.items()}
+        )
+
+    return Text(zh=fill(catalog("zh").get(msgid, msgid), "zh"), en=fill(msgid, "en"))
+
+
+def _text(value: Any) -> Text | None:
+    if isinstance(value, dict) and value.get("zh") and value.get("en"):
+        return Text(zh=str(value["zh"]), en=str(value["en"]))
+    if isinstance(value, str) and value.strip():
+        return Text(zh=value.strip(), en=value.strip())
+    return None
+
+
+@dataclass(frozen=True)
+class ClosingRules:
+    """The outcomes a visit may be closed with now, and why others are not offered."""
+
+    visit_id: uuid.UUID
+    allowed: tuple[VisitOutcome, ...]
+    why: Text | None = None
+    """Why ``completed`` (or more) is not allowed; None when every outcome is."""
+    preset_outcome: VisitOutcome | None = None
+    refusal_reason: Text | None = None
+    """The engine's refusal reason (with the technician's note) when gas was refused."""
+
+    def allows(self, outcome: VisitOutcome | str) -> bool:
+        return VisitOutcome(outcome) in self.allowed
+
+
+def _gate_open_at_end(events: list[StepResult]) -> StepResult | None:
+    """The gate_triggered event still open at the end of a run's trail, if any."""
+    open_gate: StepResult | None = None
+    for event in events:
+        if event.kind == "gate_triggered" and str(event.value.get("gate")) in HOLDING_GATES:
+            open_gate = event
+        elif event.kind == "repair_recorded":
+            open_gate = None
+    return open_gate
+
+
+def closing_rules(session: Session, visit: Visit) -> ClosingRules:
+    """The rules for ``visit`` from what is saved (runs, their events, the signature)."""
+    every = tuple(VisitOutcome)
+    runs = list(
+        session.exec(
+            select(ProcedureRunRecord)
+            .where(ProcedureRunRecord.visit_id == visit.id)
+            .order_by(col(ProcedureRunRecord.started_at), col(ProcedureRunRecord.id))
+        ).all()
+    )
+    trails: dict[uuid.UUID, list[StepResult]] = {
+        run.id: list(
+            session.exec(
+                select(StepResult).where(StepResult.run_id == run.id).order_by(col(StepResult.seq))
+            ).all()
+        )
+        for run in runs
+    }
+    # 1. A refusal ends the matter: only 不予通气, with the engine's reason.
+    for run in runs:
+        refused = [e for e in trails[run.id] if e.kind == "refused"]
+        if run.status == "refused" or refused:
+            reason = _text(refused[-1].value.get("reason")) if refused else None
+            note = refused[-1].value.get("note") if refused else None
+            if reason is not None and isinstance(note, str) and note.strip():
+                reason = Text(
+                    zh=f"{reason.zh}（{note.strip()}）", en=f"{reason.en} ({note.strip()})"
+                )
+            reason = reason or Text(zh="不予通气", en="gas refused")
+            return ClosingRules(
+                visit_id=visit.id,
+                allowed=(VisitOutcome.REFUSED_GAS,),
+                why=bilingual(MSG_REFUSED, reason=reason),
+                preset_outcome=VisitOutcome.REFUSED_GAS,
+                refusal_reason=reason,
+            )
+    # 2. A failed test never put right (held now, or abandoned while held), unless a later
+    #    run of the same procedure was completed.
+    for index, run in enumerate(runs):
+        open_gate = _gate_open_at_end(trails[run.id])
+        held = run.status in GATE_HOLD_STATUSES or (
+            run.status == "abandoned" and open_gate is not None
+        )
+        if not held:
+            continue
+        redone = any(
+            later.procedure_id == run.procedure_id and later.status == "completed"
+            for later in runs[index + 1 :]
+        )
+        if redone:
+            continue
+        reason = _text(open_gate.value.get("reason")) if open_gate is not None else None
+        step = open_gate.step_id if open_gate is not None else run.procedure_id
+        return ClosingRules(
+            visit_id=visit.id,
+            allowed=AFTER_UNRESOLVED_GATE,
+            why=bilingual(MSG_GATE, step=step, reason=reason or Text(zh=run.status, en=run.status)),
+            preset_outcome=VisitOutcome.STOPPED_UNSAFE,
+        )
+    # 3. An ignition visit: a completed ignition run and the customer's signature.
+    if visit.visit_type == VisitType.IGNITION:
+        others = tuple(o for o in every if o != VisitOutcome.COMPLETED)
+        if not any(r.procedure_id == IGNITION_PROCEDURE and r.status == "completed" for r in runs):
+            return ClosingRules(visit.id, others, why=bilingual(MSG_NO_IGNITION))
+        signed = session.exec(
+            select(CustomerSignature).where(CustomerSignature.visit_id == visit.id)
+        ).first()
+        if signed is None:
+            return ClosingRules(visit.id, others, why=bilingual(MSG_NO_SIGNATURE))
+    return ClosingRules(visit.id, every)
+
+
+def outcome_text(outcome: VisitOutcome) -> Text:
+    """The outcome's name in both languages (the handover form's labels)."""
+    from fieldkit.records.handover import OUTCOME_LABELS
+
+    return bilingual(OUTCOME_LABELS[outcome])
+
+
+def with_refusal_reason(reason: str | None, refusal: Text) -> str:
+    """The reason to store for 不予通气: the engine's reason, plus the technician's words."""
+    given = (reason or "").strip()
+    if not given:
+        return refusal.get(get_language())
+    base = (refusal.zh.split("（")[0], refusal.en.split(" (")[0])
+    if any(part and part in given for part in base):
+        return given
+    return f"{refusal.get(get_language())}; {given}"
