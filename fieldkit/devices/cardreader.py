@@ -379,6 +379,7 @@ class PcscReader:
             try:
                 connection.connect()
             except Exception as exc:
+                _release(connection)
                 raise NoCardError(
                     _("No card in {reader}, or the card cannot be powered: {error}").format(
                         reader=self.name, error=exc
@@ -410,8 +411,16 @@ class PcscReader:
         """Disconnect; never raises (the card may already be gone)."""
         connection, self._connection = self._connection, None
         if connection is not None:
-            with contextlib.suppress(Exception):
-                connection.disconnect()
+            _release(connection)
+
+
+def _release(connection: Any) -> None:
+    """Disconnect and free the PC/SC context now (pyscard would otherwise do it in
+    ``__del__``, and complain there if pcscd has gone meanwhile)."""
+    with contextlib.suppress(Exception):
+        connection.disconnect()
+    with contextlib.suppress(Exception):
+        (getattr(connection, "release", None) or (lambda: None))()
 
 
 def choose_reader(available: list[Any], wanted: str | None) -> Any:
