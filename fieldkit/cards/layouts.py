@@ -44,6 +44,7 @@ from fieldkit.datafiles import (
     validate,
     yaml_files,
 )
+from fieldkit.i18n import _
 from fieldkit.textmodel import Source, Strict, Text
 
 FOLDER = "card_layouts"
@@ -165,11 +166,13 @@ def _decode_value(spec: FieldSpec, raw: bytes) -> int | float | str:
     if enc == "bcd":
         text = raw.hex()
         if not text.isdigit():
-            raise FieldDecodeError(f"not BCD: {raw.hex(' ').upper()}")
+            raise FieldDecodeError(_("Not BCD digits: {hex}").format(hex=raw.hex(" ").upper()))
         return int(text) * spec.scale if spec.scale != 1 else text
     if enc == "decimal_pairs":
         if any(b > 99 for b in raw):
-            raise FieldDecodeError(f"byte above 99: {raw.hex(' ').upper()}")
+            raise FieldDecodeError(
+                _("A byte above 99 in a decimal field: {hex}").format(hex=raw.hex(" ").upper())
+            )
         return "".join(f"{b:02d}" for b in raw)
     if enc == "weighted":
         assert spec.weights is not None

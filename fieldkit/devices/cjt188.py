@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Literal
 
+from fieldkit.i18n import _
+
 START = 0x68
 END = 0x16
 PREAMBLE = 0xFE
@@ -125,11 +127,15 @@ def encode_address(address: str) -> bytes:
     """Human order ``A6..A0`` (e.g. ``78330011223344``) → wire order ``A0..A6``."""
     text = address.strip().replace(" ", "").upper()
     if len(text) != 14:
-        raise AddressError(f"a meter address has 14 digits, got {address!r}")
+        raise AddressError(
+            _("A meter address has 14 digits, not {address!r}.").format(address=address)
+        )
     try:
         human = bytes.fromhex(text)
     except ValueError as exc:
-        raise AddressError(f"address {address!r} is not hexadecimal/BCD") from exc
+        raise AddressError(
+            _("The meter address {address!r} is not made of digits (BCD).").format(address=address)
+        ) from exc
     return human[::-1]
 
 
@@ -147,7 +153,7 @@ def decode_bcd_le(raw: bytes) -> int:
     for byte in reversed(raw):
         hi, lo = byte >> 4, byte & 0x0F
         if hi > 9 or lo > 9:
-            raise PayloadError(f"not BCD: {raw.hex(' ').upper()}", raw)
+            raise PayloadError(_("Not BCD digits: {hex}").format(hex=raw.hex(" ").upper()), raw)
         value = value * 100 + hi * 10 + lo
     return value
 
@@ -364,7 +370,9 @@ class FrameDecoder:
                 raw = bytes(buf[idx:end])
                 out.append(
                     ChecksumError(
-                        f"checksum {raw[-2]:02X} should be {checksum(raw[:-2]):02X}: {hexstr(raw)}",
+                        _("Checksum {got:02X} should be {want:02X}: {hex}").format(
+                            got=raw[-2], want=checksum(raw[:-2]), hex=hexstr(raw)
+                        ),
                         raw,
                     )
                 )
@@ -476,7 +484,7 @@ class MeterStatus:
 
 def decode_status(raw: bytes, bitmap: StatusBitMap | None = None) -> MeterStatus:
     if len(raw) != 2:
-        raise PayloadError(f"ST is 2 bytes, got {len(raw)}", raw)
+        raise PayloadError(_("The status word (ST) is 2 bytes, not {n}.").format(n=len(raw)), raw)
     bm = bitmap or StatusBitMap()
     valve_bits = raw[bm.valve_byte] & bm.valve_mask
     valve = bm.valve_values.get(valve_bits, ValveState.UNKNOWN)
@@ -499,7 +507,7 @@ def decode_status(raw: bytes, bitmap: StatusBitMap | None = None) -> MeterStatus
 def decode_clock(raw: bytes) -> dt.datetime | None:
     """``ss mm hh DD MM YY CC`` (BCD) → datetime; an all-zero or impossible clock → None."""
     if len(raw) != 7:
-        raise PayloadError(f"clock is 7 bytes, got {len(raw)}", raw)
+        raise PayloadError(_("The meter clock is 7 bytes, not {n}.").format(n=len(raw)), raw)
     try:
         ss, mi, hh, dd, mo, yy, cc = (decode_bcd_le(bytes([b])) for b in raw)
     except PayloadError:
@@ -557,7 +565,10 @@ def decode_metering(
 ) -> MeteringData:
     if len(payload) < METERING_PAYLOAD_LEN:
         raise PayloadError(
-            f"901F payload is {METERING_PAYLOAD_LEN} bytes, got {len(payload)}", payload
+            _("The metering data (901F) is {want} bytes, not {n}.").format(
+                want=METERING_PAYLOAD_LEN, n=len(payload)
+            ),
+            payload,
         )
     p = payload[:METERING_PAYLOAD_LEN]
     scale = 10**decimals

@@ -9,6 +9,8 @@ from fieldkit.devices import cardreader
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [
+    "fieldkit/devices/cjt188.py",
+    "fieldkit/cards/layouts.py",
     "fieldkit/devices/transport.py",
     "fieldkit/devices/meter.py",
     "fieldkit/devices/cardreader.py",
