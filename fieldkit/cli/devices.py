@@ -274,7 +274,12 @@ def card() -> None:
 
 
 @card.command("read")
-@click.option("--port", default=None, help="Serial port of an ACR30; PC/SC: a reader name.")
+@click.option(
+    "--port",
+    default=None,
+    help="ACR30: its serial port. PC/SC: the reader's number (0, 1 …) or part of its name; "
+    "default: the first reader.",
+)
 @click.option("--backend", type=click.Choice(["acr30", "pcsc"]), default="acr30", show_default=True)
 @click.option("--baud", type=int, default=9600, show_default=True)
 @click.option("--layout", "layout_id", default=None, help="Card layout id; default: by match.")
@@ -367,6 +372,10 @@ def emulate() -> None:
 
 def _run_until_interrupted(handle: Any, what: str) -> None:
     click.echo(_("{what} emulator listening on {port}").format(what=what, port=handle.port_path))
+    _wait_for_ctrl_c(handle.stop)
+
+
+def _wait_for_ctrl_c(stop: Callable[[], None]) -> None:
     click.echo(_("Press Ctrl+C to stop."))
     sys.stdout.flush()
     try:
@@ -375,7 +384,7 @@ def _run_until_interrupted(handle: Any, what: str) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        handle.stop()
+        stop()
 
 
 @emulate.command("meter")
@@ -416,8 +425,25 @@ def emulate_meter(
 @click.option("--remaining", type=float, default=123.4, show_default=True)
 @click.option("--no-card", is_flag=True, help="A reader with no card inserted.")
 @click.option("--baud", type=int, default=9600, show_default=True)
+@click.option(
+    "--pcsc",
+    "vpcd_port",
+    type=int,
+    default=None,
+    is_flag=False,
+    flag_value=35963,
+    help="Instead: put the card into the vpcd virtual PC/SC reader (vsmartcard) on this "
+    "TCP port (default 35963) and read it with --backend pcsc.",
+)
 @lang_option
-def emulate_card(card_number: int, remaining: float, no_card: bool, baud: int, lang: str) -> None:
+def emulate_card(
+    card_number: int,
+    remaining: float,
+    no_card: bool,
+    baud: int,
+    vpcd_port: int | None,
+    lang: str,
+) -> None:
     """An ACR30 card reader holding an SLE4442 in the example user-card layout."""
     from fieldkit.devices.emulator import (
         EmulatorUnavailable,
@@ -426,6 +452,13 @@ def emulate_card(card_number: int, remaining: float, no_card: bool, baud: int, l
     )
 
     card_image = None if no_card else example_user_card(card_number, remaining)
+    if vpcd_port is not None:
+        from fieldkit.devices.vpcd import start_vpcd_card
+
+        virtual = start_vpcd_card(card_image, port=vpcd_port)
+        click.echo(_("Virtual card for the vpcd reader on TCP port {port}").format(port=vpcd_port))
+        _wait_for_ctrl_c(virtual.stop)
+        return
     try:
         handle = start_card_emulator(card_image, baudrate=baud)
     except EmulatorUnavailable as exc:

@@ -8,6 +8,8 @@ records every APDU it receives.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -234,3 +236,36 @@ def test_virtual_card_reconnects_after_pcscd_restarts(
     reader = cr.open_reader(None, backend="pcsc")
     assert reader.read_card().memory == bytes(card.memory)
     reader.close()
+
+
+def test_emulate_card_pcsc_for_demos(pcscd: Pcscd, slot0: str) -> None:
+    """``fieldkit emulate card --pcsc PORT`` in its own process, read back through pcscd."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fieldkit",
+            "emulate",
+            "card",
+            "--card-number",
+            "24681357",
+            "--pcsc",
+            str(pcscd.port),
+            "--lang",
+            "en",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert f"TCP port {pcscd.port}" in process.stdout.readline()
+        wait_card_state(slot0, present=True)
+        code, out = cli_run("card", "read", "--backend", "pcsc", "--port", slot0)
+        assert code == 0, out
+        assert "24681357" in out
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+    wait_card_state(slot0, present=False)
+    time.sleep(OUT_FOR)
