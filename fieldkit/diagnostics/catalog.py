@@ -163,44 +163,31 @@ class Catalog:
         """True when ``ref`` names an entry, a table note (``<device>.<note>``) or a card."""
         return ref in self._entries or ref in self._notes or self.cards.has_id(ref)
 
+    def _check_see_also(self, path: Path, owner: str, field: str, refs: list[str]) -> None:
+        """One problem for each of ``refs`` that names no entry, note or tool card."""
+        for n, ref in enumerate(refs):
+            if not self.resolves(ref):
+                self.problems.append(
+                    DataProblem(
+                        path,
+                        f"see_also {ref!r} is not an entry, note or tool card",
+                        entry=owner,
+                        field=f"{field}.see_also[{n}]",
+                    )
+                )
+
     def _check_references(self) -> None:
         for key, table in self.tables.items():
             path = self.paths.get(key, Path(key))
             for index, entry in enumerate(table.entries):
-                for n, ref in enumerate(entry.see_also):
-                    if not self.resolves(ref):
-                        self.problems.append(
-                            DataProblem(
-                                path,
-                                f"see_also {ref!r} is not an entry, note or tool card",
-                                entry=entry.id,
-                                field=f"entries[{index}].see_also[{n}]",
-                            )
-                        )
+                self._check_see_also(path, entry.id, f"entries[{index}]", entry.see_also)
         for family in self.cards.families():
             path = self.cards.paths.get(family.family.key, Path(family.family.key))
             for index, card in enumerate(family.cards):
-                for n, ref in enumerate(card.see_also):
-                    if not self.resolves(ref):
-                        self.problems.append(
-                            DataProblem(
-                                path,
-                                f"see_also {ref!r} is not an entry, note or tool card",
-                                entry=card.id,
-                                field=f"cards[{index}].see_also[{n}]",
-                            )
-                        )
+                self._check_see_also(path, card.id, f"cards[{index}]", card.see_also)
             for index, rule in enumerate(family.rules):
-                for n, ref in enumerate(rule.see_also):
-                    if not self.resolves(ref):
-                        self.problems.append(
-                            DataProblem(
-                                path,
-                                f"see_also {ref!r} is not an entry, note or tool card",
-                                entry=f"{family.family.key}.{rule.id}",
-                                field=f"rules[{index}].see_also[{n}]",
-                            )
-                        )
+                owner = f"{family.family.key}.{rule.id}"
+                self._check_see_also(path, owner, f"rules[{index}]", rule.see_also)
             for device in family.family.devices:
                 if device not in self.tables:
                     self.problems.append(
