@@ -269,3 +269,12 @@ def test_emulate_card_pcsc_for_demos(pcscd: Pcscd, slot0: str) -> None:
         assert process.wait(timeout=10) == 0
     wait_card_state(slot0, present=False)
     time.sleep(OUT_FOR)
+
+
+def test_a_missing_part_fails_with_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without vpcd (or pcscd, or pyscard) these tests fail, saying what to run."""
+    from tests.devices import pcsc_helpers
+
+    monkeypatch.setattr(pcsc_helpers, "VPCD_DRIVER", Path("/nonexistent/libifdvpcd.so"))
+    with pytest.raises(pytest.fail.Exception, match=r"vsmartcard-vpcd.*scripts/install-pcsc"):
+        pcsc_helpers.require_pcsc()
