@@ -242,11 +242,11 @@ def test_broken_rule_reference(data_copy: Path) -> None:
 def test_broken_card_reference(data_copy: Path) -> None:
     edit(
         data_copy / "tool_cards" / "qianfeng.yaml",
-        "    see_also: [qianfeng-ic.01, qianfeng.master-init]",
-        "    see_also: [qianfeng-ic.01, qianfeng.no-such-card]",
+        "    number: 6\n",
+        "    number: 6\n    see_also: [qianfeng.clear, qianfeng.no-such-card]\n",
     )
     catalog = load_catalog_from([data_copy])
     problem = only_problem(catalog)
-    assert_names(problem, "qianfeng.yaml", "qianfeng.recovery-transfer", "cards[5].see_also[1]")
+    assert_names(problem, "qianfeng.yaml", "qianfeng.recovery-transfer", "cards[1].see_also[1]")
     assert "qianfeng.no-such-card" in problem.message
     assert catalog.cards.find("回收转移卡")  # the card stays usable
