@@ -129,6 +129,16 @@ def _print_token(login: str, token_id: str, token: str) -> None:
     click.echo(token)
 
 
+def _enrol(ctx: click.Context, login: str, role: str, name: str | None, label: str | None) -> None:
+    """Create the account, issue its first token and print the token once."""
+    from fieldkit.sync.server import auth
+
+    engine = _engine(ctx)
+    _service_call(auth.create_account, engine, login, role, name)
+    token_id, token = _service_call(auth.issue_token, engine, login, label)
+    _print_token(login, token_id, token)
+
+
 @admin.command("add-technician")
 @click.argument("technician_id")
 @click.option("--name", default=None, help="The technician's name.")
@@ -138,12 +148,7 @@ def add_technician(
     ctx: click.Context, technician_id: str, name: str | None, label: str | None
 ) -> None:
     """Enrol a technician (工号) and print their device token once."""
-    from fieldkit.sync.server import auth
-
-    engine = _engine(ctx)
-    _service_call(auth.create_account, engine, technician_id, "technician", name)
-    token_id, token = _service_call(auth.issue_token, engine, technician_id, label)
-    _print_token(technician_id, token_id, token)
+    _enrol(ctx, technician_id, "technician", name, label)
 
 
 @admin.command("add-admin")
@@ -152,12 +157,7 @@ def add_technician(
 @click.pass_context
 def add_admin(ctx: click.Context, login: str, name: str | None) -> None:
     """Create a back-office (admin) account and print its token once."""
-    from fieldkit.sync.server import auth
-
-    engine = _engine(ctx)
-    _service_call(auth.create_account, engine, login, "admin", name)
-    token_id, token = _service_call(auth.issue_token, engine, login, None)
-    _print_token(login, token_id, token)
+    _enrol(ctx, login, "admin", name, None)
 
 
 @admin.command("new-token")
