@@ -1090,6 +1090,30 @@ class VisitRepository:
             session.add(hazard)
             return hazard
 
+    def visit_hazards(self, visit_id: uuid.UUID) -> list[Hazard]:
+        """The hazards found in this visit, in the order they were found."""
+        with self.database.session(readonly=True) as session:
+            self._get(session, Visit, visit_id, _("visit"))
+            return list(
+                session.exec(
+                    select(Hazard)
+                    .where(Hazard.visit_id == visit_id)
+                    .order_by(col(Hazard.found_at), col(Hazard.id))
+                ).all()
+            )
+
+    def visit_meter_swaps(self, visit_id: uuid.UUID) -> list[MeterSwap]:
+        """The meter swaps recorded in this visit, oldest first."""
+        with self.database.session(readonly=True) as session:
+            self._get(session, Visit, visit_id, _("visit"))
+            return list(
+                session.exec(
+                    select(MeterSwap)
+                    .where(MeterSwap.visit_id == visit_id)
+                    .order_by(col(MeterSwap.swapped_at))
+                ).all()
+            )
+
     def hazard_trail(self, hazard_id: uuid.UUID) -> list[HazardStatusChange]:
         with self.database.session(readonly=True) as session:
             return list(

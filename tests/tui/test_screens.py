@@ -130,7 +130,7 @@ def test_every_binding_has_an_id_and_a_windows_safe_key() -> None:
 
     modules = ["app", "screens.home", "screens.visit", "screens.procedure", "screens.lookup"]
     modules += ["screens.conduct", "screens.settings", "screens.sync", "screens.close_visit"]
-    modules += ["screens.handover"]
+    modules += ["screens.handover", "screens.meter_swap", "screens.hazards"]
     allowed = {f"f{n}" for n in range(1, 11)} | {"enter", "escape"}
     for name in modules:
         module = importlib.import_module(f"fieldkit.tui.{name}")

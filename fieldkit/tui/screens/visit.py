@@ -105,13 +105,16 @@ class NewVisitScreen(FieldkitScreen):
 
 
 class VisitScreen(FieldkitScreen):
-    """One open visit. Start a procedure (Enter), save the meter (Ctrl+S), end the visit."""
+    """One open visit. Start a procedure (F7), save the meter (Ctrl+S), record a meter swap
+    (Ctrl+Y) or hazards (Ctrl+L), see the handover form (F8), end the visit (Ctrl+G)."""
 
     CSS_PATH = "visit.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f7", "run_procedure", "Run procedure", id="visit.run"),
         Binding("ctrl+s", "save_meter", "Save meter", id="visit.save"),
         Binding("f8", "handover", "Handover form", id="visit.handover"),
+        Binding("ctrl+y", "meter_swap", "Meter swap", id="visit.swap"),
+        Binding("ctrl+l", "hazards", "Hazards", id="visit.hazards"),
         Binding("ctrl+g", "end_visit", "End visit", id="visit.end"),
         Binding("escape", "app.pop_screen", "Back", id="visit.back"),
     ]
@@ -252,6 +255,24 @@ class VisitScreen(FieldkitScreen):
         from fieldkit.tui.screens.handover import HandoverScreen
 
         self.app.push_screen(HandoverScreen(self.visit_id))
+
+    def action_meter_swap(self) -> None:
+        from fieldkit.tui.screens.meter_swap import MeterSwapScreen
+
+        def saved(result: bool | None) -> None:
+            if result:  # the visit's meter is the new one now
+                for selector in ("#meter-no", "#seal-nos"):
+                    self.query_one(selector, FieldInput).value = ""
+                self.refresh_visit()
+
+        typed = self.query_one("#meter-no", FieldInput).value.strip()
+        old = typed or self.services.repository().get_visit(self.visit_id).meter_no
+        self.app.push_screen(MeterSwapScreen(self.visit_id, old_meter_no=old or ""), saved)
+
+    def action_hazards(self) -> None:
+        from fieldkit.tui.screens.hazards import HazardsScreen
+
+        self.app.push_screen(HazardsScreen(self.visit_id))
 
     def action_end_visit(self) -> None:
         from fieldkit.tui.screens.close_visit import CloseVisitScreen

@@ -1,0 +1,194 @@
+"""The hazards (隐患) found in a visit: add one, move one forward with a note.
+
+A hazard has a description, a level (重大 major / 一般 general), a deadline to fix it and
+the basis (the rule it breaks). Its status only moves forward, 待整改 → 复查中 → 已整改,
+and every change carries a note (the records layer refuses anything else and keeps the
+trail). The hazards show on the handover form.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any, ClassVar
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from fieldkit.i18n import _
+from fieldkit.tui.screens.base import FieldkitScreen
+from fieldkit.tui.text import narrow
+from fieldkit.tui.widgets.inputs import FieldInput
+from fieldkit.tui.widgets.status import StatusBar
+
+NEXT_STATUS = {"pending": "rechecking", "rechecking": "fixed"}
+
+
+def level_label(level: Any) -> str:
+    from fieldkit.records.handover import LEVEL_LABELS
+
+    return _(LEVEL_LABELS[level])
+
+
+def status_label(status: Any) -> str:
+    from fieldkit.records.handover import STATUS_LABELS
+
+    return _(STATUS_LABELS[status])
+
+
+def hazard_line(hazard: Any) -> str:
+    """[重大] description | 待整改 | deadline | basis (one option of the list)."""
+    parts = [f"[{level_label(hazard.level)}] {hazard.description}", status_label(hazard.status)]
+    if hazard.deadline is not None:
+        parts.append(_("fix by {date}").format(date=hazard.deadline.isoformat()))
+    if hazard.basis:
+        parts.append(hazard.basis)
+    return narrow(" | ".join(parts))
+
+
+class HazardsScreen(FieldkitScreen):
+    """The visit's hazards. Ctrl+S adds the one typed below; F7 moves the highlighted one
+    to its next status with the note typed below."""
+
+    CSS_PATH = "forms.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "add", "Add hazard", id="hazards.add"),
+        Binding("f7", "advance", "Next status", id="hazards.advance"),
+        Binding("escape", "app.pop_screen", "Back", id="hazards.back"),
+    ]
+
+    def __init__(self, visit_id: uuid.UUID) -> None:
+        super().__init__()
+        self.visit_id = visit_id
+        self._hazards: list[Any] = []
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(_("Hazards"))
+        yield OptionList(id="hazard-list")
+        with Vertical(id="hazard-form"):
+            with Horizontal(classes="form-row"):
+                yield Label(_("Description"))
+                yield FieldInput(id="hazard-description")
+            with Horizontal(classes="form-row"):
+                yield Label(_("Level"))
+                yield Select(
+                    [(level_label("major"), "major"), (level_label("general"), "general")],
+                    value="general",
+                    allow_blank=False,
+                    id="hazard-level",
+                )
+            with Horizontal(classes="form-row"):
+                yield Label(_("Fix by (YYYY-MM-DD)"))
+                yield FieldInput(id="hazard-deadline")
+            with Horizontal(classes="form-row"):
+                yield Label(_("Basis"))
+                yield FieldInput(id="hazard-basis")
+            with Horizontal(classes="form-row"):
+                yield Label(_("Note for a status change"))
+                yield FieldInput(id="hazard-note")
+            yield Static("", id="hazard-message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_hazards()
+        self.query_one("#hazard-description", FieldInput).focus()
+
+    @property
+    def repo(self) -> Any:
+        return self.services.repository()
+
+    def refresh_hazards(self, highlight: uuid.UUID | None = None) -> None:
+        self._hazards = self.repo.visit_hazards(self.visit_id)
+        options = self.query_one("#hazard-list", OptionList)
+        options.clear_options()
+        if not self._hazards:
+            options.add_option(Option(_("No hazards recorded in this visit."), disabled=True))
+            return
+        for hazard in self._hazards:
+            options.add_option(Option(escape(hazard_line(hazard)), id=str(hazard.id)))
+        ids = [h.id for h in self._hazards]
+        options.highlighted = ids.index(highlight) if highlight in ids else len(ids) - 1
+
+    def _say(self, text: str, *, error: bool = False, focus: str | None = None) -> None:
+        message = self.query_one("#hazard-message", Static)
+        message.set_classes("error-text" if error else "saved")
+        message.update(escape(text))
+        if focus is not None:
+            self.query_one(focus, FieldInput).focus()
+
+    def on_input_submitted(self, event: FieldInput.Submitted) -> None:
+        event.stop()
+        if event.input.id == "hazard-note":
+            self.action_advance()
+        else:
+            self.focus_next()
+
+    def action_add(self) -> None:
+        from fieldkit.records.repo import RecordsError
+
+        description = self.query_one("#hazard-description", FieldInput).value.strip()
+        if not description:
+            self._say(_("Describe the hazard first."), error=True, focus="#hazard-description")
+            return
+        raw_deadline = self.query_one("#hazard-deadline", FieldInput).value.strip()
+        try:
+            deadline = date.fromisoformat(raw_deadline) if raw_deadline else None
+        except ValueError:
+            self._say(
+                _("The date must be written as YYYY-MM-DD."), error=True, focus="#hazard-deadline"
+            )
+            return
+        basis = self.query_one("#hazard-basis", FieldInput).value.strip() or None
+        level = str(self.query_one("#hazard-level", Select).value)
+        try:
+            hazard = self.repo.add_hazard(
+                self.visit_id, description=description, level=level, deadline=deadline, basis=basis
+            )
+        except RecordsError as exc:
+            self._say(str(exc), error=True)
+            return
+        for selector in ("#hazard-description", "#hazard-deadline", "#hazard-basis"):
+            self.query_one(selector, FieldInput).value = ""
+        self.refresh_hazards(highlight=hazard.id)
+        self._say(_("Saved"))
+
+    def action_advance(self) -> None:
+        from fieldkit.records.repo import RecordsError
+
+        options = self.query_one("#hazard-list", OptionList)
+        if not self._hazards or options.highlighted is None:
+            self._say(_("Choose a hazard in the list first."), error=True)
+            return
+        hazard = self._hazards[options.highlighted]
+        target = NEXT_STATUS.get(str(hazard.status.value))
+        if target is None:
+            self._say(_("This hazard is already fixed."), error=True)
+            return
+        note = self.query_one("#hazard-note", FieldInput).value.strip()
+        if not note:
+            self._say(
+                _("A note is required to move a hazard to {status}.").format(
+                    status=status_label(target)
+                ),
+                error=True,
+                focus="#hazard-note",
+            )
+            return
+        try:
+            self.repo.set_hazard_status(
+                hazard.id,
+                target,
+                note=note,
+                actor=self.fk_app.settings.technician_id or "?",
+                visit_id=self.visit_id,
+            )
+        except RecordsError as exc:
+            self._say(str(exc), error=True)
+            return
+        self.query_one("#hazard-note", FieldInput).value = ""
+        self.refresh_hazards(highlight=hazard.id)
+        self._say(_("Saved"))
