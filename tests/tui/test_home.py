@@ -59,3 +59,41 @@ async def test_no_technician_means_no_visit(settings: Settings) -> None:
         assert isinstance(app.screen, HomeScreen)
         assert any("工号" in n.message or "技师" in n.message for n in app._notifications)
     assert repo_for(settings).unfinished_visits() == []
+
+
+async def test_todays_and_overdue_orders_come_first_and_are_labelled(settings: Settings) -> None:
+    from datetime import date, timedelta
+
+    repo = repo_for(settings)
+    customer = repo.upsert_customer("0012345", name="张三", community="幸福小区")
+    today = date.today()
+    for order_no, when in (
+        ("WO-LATER", today + timedelta(days=2)),
+        ("WO-NODATE", None),
+        ("WO-TODAY", today),
+        ("WO-OVERDUE", today - timedelta(days=3)),
+    ):
+        repo.create_work_order(
+            order_no=order_no,
+            visit_type="ignition",
+            customer_id=customer.id,
+            assigned_to="T001",
+            scheduled_for=when,
+        )
+    repo.database.close()
+    app = make_app(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#orders")
+        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        assert [r[0] for r in rows] == ["WO-OVERDUE", "WO-TODAY", "WO-LATER", "WO-NODATE"]
+        overdue = (today - timedelta(days=3)).strftime("%m-%d")
+        assert [r[4] for r in rows] == [
+            f"已逾期 {overdue}",
+            "今天",
+            (today + timedelta(days=2)).isoformat(),
+            "-",
+        ]
+        text = screen_text(app)
+        assert "今天到期或已逾期 2 张" in text
+        assert text.index("WO-OVERDUE") < text.index("WO-TODAY") < text.index("WO-LATER")

@@ -56,3 +56,32 @@ def test_demo_seeds_work_orders_in_its_own_database(settings: Settings) -> None:
         assert sorted(o.order_no for o in orders) == sorted(o[0] for o in DEMO_ORDERS)
     finally:
         session.stop()
+
+
+async def test_the_visit_screen_preselects_the_procedure_of_its_type(settings: Settings) -> None:
+    repo = repo_for(settings)
+    customer = repo.upsert_customer("0012345", name="张三")
+    expected = {
+        "ignition": "ignition",
+        "community_gas_on": "community-gas-connection",
+        "repair": None,  # a repair may be any symptom: nothing is implied
+    }
+    visits = {
+        kind: repo.start_visit(customer_id=customer.id, technician_id="T001", visit_type=kind).id
+        for kind in expected
+    }
+    repo.database.close()
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for kind, procedure_id in expected.items():
+            await app.push_screen(VisitScreen(visits[kind]))
+            await settle(pilot)
+            screen = app.screen
+            chosen = screen._procedure_ids[screen.query_one("#procedures").highlighted]
+            if procedure_id is None:
+                assert chosen == screen._procedure_ids[0] and chosen != "stove-wont-light"
+            else:
+                assert chosen == procedure_id, kind
+            await pilot.press("escape")
+            await settle(pilot)

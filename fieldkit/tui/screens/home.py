@@ -33,6 +33,36 @@ def visit_type_label(value: Any) -> str:
     return labels.get(key, key)
 
 
+def order_group(scheduled_for: date | None, today: date) -> int:
+    """0: due (today or overdue), 1: later, 2: not scheduled."""
+    if scheduled_for is None:
+        return 2
+    return 0 if scheduled_for <= today else 1
+
+
+def order_when(scheduled_for: date | None, today: date) -> str:
+    """The date column: today, overdue (with the date), a later date, or -."""
+    if scheduled_for is None:
+        return "-"
+    if scheduled_for == today:
+        return _("today")
+    if scheduled_for < today:
+        return _("overdue {date}").format(date=scheduled_for.strftime("%m-%d"))
+    return scheduled_for.isoformat()
+
+
+def sort_orders(rows: list[OrderRow], today: date) -> list[OrderRow]:
+    """Today's and overdue orders first (oldest first), then later ones, then unscheduled."""
+    return sorted(
+        rows,
+        key=lambda r: (
+            order_group(r.scheduled_for, today),
+            r.scheduled_for or date.max,
+            r.order_no,
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class OrderRow:
     order_id: uuid.UUID
@@ -91,7 +121,7 @@ class HomeScreen(FieldkitScreen):
         visits = DataTable(id="visits", cursor_type="row", zebra_stripes=True)
         self.query_one("#home-body", Vertical).mount_all(
             [
-                Label(_("Work orders (open)"), classes="heading"),
+                Label(_("Work orders (open)"), classes="heading", id="orders-heading"),
                 orders,
                 Label(_("Unfinished visits"), classes="heading"),
                 visits,
@@ -144,7 +174,7 @@ class HomeScreen(FieldkitScreen):
                         scheduled_for=order.scheduled_for,
                     )
                 )
-            rows.sort(key=lambda r: (r.scheduled_for or date.max, r.order_no))
+            rows = sort_orders(rows, date.today())
             visits = repo.unfinished_visits()
             waiting = repo.outbox_count()
             self.services.procedures()  # warm: the visit screen lists them
@@ -165,12 +195,16 @@ class HomeScreen(FieldkitScreen):
         self._visits = message.visits
         self.query_one(StatusBar).waiting = message.waiting
         today = date.today()
+        due = sum(1 for r in message.orders if order_group(r.scheduled_for, today) == 0)
+        self.query_one("#orders-heading", Label).update(
+            _("Work orders (open): {due} due today or overdue, listed first").format(due=due)
+            if due
+            else _("Work orders (open)")
+        )
         orders = self.query_one("#orders")
         orders.clear()
         for row in message.orders:
-            when = row.scheduled_for.isoformat() if row.scheduled_for else "-"
-            if row.scheduled_for == today:
-                when = _("today")
+            when = order_when(row.scheduled_for, today)
             orders.add_row(
                 row.order_no,
                 visit_type_label(row.visit_type),

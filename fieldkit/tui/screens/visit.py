@@ -21,6 +21,14 @@ from fieldkit.tui.widgets.status import StatusBar
 
 VISIT_TYPES = ("ignition", "community_gas_on", "inspection", "repair", "recheck")
 
+# The procedure a visit of this type obviously starts with (highlighted on the visit
+# screen). Only where the manual's sections match the visit type one to one: a repair
+# visit may be any symptom, an inspection or recheck has no procedure of its own yet.
+PROCEDURE_FOR_VISIT_TYPE = {
+    "ignition": "ignition",  # 通气点火操作步骤
+    "community_gas_on": "community-gas-connection",  # 小区通气流程
+}
+
 
 def run_status_label(status: str) -> str:
     labels = {
@@ -188,10 +196,13 @@ class VisitScreen(FieldkitScreen):
             if run is not None:
                 label += f"  [{run_status_label(run.status)}]"
             option_list.add_option(Option(label, id=proc_id))
+        preselect = PROCEDURE_FOR_VISIT_TYPE.get(str(getattr(visit.visit_type, "value", "")))
         if current is not None and current.procedure_id in self._procedure_ids:
             option_list.highlighted = self._procedure_ids.index(current.procedure_id)
         elif highlighted is not None and highlighted < len(self._procedure_ids):
             option_list.highlighted = highlighted
+        elif preselect in self._procedure_ids:
+            option_list.highlighted = self._procedure_ids.index(preselect)
         elif self._procedure_ids:
             option_list.highlighted = 0
         problems = self.services.procedure_problems
