@@ -11,20 +11,25 @@ by systemd), it is used as it is, with the vpcd slot Debian configures
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
 INSTALL_HINT = "run `bash scripts/install-pcsc` (as root or with sudo)"
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
-READER_PREFIX = "Virtual PCD"
+READER_PREFIX = "fieldkit vpcd"  # the tests' own pcscd
+SYSTEM_PREFIX = "Virtual PCD"  # Debian's /etc/reader.conf.d/vpcd
+LOCK_FILE = Path(tempfile.gettempdir()) / "fieldkit-pcsc-tests.lock"
 
 
 @dataclass
@@ -35,6 +40,7 @@ class Pcscd:
     readers: list[str]
     log: Path | None
     process: subprocess.Popen[bytes] | None
+    lock: IO[bytes] | None = None
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -44,6 +50,29 @@ class Pcscd:
             except subprocess.TimeoutExpired:  # pragma: no cover
                 self.process.kill()
                 self.process.wait()
+
+    def release(self) -> None:
+        """Stop pcscd and let the next test session (another checkout, another user) run."""
+        self.stop()
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
+
+
+def session_lock(timeout: float = 600.0) -> IO[bytes]:
+    """One PC/SC test session at a time on this machine: there is only one pcscd socket, so
+    two concurrent sessions would read each other's virtual cards."""
+    lock = LOCK_FILE.open("ab")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return lock
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                lock.close()
+                pytest.fail(f"another PC/SC test session has held {LOCK_FILE} for {timeout} s")
+            time.sleep(0.2)
 
 
 def require_pcsc() -> None:
@@ -103,10 +132,17 @@ def _wait_for_readers(deadline: float, process: subprocess.Popen[bytes] | None) 
 def start_pcscd(workdir: Path, port: int | None = None) -> Pcscd:
     require_pcsc()
     pcscd = shutil.which("pcscd") or "/usr/sbin/pcscd"
+    names: list[str] = []
     with contextlib.suppress(Exception):
-        running = [n for n in reader_names() if n.startswith(READER_PREFIX)]
-        if running:  # a system pcscd already serves Debian's vpcd slot
-            return Pcscd(35963, running, None, None)
+        names = reader_names()
+    if any(n.startswith(READER_PREFIX) for n in names):
+        pytest.fail(
+            "a pcscd started by an earlier fieldkit test session is still running "
+            f"({', '.join(names)}); stop it (kill the pid in /run/pcscd/pcscd.pid)"
+        )
+    system = [n for n in names if n.startswith(SYSTEM_PREFIX)]
+    if system:  # a system pcscd already serves Debian's vpcd slot
+        return Pcscd(35963, system, None, None)
     if PCSCD_SOCKET.exists() and os.geteuid() != 0:
         pytest.fail(f"a pcscd is running without the vpcd reader; stop it or {INSTALL_HINT}")
     if os.geteuid() != 0 and not os.access(PCSCD_SOCKET.parent, os.W_OK):

@@ -23,7 +23,7 @@ from fieldkit.devices import cardreader as cr
 from fieldkit.devices.cjt188 import hexstr
 from fieldkit.devices.emulator import example_user_card
 from fieldkit.devices.vpcd import OUT_FOR, VirtualCard, start_vpcd_card
-from tests.devices.pcsc_helpers import Pcscd, start_pcscd, wait_card_state
+from tests.devices.pcsc_helpers import Pcscd, session_lock, start_pcscd, wait_card_state
 
 if sys.platform == "win32":  # pragma: no cover
     pytest.fail("the PC/SC tests need pcscd and vpcd (Linux)", pytrace=False)
@@ -33,9 +33,15 @@ PSC_APDU = bytes.fromhex("FF 20 00 00 03 FF FF FF")
 
 @pytest.fixture(scope="session")
 def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
-    handle = start_pcscd(tmp_path_factory.mktemp("pcscd"))
+    lock = session_lock()
+    try:
+        handle = start_pcscd(tmp_path_factory.mktemp("pcscd"))
+    except BaseException:
+        lock.close()
+        raise
+    handle.lock = lock
     yield handle
-    handle.stop()
+    handle.release()
 
 
 @pytest.fixture
@@ -80,7 +86,7 @@ def cli_run(*args: str) -> tuple[int, str]:
 # ---------------------------------------------------------------- reading
 
 
-def test_reads_the_whole_card_through_pcscd(insert: Callable[..., VirtualCard]) -> None:
+def test_reads_the_whole_card_through_pcscd(slot0: str, insert: Callable[..., VirtualCard]) -> None:
     card = example_user_card(card_number=87654321, remaining_gas=42.5)
     virtual = insert(card)
     reader = cr.open_reader(None, backend="pcsc")
@@ -89,7 +95,7 @@ def test_reads_the_whole_card_through_pcscd(insert: Callable[..., VirtualCard]) 
     finally:
         reader.close()
     assert image.memory == bytes(card.memory)
-    assert image.chip == "SLE4442" and image.reader.startswith("Virtual PCD")
+    assert image.chip == "SLE4442" and image.reader == slot0
     assert virtual.apdus == [
         bytes.fromhex("FF A4 00 00 01 06"),
         bytes.fromhex("FF B0 00 00 80"),
@@ -118,12 +124,12 @@ def test_reader_chosen_by_index_or_name(pcscd: Pcscd, insert: Callable[..., Virt
         cr.open_reader("7", backend="pcsc")
 
 
-def test_cli_card_read_pcsc(insert: Callable[..., VirtualCard]) -> None:
+def test_cli_card_read_pcsc(slot0: str, insert: Callable[..., VirtualCard]) -> None:
     card = example_user_card(card_number=12345678, remaining_gas=123.4)
     virtual = insert(card)
     code, out = cli_run("card", "read", "--backend", "pcsc", "--port", "0")
     assert code == 0, out
-    assert "Virtual PCD" in out and "12345678" in out and "123.4" in out
+    assert slot0 in out and "12345678" in out and "123.4" in out
     assert f"20: {hexstr(card.memory[0x20:0x30])}" in out  # the raw memory dump
     code, out = cli_run("card", "read", "--backend", "pcsc", "--json")
     assert code == 0, out
@@ -134,16 +140,16 @@ def test_cli_card_read_pcsc(insert: Callable[..., VirtualCard]) -> None:
 # ---------------------------------------------------------------- errors
 
 
-def test_no_card_in_the_reader(insert: Callable[..., VirtualCard]) -> None:
+def test_no_card_in_the_reader(slot0: str, insert: Callable[..., VirtualCard]) -> None:
     virtual = insert(None)
     reader = cr.open_reader("0", backend="pcsc")
-    with pytest.raises(cr.NoCardError, match="No card in Virtual PCD"):
+    with pytest.raises(cr.NoCardError, match=f"No card in {slot0}"):
         reader.read_card()
     reader.close()
     assert virtual.apdus == []
     code, out = cli_run("card", "read", "--backend", "pcsc", "--port", "0")
     assert code == 1
-    assert out.startswith("Error: No card in Virtual PCD") and "Traceback" not in out
+    assert out.startswith(f"Error: No card in {slot0}") and "Traceback" not in out
 
 
 def test_card_pulled_out_mid_read(slot0: str, insert: Callable[..., VirtualCard]) -> None:
