@@ -15,6 +15,8 @@ One obvious module per layer (python-OBD style; each knows only the one below it
   ``PcscReader`` (optional pyscard), ``open_reader``, ``CardImage``, ``Sle4442`` model.
 - :mod:`fieldkit.devices.emulator` — ``start_meter_emulator``, ``start_card_emulator``
   → ``EmulatorHandle(port_path, stop())`` on a pty.
+- :mod:`fieldkit.devices.vpcd` — ``start_vpcd_card`` → ``VirtualCard``: an SLE4442 in the
+  vpcd virtual PC/SC reader (vsmartcard) over TCP, recording every APDU.
 - :mod:`fieldkit.devices.present` — readings as labelled, translated lines (CLI and TUI).
 
 Nothing here imports Textual or FastAPI.
