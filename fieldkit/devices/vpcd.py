@@ -53,12 +53,12 @@ class VirtualCard:
     port: int = VPCD_PORT
     atr: bytes = SLE4442_ATR
     apdus: list[bytes] = field(default_factory=list)
-    _pull_after: int | None = None
-    _out_until: float = 0.0
-    _sock: socket.socket | None = None
-    _stopping: threading.Event = field(default_factory=threading.Event)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _thread: threading.Thread | None = None
+    _pull_after: int | None = field(default=None, init=False, repr=False)
+    _out_until: float = field(default=0.0, init=False, repr=False)
+    _sock: socket.socket | None = field(default=None, init=False, repr=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
 
     # ------------------------------------------------------------ control
 
