@@ -51,9 +51,12 @@ def _device_errors() -> tuple[type[BaseException], ...]:
 
 
 def _print_lines(lines: list[tuple[str, str]]) -> None:
-    width = max((len(label) for label, _v in lines), default=0)
+    """Label and value, the values aligned by display width (a Chinese character is 2)."""
+    from fieldkit.cli.lookup import cell_width, pad
+
+    width = max((cell_width(label) for label, _v in lines), default=0)
     for label, value in lines:
-        click.echo(f"{label.ljust(width)}  {value}")
+        click.echo(f"{pad(label, width)}  {value}")
 
 
 def _print_exchanges(exchanges: list[Any]) -> None:
@@ -91,6 +94,7 @@ def _write_to_meter(
 
 
 def _print_diagnosis(diagnosis: Any) -> None:
+    from fieldkit.cli.lookup import Printer, severity_label
     from fieldkit.i18n import get_language
 
     if not diagnosis.findings:
@@ -98,14 +102,16 @@ def _print_diagnosis(diagnosis: Any) -> None:
     click.echo("")
     click.echo(_("Diagnosis:"))
     language = get_language()
+    out = Printer()
     for finding in diagnosis.findings:
-        click.echo(f"  [{finding.severity.value}] {finding.title.get(language)}")
+        out.line(f"  [{severity_label(finding.severity.value)}] {finding.title.get(language)}")
         for line in finding.explanation.get(language).splitlines():
-            click.echo(f"      {line}")
+            out.wrapped(line, indent=6)
         if finding.entry_ids:
-            click.echo("      " + _("See: {ids}").format(ids=", ".join(finding.entry_ids)))
+            out.wrapped(_("See: {ids}").format(ids=", ".join(finding.entry_ids)), indent=6)
         if finding.card_ids:
-            click.echo("      " + _("Tool cards: {ids}").format(ids=", ".join(finding.card_ids)))
+            out.wrapped(_("Tool cards: {ids}").format(ids=", ".join(finding.card_ids)), indent=6)
+    out.echo()
 
 
 device_option = click.option(

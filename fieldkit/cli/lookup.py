@@ -327,7 +327,7 @@ def render_entry(catalog: Catalog, entry: FaultEntry, out: Printer) -> None:
     if entry.see_also:
         refs = [f"{ref} {_ref_title(catalog, ref)}".strip() for ref in entry.see_also]
         out.field(_("See also:"), "; ".join(refs))
-    out.field(_("Severity:"), _severity(entry.severity.value))
+    out.field(_("Severity:"), severity_label(entry.severity.value))
     print_source(out, catalog.source_of(entry), entry.number)
 
 
@@ -342,7 +342,8 @@ def _record_label(key: str) -> str:
     }.get(key, key)
 
 
-def _severity(value: str) -> str:
+def severity_label(value: str) -> str:
+    """info / warning / DANGER in the reader's language (注意, 危险 …)."""
     return {"info": _("info"), "warning": _("warning"), "danger": _("DANGER")}.get(value, value)
 
 

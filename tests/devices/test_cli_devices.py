@@ -36,6 +36,26 @@ def test_meter_read_probes_and_diagnoses() -> None:
     assert ">> FE FE FE FE 68 AA" in out  # raw frames, probe included
 
 
+def test_meter_read_in_chinese_lines_up_and_translates_the_severity() -> None:
+    from fieldkit.cli.lookup import cell_width
+
+    state = MeterState(valve=ValveState.CLOSED, low_battery=True)
+    with start_meter_emulator("cjt188-2004", state, pace=False) as h:
+        result = CliRunner().invoke(
+            cli, ["meter", "read", "--port", h.port_path, "--device", "meihua-ic", "--lang", "zh"]
+        )
+    assert result.exit_code == 0, result.output
+    head = result.output.split("\n\n")[0].splitlines()
+    assert len(head) >= 6 and head[0].startswith("表地址")
+    # every value starts at the same terminal column, Chinese labels counted 2 per character
+    starts = {cell_width(line[: line.index("  ")].rstrip()) + 2 for line in head}
+    columns = {cell_width(line) - cell_width(line.split("  ")[-1].lstrip()) for line in head}
+    assert len(columns) == 1, head
+    assert max(starts) <= columns.pop()
+    assert "[注意] 低电关阀" in result.output
+    assert "[warning]" not in result.output
+
+
 def test_meter_read_json() -> None:
     with start_meter_emulator("cjt188-2004", pace=False) as h:
         code, out = run(
