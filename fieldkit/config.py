@@ -7,6 +7,7 @@ Layers, later wins: defaults → ``config.toml`` in the user config dir (or ``FI
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -92,7 +93,9 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     text = str(value.as_posix() if isinstance(value, Path) else value)
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # A JSON string is a valid TOML basic string: quotes, backslashes and control
+    # characters (a newline pasted into a name) are escaped the same way in both.
+    return json.dumps(text, ensure_ascii=False)
 
 
 def save_settings(settings: Settings, config_path: Path | None = None) -> Path:
@@ -111,6 +114,9 @@ def save_settings(settings: Settings, config_path: Path | None = None) -> Path:
         lines.append("[keymap]")
         lines.extend(f"{_toml_value(k)} = {_toml_value(v)}" for k, v in sorted(keymap.items()))
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())  # on disk before it replaces the old file (power loss)
     os.replace(tmp, path)
     return path
