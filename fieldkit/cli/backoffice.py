@@ -16,6 +16,7 @@ import click
 
 from fieldkit.cli.common import echo_json, fail, json_option, lang_option
 from fieldkit.i18n import _
+from fieldkit.sync.schema import VISIT_TYPES
 
 ENV_DB = "FIELDKIT_SERVER_DB"
 
@@ -215,7 +216,7 @@ def users(ctx: click.Context, as_json: bool) -> None:
     "--type",
     "visit_type",
     required=True,
-    type=click.Choice(["community_gas_on", "ignition", "inspection", "repair", "recheck"]),
+    type=click.Choice(VISIT_TYPES),
 )
 @click.option("--customer-no", required=True, help="户号")
 @click.option("--name", default=None)
