@@ -402,8 +402,11 @@ def sync(
             )
         if report.failed:
             visit_id, error = report.failed
-            where = _("visit {id}").format(id=visit_id) if visit_id else _("sync")
-            click.echo(_("Stopped at {where}: {error}").format(where=where, error=error), err=True)
+            if visit_id:
+                stopped = _("Stopped at visit {id}: {error}").format(id=visit_id, error=error)
+            else:
+                stopped = _("Sync stopped: {error}").format(error=error)
+            click.echo(stopped, err=True)
     if report.failed:
         sys.exit(1)
     if report.conflicts:

@@ -161,13 +161,30 @@ def make_http_client(settings: Settings, *, timeout: float = 30.0) -> httpx.Clie
     )
 
 
+def _what_to_do(status: int) -> str | None:
+    """What a technician can do about a refusal, in their language (the server's own
+    message, in English, follows it)."""
+    if status == 401:
+        return _(
+            "The back office does not accept this laptop's token (mistyped or revoked): "
+            "ask the office for a new one and enter it in the settings."
+        )
+    if status == 403:
+        return _("The back office refused: this account may not send or read that record.")
+    if status == 413:
+        return _("The record is too large for the back office to accept.")
+    return None
+
+
 def _error_message(response: httpx.Response) -> str:
     try:
         error = response.json().get("error", {})
         message = str(error.get("message") or response.reason_phrase)
     except (ValueError, AttributeError):
         message = response.text[:300] or response.reason_phrase
-    return f"HTTP {response.status_code}: {message}"
+    detail = f"HTTP {response.status_code}: {message}"
+    hint = _what_to_do(response.status_code)
+    return f"{hint} ({detail})" if hint else detail
 
 
 class _Session:

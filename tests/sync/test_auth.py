@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 
@@ -45,7 +46,23 @@ def test_a_revoked_token_stops_working(backoffice: Backoffice, laptop) -> None:
     close_visit(laptop, login)
     report = sync_once(backoffice.settings(login), laptop)
     assert report.failed is not None and "401" in report.failed[1]
+    assert "ask the office for a new one" in report.failed[1]  # what to do, not just a code
     assert report.waiting == 1  # nothing left the outbox
+
+
+def test_a_bad_token_tells_the_technician_in_chinese_what_to_do(
+    backoffice: Backoffice, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from fieldkit.cli import cli
+
+    laptop_db = f"sqlite:///{(tmp_path / 'laptop.db').as_posix()}"
+    args = ["sync", "--server", backoffice.url, "--token", "fk_nope_nope", "--db", laptop_db]
+    result = CliRunner().invoke(cli, [*args, "--once", "--lang", "zh"])
+    assert result.exit_code == 1
+    assert "同步中止：后台不接受本机的令牌" in result.stderr
+    assert "HTTP 401" in result.stderr  # the server's own words stay beside it
 
 
 def test_a_technician_cannot_write_another_technicians_visit(
