@@ -16,7 +16,6 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 N = 400
@@ -25,31 +24,18 @@ TARGET_P99_MS = 15.0
 
 
 def _event(run_id: uuid.UUID, i: int) -> Any:
-    value = {"unit": "kPa", "start": 5.0 + i / 1000, "end": 5.0 + i / 1000}
-    try:
-        from fieldkit.procedures.engine import StepEvent
+    from fieldkit.procedures.engine import StepEvent
 
-        return StepEvent(
-            event_id=uuid.uuid4(),
-            run_id=run_id,
-            step_id=f"step-{i}",
-            kind="answered",
-            value=value,
-            passed=True,
-            at=datetime.now(UTC),
-            actor="T001",
-        )
-    except ImportError:  # the engine's fields, without the engine
-        return SimpleNamespace(
-            event_id=uuid.uuid4(),
-            run_id=run_id,
-            step_id=f"step-{i}",
-            kind="answered",
-            value=value,
-            passed=True,
-            at=datetime.now(UTC),
-            actor="T001",
-        )
+    return StepEvent(
+        event_id=uuid.uuid4(),
+        run_id=run_id,
+        step_id=f"step-{i}",
+        kind="answered",
+        value={"unit": "kPa", "start": 5.0 + i / 1000, "end": 5.0 + i / 1000},
+        passed=True,
+        at=datetime.now(UTC),
+        actor="T001",
+    )
 
 
 def _pct(samples: list[float], q: float) -> float:
