@@ -794,10 +794,8 @@ def _first_sentence(text: str, limit: int = 40) -> str:
 
 # -- fieldkit conduct -------------------------------------------------------------------
 def _load_conduct() -> Any:
-    try:
-        from fieldkit.conduct import load_conduct
-    except ImportError as exc:
-        fail(_("Error: the service-conduct module is not available ({error})").format(error=exc))
+    from fieldkit.conduct import load_conduct
+
     try:
         return load_conduct()
     except Exception as exc:  # a data problem must be one line, never a traceback
@@ -875,22 +873,17 @@ def data() -> None:
     """Check the data tables a utility edits."""
 
 
-def _procedure_problems(folders: list[Path]) -> tuple[int | None, list[Any], str | None]:
-    """(procedures loaded, problems, note) — note set when procedures cannot be checked."""
-    try:
-        from fieldkit.procedures import load_procedures
-    except ImportError:
-        return None, [], _("procedures not checked: fieldkit.procedures has no loader yet")
+def _procedure_problems(folders: list[Path]) -> tuple[int, list[Any]]:
+    """(procedures loaded, problems) from each folder's procedures/."""
+    from fieldkit.procedures import load_procedures
+
     procedures, problems = load_procedures([f / "procedures" for f in folders])
-    return len(procedures), list(problems), None
+    return len(procedures), list(problems)
 
 
-def _conduct_problems(folders: list[Path]) -> tuple[int | None, list[Any], str | None]:
-    """(conduct files checked, problems, note) for each folder's conduct/service_conduct.yaml."""
-    try:
-        from fieldkit.conduct import CONDUCT_DIR, CONDUCT_FILE, parse_conduct
-    except ImportError:
-        return None, [], _("service conduct not checked: fieldkit.conduct is not available")
+def _conduct_problems(folders: list[Path]) -> tuple[int, list[Any]]:
+    """(conduct files checked, problems) for each folder's conduct/service_conduct.yaml."""
+    from fieldkit.conduct import CONDUCT_DIR, CONDUCT_FILE, parse_conduct
     from fieldkit.datafiles import read_yaml
 
     checked = 0
@@ -904,7 +897,7 @@ def _conduct_problems(folders: list[Path]) -> tuple[int | None, list[Any], str |
         if not found:
             _conduct, found = parse_conduct(path, raw)
         problems.extend(found)
-    return checked, problems, None
+    return checked, problems
 
 
 @data.command("check")
@@ -923,11 +916,10 @@ def check(folder: Path | None, as_json: bool, lang: str) -> None:
     folders = [folder] if folder is not None else data_dirs()
     catalog = load_catalog_from(folders)
     problems = list(catalog.problems)
-    n_procedures, proc_problems, note = _procedure_problems(folders)
+    n_procedures, proc_problems = _procedure_problems(folders)
     problems.extend(proc_problems)
-    n_conduct, conduct_problems, conduct_note = _conduct_problems(folders)
+    n_conduct, conduct_problems = _conduct_problems(folders)
     problems.extend(conduct_problems)
-    note = "; ".join(n for n in (note, conduct_note) if n) or None
     summary = {
         "folders": [str(f) for f in folders],
         "fault_tables": len(catalog.tables),
@@ -942,8 +934,6 @@ def check(folder: Path | None, as_json: bool, lang: str) -> None:
             for p in problems
         ],
     }
-    if note:
-        summary["note"] = note
     if as_json:
         echo_json(summary)
         raise SystemExit(1 if problems else 0)
@@ -952,8 +942,6 @@ def check(folder: Path | None, as_json: bool, lang: str) -> None:
     for source in catalog.sources:
         if source.replaces is not None:
             click.echo(_("Override: {source}").format(source=source))
-    if note:
-        click.echo(_("Note: {note}").format(note=note))
     click.echo(
         _(
             "{tables} fault tables, {entries} entries, {families} card families, {cards} cards, "
@@ -963,7 +951,7 @@ def check(folder: Path | None, as_json: bool, lang: str) -> None:
             entries=summary["entries"],
             families=summary["card_families"],
             cards=summary["cards"],
-            procedures=n_procedures if n_procedures is not None else "-",
+            procedures=n_procedures,
             problems=len(problems),
         )
     )
