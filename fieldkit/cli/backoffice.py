@@ -203,11 +203,18 @@ def users(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         echo_json(accounts)
         return
+    from fieldkit.cli.lookup import Printer
+
+    out = Printer()
+    rows = [[_("Account"), _("Role"), _("Token"), _("State"), _("Name / device")]]
     for a in accounts:
-        click.echo(f"{a['login']}\t{a['role']}\t{a['name'] or ''}")
+        role = _("admin") if a["role"] == "admin" else _("technician")
+        rows.append([str(a["login"]), role, "", "", str(a["name"] or "")])
         for tk in a["tokens"]:  # type: ignore[union-attr]
             state = _("revoked") if tk["revoked"] else _("active")
-            click.echo(f"    {tk['id']}\t{state}\t{tk['label'] or ''}")
+            rows.append(["", "", str(tk["id"]), state, str(tk["label"] or "")])
+    out.table(rows, indent=0)
+    out.echo()
 
 
 @admin.command("add-work-order")

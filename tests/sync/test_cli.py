@@ -47,6 +47,11 @@ def test_admin_enrols_a_technician_and_the_token_works_until_revoked(
     (me,) = [a for a in listed if a["login"] == login]
     token_id = me["tokens"][0]["id"]
     assert token_id in token and token not in json.dumps(listed)
+    text = fieldkit("admin", "--db", db, "users").stdout  # Chinese by default
+    assert text.splitlines()[0].split() == ["账号", "角色", "令牌", "状态", "姓名", "/", "设备"]
+    row = next(line for line in text.splitlines() if line.startswith(login))
+    assert row.split() == [login, "维修人员", "赵六"]
+    assert f"{token_id}  有效" in text and token not in text
 
     order = fieldkit(
         "admin", "--db", db, "--lang", "en", "add-work-order", "--order-no", f"CLI-{login}",
