@@ -237,7 +237,7 @@ class Acr30SerialReader:
     """An ACS ACR30 on a serial port (COM3, /dev/ttyUSB0, a pty, socket://…)."""
 
     def __init__(self, port: str, *, baudrate: int = 9600, reply_timeout: float = 1.0) -> None:
-        self.name = f"ACR30 on {port}"
+        self.name = f"ACR30 ({port})"  # the same in every language
         self.port = port
         self._transport = SerialTransport(
             port, baudrate=baudrate, parity="N", reply_timeout=reply_timeout
