@@ -503,7 +503,8 @@ def _matched_label(matched_on: str) -> str:
     name, _sep, how = matched_on.partition(":")
     label = _MATCH_FIELDS.get(name, lambda: name)()
     if how in ("pinyin", "initials"):
-        label += " (" + (_("pinyin") if how == "pinyin" else _("pinyin initials")) + ")"
+        pattern = _("{field} (pinyin)") if how == "pinyin" else _("{field} (pinyin initials)")
+        label = pattern.format(field=label)
     return label
 
 
