@@ -617,10 +617,11 @@ def render_card(
     view, which prints every rule once at the top)."""
     table = cards.table_of(card)
     family = table.family
-    name = t(card.name)
-    other = card.name.en if get_language() != "en" else card.name.zh
-    aliases = ", ".join(card.aliases)
-    out.line(f"== {name} ({other}{'; ' + aliases if aliases else ''}) [{card.id}] ==")
+    # In English the Chinese name comes too: it is what is printed on the card itself.
+    names = [card.name.zh] if get_language() == "en" else []
+    names += card.aliases
+    also = f" ({'; '.join(names)})" if names else ""
+    out.line(f"== {t(card.name)}{also} [{card.id}] ==")
     out.field(_("Family:"), f"{t(family.name)} [{family.key}]")
     out.field(_("Purpose:"), t(card.purpose))
     any_state = _("any state")

@@ -481,3 +481,10 @@ def test_an_unexpected_error_is_one_line(run, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("FIELDKIT_DEBUG", "1")
     with pytest.raises(RuntimeError):
         run("search", "不显示")
+
+
+def test_card_heading_names_the_card_as_printed_on_it(run) -> None:  # type: ignore[no-untyped-def]
+    zh = [line for line in run("cards", "清零卡").stdout.splitlines() if line.startswith("==")]
+    assert zh[0] == "== 初始化卡 (清零卡) [meihua-residential.init] =="
+    en = run("cards", "清零卡", "--lang", "en").stdout
+    assert "== initialisation card (初始化卡; 清零卡) [meihua-residential.init] ==" in en
