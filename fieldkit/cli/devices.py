@@ -213,14 +213,28 @@ def meter_scan(port: str, raw: bool, as_json: bool, lang: str) -> None:
         _print_exchanges(found.exchanges)
 
 
+def _write_options(address_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The options every meter write takes: one meter, one profile, and ``--yes``."""
+    options = [
+        click.option("--port", required=True),
+        click.option("--address", required=True, help=address_help),
+        click.option("--profile", "profile_id", required=True),
+        click.option("--baud", type=int, default=None),
+        click.option("--yes", is_flag=True, help="Do not ask (scripts). Use with care."),
+        lang_option,
+    ]
+
+    def decorate(func: Callable[..., None]) -> Callable[..., None]:
+        for option in reversed(options):  # so --help lists them in this order
+            func = option(func)
+        return func
+
+    return decorate
+
+
 @meter.command("valve")
 @click.argument("action", type=click.Choice(["open", "close"]))
-@click.option("--port", required=True)
-@click.option("--address", required=True, help="Meter address (14 digits); never broadcast.")
-@click.option("--profile", "profile_id", required=True)
-@click.option("--baud", type=int, default=None)
-@click.option("--yes", is_flag=True, help="Do not ask (scripts). Use with care.")
-@lang_option
+@_write_options("Meter address (14 digits); never broadcast.")
 def meter_valve(
     action: str,
     port: str,
@@ -243,12 +257,7 @@ def meter_valve(
 
 @meter.command("set-address")
 @click.argument("new_address")
-@click.option("--port", required=True)
-@click.option("--address", required=True, help="The meter's current address; never broadcast.")
-@click.option("--profile", "profile_id", required=True)
-@click.option("--baud", type=int, default=None)
-@click.option("--yes", is_flag=True, help="Do not ask (scripts). Use with care.")
-@lang_option
+@_write_options("The meter's current address; never broadcast.")
 def meter_set_address(
     new_address: str,
     port: str,
