@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import string
-import threading
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -27,7 +26,6 @@ from pathlib import Path
 LANGUAGES = {"zh": "zh_CN", "en": "en"}
 DEFAULT_LANGUAGE = "zh"
 
-_state = threading.local()
 _global_language = DEFAULT_LANGUAGE
 
 
@@ -128,7 +126,7 @@ def set_language(language: str) -> None:
 
 
 def get_language() -> str:
-    return getattr(_state, "language", None) or _global_language
+    return _global_language
 
 
 def gettext(message: str) -> str:
