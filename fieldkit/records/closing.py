@@ -23,17 +23,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from fieldkit.i18n import catalog, get_language
 from fieldkit.records.models import (
     CustomerSignature,
-    ProcedureRunRecord,
     StepResult,
     Visit,
     VisitOutcome,
     VisitType,
 )
+from fieldkit.records.queries import runs_of_visit, trail_of_run
 from fieldkit.textmodel import Text
 
 IGNITION_PROCEDURE = "ignition"  # the procedure id an ignition visit must complete
@@ -114,20 +114,9 @@ def _gate_open_at_end(events: list[StepResult]) -> StepResult | None:
 def closing_rules(session: Session, visit: Visit) -> ClosingRules:
     """The rules for ``visit`` from what is saved (runs, their events, the signature)."""
     every = tuple(VisitOutcome)
-    runs = list(
-        session.exec(
-            select(ProcedureRunRecord)
-            .where(ProcedureRunRecord.visit_id == visit.id)
-            .order_by(col(ProcedureRunRecord.started_at), col(ProcedureRunRecord.id))
-        ).all()
-    )
+    runs = runs_of_visit(session, visit.id)
     trails: dict[uuid.UUID, list[StepResult]] = {
-        run.id: list(
-            session.exec(
-                select(StepResult).where(StepResult.run_id == run.id).order_by(col(StepResult.seq))
-            ).all()
-        )
-        for run in runs
+        run.id: trail_of_run(session, run.id) for run in runs
     }
     # 1. A refusal ends the matter: only 不予通气, with the engine's reason.
     for run in runs:

@@ -22,10 +22,10 @@ from fieldkit.records.models import (
     HazardStatusChange,
     Measurement,
     MeterSwap,
-    ProcedureRunRecord,
     StepResult,
     Visit,
 )
+from fieldkit.records.queries import runs_of_visit, trail_of_run
 from fieldkit.sync.schema import (
     Address,
     CustomerPayload,
@@ -62,16 +62,9 @@ def customer_payload(customer: Customer) -> CustomerPayload:
 
 
 def _runs(session: Session, visit_id: uuid.UUID) -> list[ProcedureRunPayload]:
-    runs = session.exec(
-        select(ProcedureRunRecord)
-        .where(ProcedureRunRecord.visit_id == visit_id)
-        .order_by(col(ProcedureRunRecord.started_at), col(ProcedureRunRecord.id))
-    ).all()
     out = []
-    for run in runs:
-        steps = session.exec(
-            select(StepResult).where(StepResult.run_id == run.id).order_by(col(StepResult.seq))
-        ).all()
+    for run in runs_of_visit(session, visit_id):
+        steps = trail_of_run(session, run.id)
         measurements = session.exec(
             select(Measurement)
             .join(StepResult, col(StepResult.id) == col(Measurement.step_result_id))

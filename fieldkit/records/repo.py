@@ -65,6 +65,7 @@ from fieldkit.records.models import (
     WorkOrderStatus,
     utcnow,
 )
+from fieldkit.records.queries import runs_of_visit, trail_of_run
 from fieldkit.textmodel import Text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -919,38 +920,20 @@ class VisitRepository:
         """The saved events of a run, in the order they were produced."""
         with self.database.session(readonly=True) as session:
             self._get(session, ProcedureRunRecord, run_id, _("run"))
-            rows = session.exec(
-                select(StepResult).where(StepResult.run_id == run_id).order_by(col(StepResult.seq))
-            ).all()
-            return [_stored(r) for r in rows]
+            return [_stored(r) for r in trail_of_run(session, run_id)]
 
     def visit_runs(self, visit_id: uuid.UUID) -> list[ProcedureRunRecord]:
         with self.database.session(readonly=True) as session:
-            return list(
-                session.exec(
-                    select(ProcedureRunRecord)
-                    .where(ProcedureRunRecord.visit_id == visit_id)
-                    .order_by(col(ProcedureRunRecord.started_at), col(ProcedureRunRecord.id))
-                ).all()
-            )
+            return runs_of_visit(session, visit_id)
 
     def resume(self, visit_id: uuid.UUID) -> VisitResume:
         """Everything needed to rebuild the visit's procedure runs after a crash."""
         with self.database.session(readonly=True) as session:
             visit: Visit = self._get(session, Visit, visit_id, _("visit"))
             customer: Customer = self._get(session, Customer, visit.customer_id, _("customer"))
-            runs = session.exec(
-                select(ProcedureRunRecord)
-                .where(ProcedureRunRecord.visit_id == visit_id)
-                .order_by(col(ProcedureRunRecord.started_at), col(ProcedureRunRecord.id))
-            ).all()
             resumes = []
-            for run in runs:
-                rows = session.exec(
-                    select(StepResult)
-                    .where(StepResult.run_id == run.id)
-                    .order_by(col(StepResult.seq))
-                ).all()
+            for run in runs_of_visit(session, visit_id):
+                rows = trail_of_run(session, run.id)
                 resumes.append(
                     RunResume(
                         run_id=run.id,
@@ -1243,9 +1226,7 @@ class VisitRepository:
             visit.outcome_reason = reason
             visit.updated_at = now
             session.add(visit)
-            for run in session.exec(
-                select(ProcedureRunRecord).where(ProcedureRunRecord.visit_id == visit_id)
-            ).all():
+            for run in runs_of_visit(session, visit_id):
                 if run.status not in FINISHED_RUN_STATUSES:
                     run.status = CLOSED_WITH_VISIT
                     run.ended_at = now
