@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 
 from fieldkit.config import Settings
 from fieldkit.tui.app import FieldkitApp
@@ -20,7 +22,11 @@ def screen_text(app: Any) -> str:
 async def settle(pilot: Pilot[Any]) -> None:
     """Wait for workers and the messages they post."""
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        for worker in list(pilot.app.workers):
+            # A cancelled worker was replaced by a newer exclusive one, which this loop
+            # waits for; a worker that failed still raises WorkerFailed.
+            with contextlib.suppress(WorkerCancelled):
+                await worker.wait()
         await pilot.pause()
 
 
