@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from fieldkit.cli.common import echo_json, fail, json_option, lang_option
+from fieldkit.diagnostics.present import confidence_label, source_line
 from fieldkit.i18n import _, get_language
 
 if TYPE_CHECKING:
@@ -196,39 +197,6 @@ class Printer:
 def t(text: Text | None) -> str:
     """The current language's side of a bilingual text."""
     return text.get(get_language()) if text is not None else ""
-
-
-def confidence_label(code: str) -> str:
-    return {
-        "V": _("verified against the cited source"),
-        "S": _("secondary source"),
-        "U": _("unverified"),
-    }.get(code, code)
-
-
-def source_line(source: Source, number: int | None = None, *, note: bool = True) -> str:
-    """Where an entry comes from, as shown to the technician (with the source's note)."""
-    if source.kind == "manual":
-        parts = [str(source.section)]
-        if source.page is not None:
-            parts.append(_("page {page}").format(page=source.page))
-        if number is not None:
-            parts.append(_("item {number}").format(number=number))
-        # TRANSLATORS: the separator between a section, its page and its item.
-        text = _("Manual: {where}").format(where=_(", ").join(parts))
-    else:
-        conf = source.confidence.value if source.confidence is not None else "U"
-        if source.kind == "utility" and source.confidence is None:
-            text = _("Source: {citation} (the utility's own data)").format(
-                citation=source.citation or "-"
-            )
-        else:
-            text = _("Source: {citation}  Confidence: {code} ({label})").format(
-                citation=source.citation or "-", code=conf, label=confidence_label(conf)
-            )
-    if note and source.note is not None:
-        text += "  " + t(source.note)
-    return text
 
 
 def print_source(out: Printer, source: Source, number: int | None = None, indent: int = 0) -> None:

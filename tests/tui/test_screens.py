@@ -26,7 +26,8 @@ async def test_fault_lookup_searches_as_you_type_and_links_tool_cards(
         text = screen_text(app)
         assert "ERR-1" in text
         assert "美华" in text  # the device is named
-        assert "来源:售后服务维修手册" in text  # and the source is shown
+        # and the source, worded as the CLI words it (page and item number)
+        assert "手册：美华智能燃气表常见故障与排除方法，第8页，第8条" in text
         cards = app.screen._cards
         assert cards, "ERR-1 links to the 美华 fault (repair) card"
         await pilot.press("f7")
@@ -59,6 +60,45 @@ async def test_service_conduct_shows_the_five_ones_and_forbidden_phrases(
         text = screen_text(app)
         assert "绝不能对用户说" in text
         assert "谁办的事你找谁去" in text
+
+
+async def test_fault_lookup_names_an_unbranded_device_and_an_outside_source(
+    settings: Settings,
+) -> None:
+    app = make_app(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await settle(pilot)
+        await pilot.press(*"绿色指示灯熄灭")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "居民燃气报警器" in text
+        assert "未注明" not in text  # a table naming no brand shows the family alone
+        assert "手册：常见报警器故障及判断方法(居民)，第7页，第1条" in text
+
+        app.screen.query_one("#search").value = ""
+        await pilot.press("ctrl+f", *"AL 01")
+        await settle(pilot)
+        app.screen.query_one("#lookup-detail").scroll_end(animate=False)
+        await settle(pilot)
+        # An entry from outside the manual carries its citation and confidence.
+        text = "".join(screen_text(app).split())  # the line wraps in the detail pane
+        assert "可信度：S（二手资料）" in text and "service04.ru" in text
+
+
+def test_the_tui_and_the_cli_word_a_source_alike() -> None:
+    from fieldkit.cli.lookup import source_line as cli_source_line
+    from fieldkit.textmodel import Confidence, Source
+    from fieldkit.tui.screens.lookup import source_line as tui_source_line
+    from fieldkit.tui.text import narrow
+
+    manual = Source(kind="manual", section="美华工具卡使用说明", page=12)
+    outside = Source(kind="external", citation="a web page", confidence=Confidence.SECONDARY)
+    for source in (manual, outside):
+        assert tui_source_line(source, 3) == narrow(cli_source_line(source, 3))
+    assert tui_source_line(manual, 3) == "手册：美华工具卡使用说明，第12页，第3条"
+    assert tui_source_line(None) == ""
 
 
 async def test_settings_switch_language_and_save_to_the_config_file(

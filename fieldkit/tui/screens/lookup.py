@@ -13,7 +13,8 @@ from textual.message import Message
 from textual.widgets import Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from fieldkit.i18n import _, pick
+from fieldkit.diagnostics.present import source_line as describe_source
+from fieldkit.i18n import _, get_language, pick
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.text import narrow
 from fieldkit.tui.widgets.inputs import FieldInput
@@ -31,21 +32,12 @@ def _t(text: Any) -> str:
     return narrow(pick(text)) if text is not None else ""
 
 
-def source_line(source: Any) -> str:
-    """Where an entry comes from, shown beside it (outside sources with their confidence)."""
+def source_line(source: Any, number: int | None = None) -> str:
+    """Where an entry comes from, worded as the CLI words it (outside sources with their
+    confidence); empty when there is no source."""
     if source is None:
         return ""
-    if source.kind == "manual":
-        page = f" p.{source.page}" if source.page else ""
-        return _("Source: service manual, {section}{page}").format(
-            section=narrow(source.section or ""), page=page
-        )
-    if source.kind == "utility":
-        return _("Source: this utility's own table")
-    confidence = str(getattr(source.confidence, "value", source.confidence or ""))
-    return _("Source (outside the manual, confidence {c}): {citation}").format(
-        c=confidence, citation=narrow(source.citation or "")
-    )
+    return narrow(describe_source(source, number, language=get_language()))
 
 
 def render_entry(entry: Any, device_name: str, source: Any) -> str:
@@ -89,7 +81,7 @@ def render_entry(entry: Any, device_name: str, source: Any) -> str:
     if entry.note is not None:
         lines.append("")
         lines.append(_("Note: {text}").format(text=e(entry.note)))
-    where = source_line(entry.source or source)
+    where = source_line(entry.source or source, entry.number)
     if where:
         lines.append("")
         lines.append(f"[dim]{escape(where)}[/dim]")
@@ -136,7 +128,7 @@ def render_card(card: Any, family: Any, table: Any) -> str:
         lines.append(
             _("Clears codes: {codes}").format(codes=escape(", ".join(card.resolves_codes)))
         )
-    where = source_line(card.source or getattr(table, "source", None))
+    where = source_line(card.source or getattr(table, "source", None), card.number)
     if where:
         lines.append("")
         lines.append(f"[dim]{escape(where)}[/dim]")
@@ -264,7 +256,7 @@ class LookupScreen(FieldkitScreen):
     def _device_of(self, entry: Any) -> tuple[str, Any]:
         catalog = self.services.catalog()
         device = catalog.device_of(entry)
-        return f"{pick(device.brand)} {pick(device.family)}", catalog.source_of(entry)
+        return device.name(get_language()), catalog.source_of(entry)
 
     def _show_entry(self, index: int) -> None:
         entry = self._hits[index].entry
