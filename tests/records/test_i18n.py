@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
-from fieldkit.i18n import locale_dir, parse_po
+from fieldkit.i18n import locale_dir, parse_po, placeholders, source_msgids
 from fieldkit.records import handover
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,17 +20,7 @@ FILES = [
 def _msgids() -> set[str]:
     found: set[str] = set()
     for name in FILES:
-        tree = ast.parse((ROOT / name).read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id in ("_", "N_")
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-            ):
-                found.add(node.args[0].value)
+        found.update(source_msgids(ROOT / name))
     for labels in (
         handover.VISIT_TYPE_LABELS,
         handover.OUTCOME_LABELS,
@@ -51,12 +40,6 @@ def test_every_records_string_is_translated() -> None:
 
 
 def test_placeholders_survive_translation() -> None:
-    import string
-
     catalog = parse_po(locale_dir() / "zh_CN" / "LC_MESSAGES" / "records.po")
-
-    def fields(text: str) -> set[str]:
-        return {f for _, f, _, _ in string.Formatter().parse(text) if f}
-
     for msgid, msgstr in catalog.items():
-        assert fields(msgid) == fields(msgstr), msgid
+        assert placeholders(msgstr) == placeholders(msgid), msgid

@@ -10,6 +10,7 @@ import pytest
 
 import fieldkit.tui
 from fieldkit import i18n
+from fieldkit.diagnostics import present
 from fieldkit.tui.text import ambiguous_characters, narrow
 
 TUI_DIR = Path(fieldkit.tui.__file__).parent
@@ -21,20 +22,29 @@ SOURCES = [
 PO_FILE = i18n.locale_dir() / "zh_CN" / "LC_MESSAGES" / "tui.po"
 
 
+def binding_descriptions(path: Path) -> dict[str, int]:
+    """``Binding(key, action, "Description")`` → line: the footer labels, translated by the
+    app when it draws them (they are not ``_()`` calls, so ``source_msgids`` cannot see them).
+    """
+    found: dict[str, int] = {}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", None) == "Binding"
+            and len(node.args) >= 3
+            and isinstance(node.args[2], ast.Constant)
+        ):
+            found.setdefault(node.args[2].value, node.lineno)
+    return found
+
+
 def tui_msgids() -> dict[str, str]:
     """msgid → where it is used: every ``_("...")`` and every Binding description."""
     found: dict[str, str] = {}
     for path in SOURCES:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Call):
-                continue
-            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
-            args = node.args
-            if name == "_" and args and isinstance(args[0], ast.Constant):
-                found.setdefault(args[0].value, f"{path.name}:{node.lineno}")
-            elif name == "Binding" and len(args) >= 3 and isinstance(args[2], ast.Constant):
-                found.setdefault(args[2].value, f"{path.name}:{node.lineno}")
+        for extract in (i18n.source_msgids, binding_descriptions):
+            for msgid, line in extract(path).items():
+                found.setdefault(msgid, f"{path.name}:{line}")
     return found
 
 
@@ -56,13 +66,21 @@ def test_tui_po_has_no_stale_entries() -> None:
 
 
 def test_placeholders_survive_translation() -> None:
-    import string
-
-    def fields(text: str) -> set[str]:
-        return {f for _, f, _, _ in string.Formatter().parse(text) if f}
-
     for msgid, msgstr in i18n.parse_po(PO_FILE).items():
-        assert fields(msgid) == fields(msgstr), msgid
+        assert i18n.placeholders(msgstr) == i18n.placeholders(msgid), msgid
+
+
+def test_the_shared_source_wording_is_translated() -> None:
+    """The TUI shows sources through :mod:`fieldkit.diagnostics.present` (its strings live
+    in cli.po, the CLI's wording); every one must be in the Chinese catalog, fields kept."""
+    path = Path(present.__file__)
+    ids = i18n.source_msgids(path)
+    assert "Manual: {where}" in ids
+    zh = i18n.catalog("zh")
+    missing = [m for m in ids if m not in zh]
+    assert missing == []
+    for msgid in ids:
+        assert i18n.placeholders(zh[msgid]) == i18n.placeholders(msgid), msgid
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
