@@ -44,14 +44,16 @@ class FieldkitApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "fieldkit"
     ENABLE_COMMAND_PALETTE = False
+    # The F-keys work on every screen but only the home screen lists them in its footer
+    # (HomeScreen.BINDINGS), so every footer fits in 80 columns with the screen's own keys.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f2", "home", "Home", id="app.home"),
-        Binding("f3", "lookup", "Faults", id="app.lookup"),
-        Binding("f4", "conduct", "Conduct", id="app.conduct"),
-        Binding("f5", "sync", "Sync", id="app.sync"),
-        Binding("f6", "device", "Device", id="app.device"),
-        Binding("f9", "settings", "Settings", id="app.settings"),
-        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+        Binding("f2", "home", "Home", id="app.home", show=False),
+        Binding("f3", "lookup", "Faults", id="app.lookup", show=False),
+        Binding("f4", "conduct", "Conduct", id="app.conduct", show=False),
+        Binding("f5", "sync", "Sync", id="app.sync", show=False),
+        Binding("f6", "device", "Device", id="app.device", show=False),
+        Binding("f9", "settings", "Settings", id="app.settings", show=False),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),
     ]
 
     def __init__(

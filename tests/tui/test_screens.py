@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from fieldkit.config import Settings, load_settings
 from fieldkit.tui.screens.conduct import ConductScreen
@@ -222,3 +225,59 @@ async def test_settings_read_after_the_first_paint_can_change_the_language(
         assert app.loaded_settings is not None
         text = screen_text(app)
         assert "Work orders" in text and "Faults" in text
+
+
+def footer_keys(app: Any) -> list[tuple[str, str]]:
+    """(key as the footer shows it, description) of every binding the footer should list."""
+    return [
+        (app.get_key_display(binding), binding.description)
+        for (_node, binding, _enabled, _tooltip) in app.screen.active_bindings.values()
+        if binding.show
+    ]
+
+
+async def test_80x24_visit_footer_shows_every_key_of_the_screen(settings: Settings) -> None:
+    seed_order(settings)
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#orders").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "VisitScreen"
+        footer = screen_text(app).splitlines()[-1]
+        keys = footer_keys(app)
+        assert len(keys) >= 7  # the visit screen's own keys, esc and quit
+        for key, description in keys:
+            assert f"{key} {description}" in footer, (key, description, footer)
+        assert "f3" not in footer  # the global F-keys are listed on the home screen only
+        await pilot.press("f3")  # and still work here
+        await settle(pilot)
+        assert isinstance(app.screen, LookupScreen)
+
+
+async def test_80x24_home_footer_lists_the_global_f_keys(settings: Settings) -> None:
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        for key, description in footer_keys(app):
+            assert f"{key} {description}" in footer, (key, description, footer)
+        for label in ("f3 故障", "f4 规范", "f5 同步", "f6 设备", "f9 设置"):
+            assert label in footer
+
+
+@pytest.mark.parametrize("key", ["f3", "f4", "f5", "f6", "f9"])
+async def test_80x24_every_global_screen_footer_fits(settings: Settings, key: str) -> None:
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        home = app.screen
+        await pilot.press(key)
+        await settle(pilot)
+        assert app.screen is not home
+        footer = screen_text(app).splitlines()[-1]
+        keys = footer_keys(app)
+        assert keys
+        for shown, description in keys:
+            assert f"{shown} {description}" in footer, (shown, description, footer)

@@ -82,6 +82,13 @@ class HomeScreen(FieldkitScreen):
         Binding("enter", "open_selected", "Start/resume", id="home.open"),
         Binding("ctrl+n", "new_visit", "New visit", id="home.new"),
         Binding("ctrl+r", "refresh", "Refresh", id="home.refresh"),
+        # The app's F-keys, listed here only (same ids, so a keymap moves both).
+        Binding("f3", "app.lookup", "Faults", id="app.lookup"),
+        Binding("f4", "app.conduct", "Conduct", id="app.conduct"),
+        Binding("f5", "app.sync", "Sync", id="app.sync"),
+        Binding("f6", "app.device", "Device", id="app.device"),
+        Binding("f9", "app.settings", "Settings", id="app.settings"),
+        Binding("ctrl+q", "app.quit", "Quit", id="app.quit"),
     ]
 
     class Loaded(Message):
