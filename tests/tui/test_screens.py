@@ -263,7 +263,7 @@ async def test_80x24_home_footer_lists_the_global_f_keys(settings: Settings) -> 
         footer = screen_text(app).splitlines()[-1]
         for key, description in footer_keys(app):
             assert f"{key} {description}" in footer, (key, description, footer)
-        for label in ("f3 故障", "f4 规范", "f5 同步", "f6 设备", "f9 设置"):
+        for label in ("f3 故障", "f4 规范", "f5 同步", "f6 设备", "f9 设置", "^q 退出"):
             assert label in footer
 
 

@@ -88,7 +88,8 @@ class HomeScreen(FieldkitScreen):
         Binding("f5", "app.sync", "Sync", id="app.sync"),
         Binding("f6", "app.device", "Device", id="app.device"),
         Binding("f9", "app.settings", "Settings", id="app.settings"),
-        Binding("ctrl+q", "app.quit", "Quit", id="app.quit"),
+        # priority, as the app's is: otherwise the app's hidden one would replace it here.
+        Binding("ctrl+q", "app.quit", "Quit", id="app.quit", priority=True),
     ]
 
     class Loaded(Message):
