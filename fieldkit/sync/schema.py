@@ -34,6 +34,7 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    model_validator,
 )
 
 SCHEMA_VERSION = 1
@@ -336,6 +337,23 @@ class VisitPayload(WireModel):
     follow_up_due: IsoDate
     notes: LongText | None = None
 
+    @model_validator(mode="after")
+    def _ids_unique_within_the_visit(self) -> VisitPayload:
+        groups = {
+            "procedure_runs.run_id": [r.run_id for r in self.procedure_runs],
+            "steps.result_id": [s.result_id for r in self.procedure_runs for s in r.steps],
+            "measurements.measurement_id": [
+                m.measurement_id for r in self.procedure_runs for m in r.measurements
+            ],
+            "meter_swaps.swap_id": [m.swap_id for m in self.meter_swaps],
+            "hazards.hazard_id": [h.hazard_id for h in self.hazards],
+            "device_readings.reading_id": [d.reading_id for d in self.device_readings],
+        }
+        for name, ids in groups.items():
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"{name}: each id must be used once within a visit")
+        return self
+
 
 def canonical_json(payload: VisitPayload) -> str:
     """The canonical JSON text of a visit (sorted keys, no spaces, UTF-8 kept, canonical
@@ -418,6 +436,9 @@ class WorkOrderPage(WireModel):
     items: list[WorkOrderPayload]
     next_cursor: Cursor
     has_more: bool
+    # The server database's identity: when it changes, cursors from before mean nothing
+    # and the laptop re-pulls everything (docs/sync.md, "Epoch").
+    epoch: Short | None = None
 
 
 class ErrorBody(WireModel):

@@ -104,7 +104,7 @@ def test_a_technician_reads_only_their_own_records(backoffice: Backoffice, lapto
     with backoffice.client("T001") as http:
         assert http.get(f"/api/v1/visits/{theirs}").status_code == 404
         assert http.get(f"/api/v1/visits/{mine}").status_code == 200
-        listed = {v["visit_id"] for v in http.get("/api/v1/visits").json()}
+        listed = {v["visit_id"] for v in http.get("/api/v1/visits").json()["items"]}
         assert str(mine) in listed and str(theirs) not in listed
         other = http.get("/api/v1/visits", params={"technician_id": "T002"})
         assert other.status_code == 403
@@ -123,7 +123,7 @@ def test_a_technician_reads_only_their_own_records(backoffice: Backoffice, lapto
         assert create.status_code == 403
         assert http.get("/api/v1/complaints").status_code == 403
     with backoffice.client("admin") as http:
-        everyone = {v["visit_id"] for v in http.get("/api/v1/visits").json()}
+        everyone = {v["visit_id"] for v in http.get("/api/v1/visits").json()["items"]}
         assert {str(mine), str(theirs)} <= everyone
         orders = http.get("/api/v1/work-orders", params={"limit": 1000}).json()["items"]
         assert str(order_id) in {o["work_order_id"] for o in orders}

@@ -15,7 +15,7 @@ from tests.sync.conftest import Backoffice
 def test_migrated_schema_matches_the_tables(backoffice: Backoffice) -> None:
     with backoffice.engine.connect() as conn:
         context = MigrationContext.configure(conn)
-        assert context.get_current_revision() == "0002"
+        assert context.get_current_revision() == "0003_sync_scale"
         assert compare_metadata(context, metadata) == []
         value = conn.execute(sa.text("SELECT value FROM counter WHERE name = 'work_order'"))
         assert value.scalar_one() >= 0
@@ -27,6 +27,6 @@ def test_upgrade_is_idempotent(backoffice: Backoffice) -> None:
         upgrade(engine)
         upgrade(engine)
         with engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0002"
+            assert MigrationContext.configure(conn).get_current_revision() == "0003_sync_scale"
     finally:
         engine.dispose()
