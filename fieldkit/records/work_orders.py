@@ -267,7 +267,7 @@ def finish_resync(database: Database, epoch: str) -> int:
             table.update()
             .where(table.c.server_cursor == 0, table.c.status == WorkOrderStatus.OPEN.value)
             .values(
-                status=WorkOrderStatus.CANCELLED.value, updated_at=utcnow().replace(tzinfo=None)
+                status=WorkOrderStatus.CANCELLED.value, updated_at=utcnow()
             )
         )
         row = session.get(SyncState, EPOCH_KEY) or SyncState(key=EPOCH_KEY, value=epoch)

@@ -564,7 +564,7 @@ def _apply_results(
 def _pull(session: _Session, database: Database, report: SyncReport, page_size: int) -> None:
     known_epoch = work_orders.server_epoch(database)
     since = work_orders.work_order_cursor(database)
-    resync = False
+    resync = checked = False
     session.report(phase="pull")
     while True:
         response = session.request(
@@ -579,10 +579,11 @@ def _pull(session: _Session, database: Database, report: SyncReport, page_size: 
                 )
             ) from exc
         epoch = page.epoch
-        if epoch is not None and epoch != known_epoch and not resync and since > 0:
+        first, checked = not checked, True
+        if first and epoch is not None and epoch != known_epoch and since > 0:
             # Another database (recreated or restored): our cursor means nothing there.
             work_orders.begin_resync(database)
-            resync, since = True, 0
+            resync, since, checked = True, 0, True
             report.epoch_changed = True
             continue
         if page.items:

@@ -79,10 +79,13 @@ def test_a_technician_cannot_write_another_technicians_visit(
     with backoffice.client("admin") as http:
         assert http.get(f"/api/v1/visits/{visit_id}").status_code == 404  # nothing written
 
+    # On the laptop the record is set aside with the server's answer, not retried forever.
     report = sync_once(backoffice.settings("T001"), laptop, pull=False)
-    assert report.failed is not None
-    assert report.failed[0] == visit_id and "403" in report.failed[1]
-    assert report.waiting == 1
+    assert report.failed is None and not report.ok
+    ((rejected, message),) = report.rejected
+    assert rejected == visit_id and "403" in message
+    (item,) = VisitRepository(laptop).outbox_items("rejected")
+    assert item.visit_id == visit_id and "403" in (item.last_error or "")
 
 
 def test_a_technician_reads_only_their_own_records(backoffice: Backoffice, laptop) -> None:
