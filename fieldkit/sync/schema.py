@@ -55,7 +55,10 @@ MAX_DIAGNOSES = 50
 MAX_JSON_OBJECT = 20_000  # characters of a free-form dict (step value, decoded frame)
 MAX_JSON_DEPTH = 16  # nesting levels of a free-form dict
 MAX_INT32 = 2**31 - 1  # an INTEGER column
-MAX_INT64 = 2**63 - 1  # a BIGINT column, and any integer inside free-form JSON
+MAX_INT64 = 2**63 - 1  # a BIGINT column
+# An integer inside free-form JSON: as large as a float can be (PostgreSQL's JSONB gives a
+# float like 1.797e308 back as the integer it equals), no larger.
+MAX_JSON_INTEGER = 10**309
 
 
 NUL_MESSAGE = "must not contain a NUL character (\\u0000)"
@@ -137,8 +140,8 @@ def _json_problem(value: Any) -> str | None:
         elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, int):
-            if abs(item) > MAX_INT64:
-                return f"holds an integer beyond ±{MAX_INT64}"
+            if abs(item) >= MAX_JSON_INTEGER:
+                return "holds an integer of more than 309 digits"
         elif isinstance(item, float):
             if not math.isfinite(item):
                 return "holds a number that is not finite (NaN or infinity)"
