@@ -369,8 +369,11 @@ class _Push:
             try:
                 VisitPayload.model_validate(item.payload)
             except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first.get("loc", ()))
+                problem = f"{where}: {first.get('msg', '')}" if where else str(first.get("msg"))
                 error = _("Visit {visit} cannot be sent, its record is invalid: {error}").format(
-                    visit=item.visit_id, error=exc.errors()[0].get("msg", str(exc))
+                    visit=item.visit_id, error=problem
                 )
                 self._set_aside(item, error)
                 continue
