@@ -34,7 +34,6 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
-    model_validator,
 )
 
 SCHEMA_VERSION = 1
@@ -81,7 +80,6 @@ def _clean_text(value: str) -> str:
     if problem:
         raise ValueError(problem)
     return value
-
 
 
 def _utc(value: datetime) -> datetime:
@@ -166,14 +164,45 @@ def _no_bool(value: Any) -> Any:
     return value
 
 
-UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_text_datetime), AfterValidator(_utc)]
+def _whole_number(value: Any) -> Any:
+    """An integer, written ``3`` or ``3.0`` (JSON does not tell them apart); never true/false
+    or text."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return _no_bool(value)
+
+
+# What the validators refuse is also in the JSON schema (OpenAPI), so a client generating
+# schema-valid data never meets a hidden rule: no NUL in text; no date-time on the first or
+# last day of the calendar (the only days whose UTC conversion can leave years 1-9999).
+_TEXT_SCHEMA = {"pattern": "^[^\\u0000]*$"}
+_DATETIME_SCHEMA = {"pattern": "^(?!0001-01-01|9999-12-31)"}
+
+UtcDatetime = Annotated[
+    AwareDatetime,
+    BeforeValidator(_text_datetime),
+    AfterValidator(_utc),
+    Field(json_schema_extra=_DATETIME_SCHEMA),
+]
 IsoDate = Annotated[date, BeforeValidator(_text_date)]
-Short = Annotated[str, Field(max_length=MAX_SHORT), AfterValidator(_clean_text)]
-Id = Annotated[str, Field(min_length=1, max_length=MAX_SHORT), AfterValidator(_clean_text)]
-LongText = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_clean_text)]
-RequiredText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_clean_text)]
+Short = Annotated[
+    str, Field(max_length=MAX_SHORT, json_schema_extra=_TEXT_SCHEMA), AfterValidator(_clean_text)
+]
+Id = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_SHORT, json_schema_extra=_TEXT_SCHEMA),
+    AfterValidator(_clean_text),
+]
+LongText = Annotated[
+    str, Field(max_length=MAX_TEXT, json_schema_extra=_TEXT_SCHEMA), AfterValidator(_clean_text)
+]
+RequiredText = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TEXT, json_schema_extra=_TEXT_SCHEMA),
+    AfterValidator(_clean_text),
+]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_small_json)]
-Int32 = Annotated[int, Strict(), Field(ge=0, le=MAX_INT32)]
+Int32 = Annotated[int, Strict(), Field(ge=0, le=MAX_INT32), BeforeValidator(_whole_number)]
 Cursor = Annotated[int, Strict(), Field(ge=0, le=MAX_INT64)]
 Number = Annotated[float, BeforeValidator(_no_bool), Strict(), Field(allow_inf_nan=False)]
 Flag = Annotated[bool, Strict()]
@@ -340,22 +369,19 @@ class VisitPayload(WireModel):
     follow_up_due: IsoDate
     notes: LongText | None = None
 
-    @model_validator(mode="after")
-    def _ids_unique_within_the_visit(self) -> VisitPayload:
-        groups = {
-            "procedure_runs.run_id": [r.run_id for r in self.procedure_runs],
-            "steps.result_id": [s.result_id for r in self.procedure_runs for s in r.steps],
-            "measurements.measurement_id": [
-                m.measurement_id for r in self.procedure_runs for m in r.measurements
-            ],
-            "meter_swaps.swap_id": [m.swap_id for m in self.meter_swaps],
-            "hazards.hazard_id": [h.hazard_id for h in self.hazards],
-            "device_readings.reading_id": [d.reading_id for d in self.device_readings],
-        }
-        for name, ids in groups.items():
-            if len(set(ids)) != len(ids):
-                raise ValueError(f"{name}: each id must be used once within a visit")
-        return self
+
+def repeated_ids(payload: VisitPayload) -> list[str]:
+    """Child ids used twice within one visit (such a visit cannot be stored)."""
+    groups = {
+        "procedure_runs.run_id": [r.run_id for r in payload.procedure_runs],
+        "steps.result_id": [s.result_id for r in payload.procedure_runs for s in r.steps],
+        "measurements.measurement_id": [
+            m.measurement_id for r in payload.procedure_runs for m in r.measurements
+        ],
+        "meter_swaps.swap_id": [m.swap_id for m in payload.meter_swaps],
+        "hazards.hazard_id": [h.hazard_id for h in payload.hazards],
+    }
+    return [name for name, ids in groups.items() if len(set(ids)) != len(ids)]
 
 
 def canonical_json(payload: VisitPayload) -> str:

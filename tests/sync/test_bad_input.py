@@ -135,14 +135,20 @@ def test_another_visits_child_ids_look_like_unknown_ids(backoffice, laptop) -> N
     assert _count(backoffice, tables.step_result, first["visit_id"]) == 4
 
 
-def test_an_id_used_twice_within_one_visit_is_422(backoffice, laptop) -> None:
+def test_an_id_used_twice_within_one_visit_is_refused(backoffice, laptop) -> None:
     bad = _payload(laptop)
+    good = _payload(laptop)
     steps = bad["procedure_runs"][0]["steps"]
     steps[1]["result_id"] = steps[0]["result_id"]
     with backoffice.client("T001") as http:
-        r = http.post("/api/v1/visits/batch", json={"visits": [bad]})
-    assert r.status_code == 422, r.text
-    assert "result_id" in r.json()["error"]["message"]
+        r = http.post("/api/v1/visits/batch", json={"visits": [bad, good]})
+        assert r.status_code == 200, r.text
+        refused, stored = r.json()["results"]
+        assert refused["status"] == "rejected" and refused["error"]["code"] == "repeated_ids"
+        assert "result_id" in refused["error"]["message"]
+        assert stored["status"] == "stored"
+        one = http.put(f"/api/v1/visits/{bad['visit_id']}", json=bad)
+        assert one.status_code == 409 and one.json()["error"]["code"] == "repeated_ids"
     assert _nothing_stored(backoffice, bad["visit_id"])
 
 

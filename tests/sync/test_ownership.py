@@ -111,7 +111,8 @@ def test_every_list_is_keyset_paginated_and_bounded(backoffice: Backoffice, lapt
         assert http.get("/api/v1/visits", params={"limit": 1001}).status_code == 422
         assert http.get("/api/v1/hazards", params={"limit": 0}).status_code == 422
         bad = http.get("/api/v1/visits", params={"after": "bm90LWEtdG9rZW4"})
-        assert bad.status_code == 422 and bad.json()["error"]["detail"][0]["field"] == "after"
+        assert bad.status_code == 404 and bad.json()["error"]["detail"][0]["field"] == "after"
+        assert http.get("/api/v1/visits", params={"after": "not a token!"}).status_code == 422
         one = http.get("/api/v1/visits", params={"customer_no": "PAGE-3"}).json()["items"]
         assert [v["customer_no"] for v in one] == ["PAGE-3"]
         swaps = http.get("/api/v1/meter-swaps", params={"limit": 2}).json()

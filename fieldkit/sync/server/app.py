@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from fieldkit.sync.schema import (
     NUL_MESSAGE,
@@ -278,13 +279,26 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
         return _error(422, "invalid", f"invalid request: {summary}", problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, "http_error", str(exc.detail), **(exc.headers or {}))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed(request))
+        return _error(exc.status_code, "http_error", str(exc.detail), **headers)
+
+    def _allowed(request: Request) -> list[str]:
+        """Every method some route takes at this path (Starlette names only the first)."""
+        methods: set[str] = set()
+        for route in app.router.routes:
+            match, _child = route.matches(request.scope)
+            if match != Match.NONE:
+                methods |= set(getattr(route, "methods", None) or ())
+        return sorted(methods)
 
     @app.exception_handler(PageTokenError)
     async def _bad_token(_request: Request, exc: PageTokenError) -> JSONResponse:
+        # A token this server never handed out names no page: 404, like any unknown id.
         problem = {"field": "after", "message": str(exc), "type": "page_token"}
-        return _error(422, "invalid", f"invalid request: after: {exc}", [problem])
+        return _error(404, "unknown_page", f"no such page: after: {exc}", [problem])
 
     @app.exception_handler(Exception)
     async def _crash(_request: Request, exc: Exception) -> JSONResponse:
@@ -316,7 +330,7 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
         """Push one visit: 201 stored, 200 duplicate, 409 conflict."""
         if visit.visit_id != visit_id:
             raise ApiError(
-                422, "invalid", f"the URL names visit {visit_id}, the body {visit.visit_id}"
+                409, "id_mismatch", f"the URL names visit {visit_id}, the body {visit.visit_id}"
             )
         (result,) = await run_in_threadpool(service.store_visits, engine, who, [visit])
         return _single(result)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from fieldkit.sync.schema import PushResult, VisitPayload, content_hash_of_dump
+from fieldkit.sync.schema import PushResult, VisitPayload, content_hash_of_dump, repeated_ids
 from fieldkit.sync.server import tables as t
 from fieldkit.sync.server.auth import Principal
 from fieldkit.sync.server.db import reading
@@ -303,36 +303,34 @@ def store_visits(
                 )
     now = _now()
     first: dict[uuid.UUID, _Prepared] = {}
-    prepared: list[_Prepared] = []
+    prepared: list[_Prepared | PushResult] = []  # one per visit, in the request's order
     for p in visits:
+        repeated = repeated_ids(p)
+        if repeated:
+            prepared.append(
+                PushResult(
+                    visit_id=p.visit_id,
+                    status="rejected",
+                    error={
+                        "code": "repeated_ids",
+                        "message": f"visit {p.visit_id} uses an id twice in "
+                        f"{', '.join(repeated)}; each must be used once within a visit",
+                    },
+                )
+            )
+            continue
         row = visit_row(p, now)
         item = _Prepared(p, row["content_hash"], row)
         prepared.append(item)
         first.setdefault(p.visit_id, item)
     # Sorted by id: two batches holding the same visits lock them in the same order.
     group = sorted(first.values(), key=lambda p: p.payload.visit_id)
-    try:
-        with engine.begin() as conn:
-            results = _store_group(conn, group)
-    except sa.exc.IntegrityError:
-        results = {}
-        for item in group:
-            try:
-                with engine.begin() as conn:
-                    results.update(_store_group(conn, [item]))
-            except sa.exc.IntegrityError:
-                vid = item.payload.visit_id
-                results[vid] = PushResult(
-                    visit_id=vid,
-                    status="rejected",
-                    content_hash=item.hash,
-                    error={
-                        "code": "not_storable",
-                        "message": f"visit {vid} could not be stored as sent; the laptop keeps it",
-                    },
-                )
+    results = _store(engine, group) if group else {}
     out = []
     for item in prepared:
+        if isinstance(item, PushResult):
+            out.append(item)
+            continue
         vid = item.payload.visit_id
         result = results[vid]
         if first[vid] is not item and item.hash != first[vid].hash:
@@ -348,6 +346,32 @@ def store_visits(
             )
         out.append(result)
     return out
+
+
+def _store(engine: Engine, group: Sequence[_Prepared]) -> dict[uuid.UUID, PushResult]:
+    """All new visits in one transaction; if that fails, each in its own."""
+    try:
+        with engine.begin() as conn:
+            return _store_group(conn, group)
+    except sa.exc.IntegrityError:
+        pass
+    results: dict[uuid.UUID, PushResult] = {}
+    for item in group:
+        try:
+            with engine.begin() as conn:
+                results.update(_store_group(conn, [item]))
+        except sa.exc.IntegrityError:
+            vid = item.payload.visit_id
+            results[vid] = PushResult(
+                visit_id=vid,
+                status="rejected",
+                content_hash=item.hash,
+                error={
+                    "code": "not_storable",
+                    "message": f"visit {vid} could not be stored as sent; the laptop keeps it",
+                },
+            )
+    return results
 
 
 def get_visit(engine: Engine, principal: Principal, visit_id: uuid.UUID) -> dict[str, Any]:
