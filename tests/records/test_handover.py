@@ -1,0 +1,162 @@
+"""The handover form prints each answer as given: 不适用 is never 合格, and a failed test
+shows the failure, the repair and the pass. Real engine, real SQLite, shipped procedures."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from fieldkit.i18n import set_language
+from fieldkit.procedures.engine import ProcedureRun, VisitContext
+from fieldkit.procedures.library import load_procedures
+from fieldkit.procedures.models import Procedure
+from fieldkit.records.crashdriver import ScriptedClock, act, next_action
+from fieldkit.records.db import Database
+from fieldkit.records.handover import (
+    UTILITY_MARK,
+    Verdict,
+    build_handover,
+    handover_html,
+    handover_sections,
+    handover_text,
+)
+from fieldkit.records.repo import VisitRepository
+
+
+@pytest.fixture(scope="module")
+def procedures() -> dict[str, Procedure]:
+    found, problems = load_procedures()
+    assert {"ignition", "indoor-purge"} <= set(found), problems
+    return found
+
+
+def _run(
+    repo: VisitRepository,
+    visit_id: uuid.UUID,
+    procedure: Procedure,
+    answers: dict[str, Any] | None = None,
+    *,
+    hour: int = 1,
+) -> ProcedureRun:
+    """Run ``procedure`` to its end with the scripted technician, except for ``answers``
+    (step id → the value to answer instead); every event is saved as it happens."""
+    answers = dict(answers or {})
+    state = repo.resume(visit_id)
+    run = ProcedureRun.start(
+        procedure,
+        run_id=uuid.uuid4(),
+        actor="T001",
+        context=VisitContext.from_events(state.all_step_events(), visit_id=visit_id),
+        clock=ScriptedClock(datetime(2026, 11, 23, hour, 0, tzinfo=UTC)),
+    )
+    repo.start_run(
+        visit_id,
+        procedure_id=procedure.id,
+        procedure_version=procedure.version,
+        actor="T001",
+        run_id=run.run_id,
+        events=run.events,
+        run_status=run.status.value,
+    )
+    for _ in range(100):
+        if run.status.finished:
+            break
+        kind, arg = next_action(run)
+        if kind == "answer" and arg[0] in answers:
+            events = run.answer(arg[0], answers.pop(arg[0]))
+        else:
+            events = act(run)
+        repo.record_events(visit_id, run.run_id, events, run_status=run.status.value)
+    assert run.status.finished
+    return run
+
+
+@pytest.fixture
+def visit(db: Database, procedures: dict[str, Procedure]) -> uuid.UUID:
+    """A purge and an ignition in one visit: the tightness test fails, is repaired and
+    passes; the alarm test is answered 不适用 (no alarm installed)."""
+    repo = VisitRepository(db)
+    customer = repo.upsert_customer("0012345", name="张三", community="幸福小区")
+    visit = repo.start_visit(customer_id=customer.id, technician_id="T001", visit_type="ignition")
+    _run(repo, visit.id, procedures["indoor-purge"])
+    _run(repo, visit.id, procedures["ignition"], {"alarm-cutoff-test": {"answer": "n/a"}}, hour=9)
+    repo.record_meter_swap(
+        visit.id,
+        old_meter_no="QF-OLD-1",
+        new_meter_no="QF-NEW-2",
+        seal_nos=["QF21", "QF22"],
+        old_meter_reading=1234.5,
+        gas_used=1234.5,
+        gas_remaining=3.2,
+        reason="字轮不转动(反向表)",
+    )
+    return visit.id
+
+
+def _lines(db: Database, visit_id: uuid.UUID, language: str) -> list[str]:
+    set_language(language)
+    try:
+        text = handover_text(build_handover(db, visit_id), tz=UTC)
+    finally:
+        set_language("zh")
+    return [line.strip() for line in text.splitlines()]
+
+
+def test_not_applicable_is_never_passed(db: Database, visit: uuid.UUID) -> None:
+    form = build_handover(db, visit)
+    alarm = [t for t in form.tests if t.step_id == "alarm-cutoff-test"]
+    assert [t.verdict for t in alarm] == [Verdict.NOT_APPLICABLE]
+    assert alarm[0].passed is None
+    zh = _lines(db, visit, "zh")
+    assert "[不适用] 报警器与电磁阀切断测试 — 回答：不适用" in zh
+    assert not any(line.startswith("[合格] 报警器与电磁阀切断测试") for line in zh)
+    en = _lines(db, visit, "en")
+    assert any(line.startswith("[not applicable] Gas alarm and solenoid") for line in en)
+    assert not any(line.startswith("[passed] Gas alarm") for line in en)
+
+
+def test_failure_repair_and_pass_are_all_shown(db: Database, visit: uuid.UUID) -> None:
+    zh = _lines(db, visit, "zh")
+    tightness = [line for line in zh if "点火前严密性试验" in line]
+    assert len(tightness) == 3, tightness
+    failed, repaired, passed = tightness
+    assert failed.startswith("[不合格] 点火前严密性试验")
+    assert "初始读数 6 kPa" in failed and "结束读数 5.8 kPa" in failed
+    assert "压降 0.2 kPa" in failed  # which rule failed
+    assert repaired.startswith("[已维修] 点火前严密性试验 — 拧紧接头")
+    assert passed.startswith("[合格] 点火前严密性试验") and "结束读数 6 kPa" in passed
+    assert zh.index(failed) < zh.index(repaired) < zh.index(passed)
+
+
+def test_every_answer_is_printed_as_given(db: Database, visit: uuid.UUID) -> None:
+    en = _lines(db, visit, "en")
+    # A check whose passing answer is "no" reads "no", not "passed" alone.
+    assert "[passed] Leak re-check of all joints — answer: no" in en
+    assert "[passed] Private alteration — answer: no" in en
+    assert "[done] Load the IC-card gas" in en
+    assert any(line.startswith("[recorded] Handover form data — ") for line in en)
+    assert any(line.startswith("[signed] Customer signs — 张三") for line in en)
+
+
+def test_readings_have_units_and_the_swap_line_is_whole(db: Database, visit: uuid.UUID) -> None:
+    zh = _lines(db, visit, "zh")
+    assert f"剩余气量{UTILITY_MARK}：3.2 m³" in zh
+    assert f"表读数{UTILITY_MARK}：10 m³" in zh
+    swap = next(line for line in zh if "QF-OLD-1" in line)
+    assert "最终读数 1234.5 m³" in swap
+    assert "QF-NEW-2" in swap and "QF21, QF22" in swap
+    assert "剩余气量 3.2 m³" in swap
+    assert "原因：字轮不转动(反向表)" in swap
+
+
+def test_fields_the_manual_does_not_list_are_marked(db: Database, visit: uuid.UUID) -> None:
+    sections = dict(handover_sections(build_handover(db, visit), tz=UTC))
+    meter = sections["燃气表"]
+    assert all(line.split("：")[0].endswith(UTILITY_MARK) for line in meter), meter
+    notes = sections["说明"]
+    assert any(line.startswith(UTILITY_MARK) and "手册" in line for line in notes)
+    html = handover_html(build_handover(db, visit), tz=UTC)
+    assert "[不适用] 报警器与电磁阀切断测试" in html
