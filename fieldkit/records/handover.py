@@ -287,7 +287,7 @@ def _captured(spec: Any, value: dict[str, Any]) -> list[str]:
     return out
 
 
-def _correction(row: StepResult) -> Correction:
+def _correction(row: Any) -> Correction:
     value = row.value
     original = value.get("original", value.get("from", value.get("previous")))
     corrected = value.get("corrected", value.get("to", value.get("answer")))
@@ -304,7 +304,20 @@ def _correction(row: StepResult) -> Correction:
     )
 
 
-def _trail(rows: list[tuple[StepResult, str]], specs: dict[tuple[str, str], Any]) -> list[TestLine]:
+@dataclass(frozen=True)
+class _Row:
+    """A step event as the form reads it (a laptop ``StepResult`` or a pushed payload's)."""
+
+    run_id: uuid.UUID
+    step_id: str
+    kind: str
+    value: dict[str, Any]
+    passed: bool | None
+    at: datetime
+    actor: str
+
+
+def _trail(rows: list[tuple[Any, str]], specs: dict[tuple[str, str], Any]) -> list[TestLine]:
     """The visit's step events as form lines, each answer as it was given."""
     from fieldkit.i18n import pick
 
@@ -468,6 +481,88 @@ def _build(session: Session, visit_id: uuid.UUID) -> HandoverForm:
         form.signer_name = signature.signer_name
         form.signed_at = signature.signed_at
         form.signature_png = signature.image_png
+    return form
+
+
+def handover_from_payload(payload: Any) -> HandoverForm:
+    """The form of a pushed visit (a :class:`fieldkit.sync.schema.VisitPayload`), for the
+    back office: the same form the laptop printed, built from what the laptop sent."""
+    import base64
+
+    c = payload.customer
+    customer = Customer(
+        customer_no=c.customer_no,
+        name=c.name,
+        phone=c.phone,
+        community=c.address.community,
+        building=c.address.building,
+        unit=c.address.unit,
+        floor=c.address.floor,
+        room=c.address.room,
+        address_detail=c.address.detail,
+    )
+    meter = payload.meter
+    form = HandoverForm(
+        visit_id=payload.visit_id,
+        visit_type=VisitType(payload.visit_type),
+        technician_id=payload.technician_id,
+        started_at=payload.started_at,
+        closed_at=payload.ended_at,
+        outcome=VisitOutcome(payload.outcome),
+        outcome_reason=payload.outcome_reason,
+        customer_no=c.customer_no,
+        customer_name=c.name,
+        phone=c.phone,
+        address=format_address(customer),
+        meter_no=meter.meter_no if meter else None,
+        seal_nos=list(meter.seal_nos) if meter else [],
+        meter_reading=meter.reading if meter else None,
+        remaining_gas=meter.remaining_gas if meter else None,
+    )
+    form.swaps = [
+        MeterSwap(
+            id=s.swap_id,
+            visit_id=payload.visit_id,
+            old_meter_no=s.old_meter_no,
+            new_meter_no=s.new_meter_no,
+            seal_nos=list(s.seal_nos),
+            old_meter_reading=s.old_meter_reading,
+            gas_used=s.gas_used,
+            gas_remaining=s.gas_remaining,
+            swapped_at=s.swapped_at,
+            reason=s.reason,
+        )
+        for s in sorted(payload.meter_swaps, key=lambda s: s.swapped_at)
+    ]
+    rows = [
+        (
+            _Row(run.run_id, s.step_id, s.kind, dict(s.value), s.passed, s.at, s.actor),
+            run.procedure_id,
+        )
+        for run in sorted(payload.procedure_runs, key=lambda r: r.started_at)
+        for s in run.steps
+        if s.kind in FORM_KINDS
+    ]
+    form.tests = _trail(rows, _step_specs())
+    form.procedure_titles = _procedure_titles()
+    form.hazards = [
+        Hazard(
+            id=h.hazard_id,
+            visit_id=payload.visit_id,
+            description=h.description,
+            level=HazardLevel(h.level),
+            status=HazardStatus(h.status),
+            found_at=h.found_at,
+            deadline=h.deadline,
+            basis=h.basis,
+        )
+        for h in sorted(payload.hazards, key=lambda h: h.found_at)
+    ]
+    if payload.signature is not None:
+        form.signer_name = payload.signature.signer_name
+        form.signed_at = payload.signature.signed_at
+        if payload.signature.image_png_base64:
+            form.signature_png = base64.b64decode(payload.signature.image_png_base64)
     return form
 
 

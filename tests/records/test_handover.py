@@ -96,3 +96,45 @@ def test_fields_the_manual_does_not_list_are_marked(db: Database, visit: uuid.UU
     assert any(line.startswith(UTILITY_MARK) and "手册" in line for line in notes)
     html = handover_html(build_handover(db, visit), tz=UTC)
     assert "[不适用] 报警器与电磁阀切断测试" in html
+
+
+def test_the_export_carries_each_answer_as_given(db: Database, visit: uuid.UUID) -> None:
+    """The pushed payload is the record: the 不适用 answer stays "n/a" (never turned into a
+    pass), and the failed test, its reason, the repair and the pass are all there in order."""
+    from fieldkit.records.repo import VisitRepository
+    from fieldkit.sync.schema import VisitPayload
+
+    item = VisitRepository(db).close_visit(visit, "completed")
+    payload = VisitPayload.model_validate(item.payload)
+    ignition = next(r for r in payload.procedure_runs if r.procedure_id == "ignition")
+    alarm = [s for s in ignition.steps if s.step_id == "alarm-cutoff-test"]
+    assert [(s.kind, s.value.get("answer")) for s in alarm] == [("answered", "n/a")]
+    tightness = [
+        (s.kind, s.passed)
+        for s in ignition.steps
+        if s.step_id == "tightness-test" and s.kind != "revoked"
+    ]
+    assert tightness[:4] == [
+        ("reading_started", None),
+        ("answered", False),
+        ("gate_triggered", False),
+        ("repair_recorded", None),
+    ]
+    assert ("answered", True) in tightness[4:]
+    (swap,) = payload.meter_swaps
+    assert swap.old_meter_reading == 1234.5 and swap.reason == "字轮不转动(反向表)"
+
+
+def test_the_back_office_builds_the_same_form_from_the_pushed_payload(
+    db: Database, visit: uuid.UUID
+) -> None:
+    """The console renders the form from what the laptop pushed: the same sections."""
+    from fieldkit.records.handover import handover_from_payload
+    from fieldkit.records.repo import VisitRepository
+    from fieldkit.sync.schema import VisitPayload
+
+    item = VisitRepository(db).close_visit(visit, "completed")
+    payload = VisitPayload.model_validate(item.payload)
+    laptop = handover_sections(build_handover(db, visit), tz=UTC)
+    server = handover_sections(handover_from_payload(payload), tz=UTC)
+    assert server == laptop

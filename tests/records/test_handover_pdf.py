@@ -166,3 +166,22 @@ def test_cli_writes_the_pdf(
     )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert str(target) in result.output
+
+
+def test_the_back_office_pdf_from_a_pushed_visit_has_the_signature(
+    db: Database, visit: uuid.UUID, tmp_path: Path
+) -> None:
+    from fieldkit.records.handover import handover_from_payload
+    from fieldkit.records.repo import VisitRepository
+    from fieldkit.sync.schema import VisitPayload
+
+    item = VisitRepository(db).close_visit(visit, "completed")
+    form = handover_from_payload(VisitPayload.model_validate(item.payload))
+    assert form.signature_png is not None and form.signature_png.startswith(b"\x89PNG")
+    pdf = tmp_path / "server.pdf"
+    pdf.write_bytes(render_handover_pdf(form, tz=UTC))
+    assert "[不适用] 报警器与电磁阀切断测试" in " ".join(_text(pdf).split())
+    images = subprocess.run(
+        ["pdfimages", "-list", str(pdf)], check=True, capture_output=True, text=True
+    ).stdout.splitlines()[2:]
+    assert images
