@@ -36,6 +36,16 @@ LEAKS = re.compile(r"research/|\.md\b|\.py\b|\.js\b|\.h\b|§|\bid \d{6,}|file id
 ENGLISH_RUN = re.compile(r"[A-Za-z]+(?:[ ,'-]+[A-Za-z]+){3,}")  # 4+ English words in a row
 
 
+@pytest.fixture(autouse=True)
+def chinese_default() -> Iterator[None]:
+    """A CLI call with --lang en switches the process-wide language: switch it back."""
+    from fieldkit.i18n import set_language
+
+    set_language("zh")
+    yield
+    set_language("zh")
+
+
 @cache
 def shipped() -> dict[str, Any]:
     catalog = load_catalog()
