@@ -43,8 +43,9 @@ from fieldkit.records.repo import (
 NOT_APPLICABLE_ANSWER = "n/a"  # the engine's answer for 不适用 (procedures.engine.NOT_APPLICABLE)
 VOLUME_UNIT = "m³"  # the unit of meter readings and gas quantities on the form
 UTILITY_MARK = "*"  # marks a field the manual does not list (the utility's own addition)
-# Event kinds an appended correction of an answer may carry (the session service's).
-CORRECTION_KINDS = frozenset({"corrected", "correction", "answer_corrected"})
+# The engine's appended correction of an answer: {"corrects": event id, "reason", "value"}.
+CORRECTION_KINDS = frozenset({"corrected"})
+REFUSAL_CORRECTED = "refusal_corrected"  # after 不予通气: {"what": …, "by": …}
 
 
 def N_(message: str) -> str:
@@ -72,6 +73,7 @@ class Verdict(StrEnum):
     STOPPED = "stopped"  # a stop gate (e.g. smoking during a purge)
     REUSED = "reused"  # a test passed earlier in the visit counts here
     CORRECTED = "corrected"  # an appended correction of an earlier answer
+    PUT_RIGHT = "put_right"  # after 不予通气: what was done to put the site right, by whom
     ABANDONED = "abandoned"
 
 
@@ -89,6 +91,7 @@ VERDICT_LABELS = {
     Verdict.STOPPED: N_("stopped"),
     Verdict.REUSED: N_("passed earlier in this visit"),
     Verdict.CORRECTED: N_("corrected"),
+    Verdict.PUT_RIGHT: N_("put right after the refusal"),
     Verdict.ABANDONED: N_("abandoned"),
 }
 ANSWER_LABELS = {"yes": N_("yes"), "no": N_("no"), NOT_APPLICABLE_ANSWER: N_("not applicable")}
@@ -287,17 +290,30 @@ def _captured(spec: Any, value: dict[str, Any]) -> list[str]:
     return out
 
 
-def _correction(row: Any) -> Correction:
+def _answer_text(value: Any, spec: Any) -> str:
+    """An answer value ({"answer": …}, captured fields, a name…) in words."""
+    if not isinstance(value, dict):
+        return _answer_words(value)
+    if "answer" in value:
+        return _answer_words(value["answer"])
+    if "customer_name" in value:
+        return str(value["customer_name"])
+    captured = _captured(spec, value)
+    if captured:
+        return _("; ").join(captured)
+    if value.get("confirmed") is True:
+        return _(VERDICT_LABELS[Verdict.DONE])
+    return ", ".join(f"{k}={_answer_words(v)}" for k, v in value.items() if k != "note") or "—"
+
+
+def _correction(row: Any, answers: dict[str, Any], spec: Any) -> Correction:
+    """An appended correction: the answer it corrects (found by its event id), the new one,
+    the reason, who and when."""
     value = row.value
-    original = value.get("original", value.get("from", value.get("previous")))
-    corrected = value.get("corrected", value.get("to", value.get("answer")))
-    if isinstance(original, dict):
-        original = original.get("answer", original)
-    if isinstance(corrected, dict):
-        corrected = corrected.get("answer", corrected)
+    original = answers.get(str(value.get("corrects")))
     return Correction(
-        original=_answer_words(original) if original is not None else "—",
-        corrected=_answer_words(corrected) if corrected is not None else "—",
+        original=_answer_text(original, spec) if original is not None else "—",
+        corrected=_answer_text(value.get("value"), spec),
         reason=str(value.get("reason") or "—"),
         actor=row.actor,
         at=row.at,
@@ -315,6 +331,7 @@ class _Row:
     passed: bool | None
     at: datetime
     actor: str
+    id: uuid.UUID | None = None  # the event id (a correction names the answer it corrects)
 
 
 def _trail(rows: list[tuple[Any, str]], specs: dict[tuple[str, str], Any]) -> list[TestLine]:
@@ -322,6 +339,7 @@ def _trail(rows: list[tuple[Any, str]], specs: dict[tuple[str, str], Any]) -> li
     from fieldkit.i18n import pick
 
     lines: list[TestLine] = []
+    answers: dict[str, Any] = {}  # event id → the value answered (for corrections)
     for row, proc_id in rows:
         spec = specs.get((proc_id, row.step_id))
         title = pick(spec.title) if spec is not None else row.step_id
@@ -336,6 +354,8 @@ def _trail(rows: list[tuple[Any, str]], specs: dict[tuple[str, str], Any]) -> li
             "at": row.at,
             "actor": row.actor,
         }
+        if row.kind == "answered" and getattr(row, "id", None) is not None:
+            answers[str(row.id)] = value
         if row.kind == "answered":
             readings = [_reading(m) for m in measurements_from_value(value)]
             answer: str | None = None
@@ -406,7 +426,15 @@ def _trail(rows: list[tuple[Any, str]], specs: dict[tuple[str, str], Any]) -> li
                 )
             )
         elif row.kind in CORRECTION_KINDS:
-            lines.append(TestLine(**base, verdict=Verdict.CORRECTED, correction=_correction(row)))
+            lines.append(
+                TestLine(
+                    **base, verdict=Verdict.CORRECTED, correction=_correction(row, answers, spec)
+                )
+            )
+        elif row.kind == REFUSAL_CORRECTED:
+            what, by = value.get("what"), value.get("by")
+            detail = _("{what} (by {who})").format(what=what or "—", who=by or "—")
+            lines.append(TestLine(**base, verdict=Verdict.PUT_RIGHT, detail=detail))
     return lines
 
 
@@ -421,6 +449,7 @@ FORM_KINDS = (
     "satisfied_earlier",
     "not_applicable",
     "abandoned",
+    REFUSAL_CORRECTED,
     *sorted(CORRECTION_KINDS),
 )
 
@@ -536,7 +565,9 @@ def handover_from_payload(payload: Any) -> HandoverForm:
     ]
     rows = [
         (
-            _Row(run.run_id, s.step_id, s.kind, dict(s.value), s.passed, s.at, s.actor),
+            _Row(
+                run.run_id, s.step_id, s.kind, dict(s.value), s.passed, s.at, s.actor, s.result_id
+            ),
             run.procedure_id,
         )
         for run in sorted(payload.procedure_runs, key=lambda r: r.started_at)

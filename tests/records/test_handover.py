@@ -138,3 +138,63 @@ def test_the_back_office_builds_the_same_form_from_the_pushed_payload(
     laptop = handover_sections(build_handover(db, visit), tz=UTC)
     server = handover_sections(handover_from_payload(payload), tz=UTC)
     assert server == laptop
+
+
+def test_a_correction_shows_the_original_the_new_answer_the_reason_and_who(
+    procedures: dict[str, Procedure],
+) -> None:
+    """The engine's appended correction ({"corrects": id, "reason", "value"}) and a refusal
+    put right ({"what", "by"}), as the form prints them; the wrong answer stays above."""
+    from datetime import datetime
+
+    from fieldkit.records.handover import _Row, _step_specs, _trail, trail_line
+
+    run, wrong, at = uuid.uuid4(), uuid.uuid4(), datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    rows = [
+        _Row(run, "private-alteration", "answered", {"answer": "yes"}, False, at, "T001", wrong),
+        _Row(
+            run,
+            "private-alteration",
+            "refused",
+            {"reason": {"zh": "私改", "en": "x"}},
+            False,
+            at,
+            "T001",
+        ),
+        _Row(
+            run,
+            "private-alteration",
+            "corrected",
+            {"corrects": str(wrong), "reason": "按错键", "value": {"answer": "no"}},
+            None,
+            at,
+            "T002",
+        ),
+        _Row(
+            run, "private-alteration", "answered", {"answer": "no"}, True, at, "T002", uuid.uuid4()
+        ),
+        _Row(
+            run,
+            "concealed-piping",
+            "refusal_corrected",
+            {"what": "拆除包管", "by": "李四"},
+            None,
+            at,
+            "T002",
+        ),
+    ]
+    lines = _trail([(row, "indoor-purge") for row in rows], _step_specs())
+    assert [t.verdict for t in lines] == [
+        Verdict.FAILED,
+        Verdict.REFUSED,
+        Verdict.CORRECTED,
+        Verdict.PASSED,
+        Verdict.PUT_RIGHT,
+    ]
+    text = [trail_line(t, UTC) for t in lines]
+    assert text[0] == "[不合格] 私自改造 — 回答：是"
+    assert text[2] == (
+        "[已更正] 私自改造 — 原回答：是；更正为：否；原因：按错键；T002，2026-11-23 02:00"
+    )
+    assert text[3] == "[合格] 私自改造 — 回答：否"
+    assert text[4] == "[不予通气后已整改] 包管、包阀、包表 — 拆除包管（整改人：李四）"
