@@ -185,3 +185,14 @@ def test_the_back_office_pdf_from_a_pushed_visit_has_the_signature(
         ["pdfimages", "-list", str(pdf)], check=True, capture_output=True, text=True
     ).stdout.splitlines()[2:]
     assert images
+
+
+def test_an_unreadable_signature_image_is_said_not_hidden(
+    db: Database, procedures: dict[str, Procedure], tmp_path: Path
+) -> None:
+    visit = make_visit(db, procedures)
+    form = build_handover(db, visit)
+    form.signature_png = b"\x89PNG\r\n\x1a\n" + b"broken" * 10
+    pdf = tmp_path / "broken.pdf"
+    pdf.write_bytes(render_handover_pdf(form, tz=UTC))
+    assert "（签名图片无法读取）" in _text(pdf)
