@@ -17,9 +17,13 @@ import os
 from collections.abc import Iterable
 from datetime import tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fieldkit.i18n import _
 from fieldkit.records.handover import HandoverForm, handover_sections
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 FONT_ENV = "FIELDKIT_PDF_FONT"
 """Environment variable naming a TrueType/OpenType font file (.ttf, .otf or .ttc) with CJK."""
@@ -106,7 +110,7 @@ def render_handover_pdf(
     font_path = font or find_cjk_font()
     title = _("Gas facility handover form")
 
-    class _Form(FPDF):  # type: ignore[misc]
+    class _Form(FPDF):
         def footer(self) -> None:
             self.set_y(-12)
             self.set_font(FONT_FAMILY, size=8)
@@ -157,20 +161,20 @@ def render_handover_pdf(
     return bytes(pdf.output())
 
 
-def _draw_signature(pdf: object, png: bytes, width: float) -> None:
+def _draw_signature(pdf: FPDF, png: bytes, width: float) -> None:
     """The drawn signature under its line, at most 70 × 30 mm; a line saying so if the
     stored image cannot be read (the form is still printed)."""
     from fpdf.enums import XPos, YPos
 
     if not png.startswith(PNG_MAGIC):
-        pdf.multi_cell(width, 6, _("(the signature image cannot be read)"))  # type: ignore[attr-defined]
+        pdf.multi_cell(width, 6, _("(the signature image cannot be read)"))
         return
     try:
-        if pdf.will_page_break(32):  # type: ignore[attr-defined]
-            pdf.add_page()  # type: ignore[attr-defined]
-        pdf.image(io.BytesIO(png), w=70, h=30, keep_aspect_ratio=True)  # type: ignore[attr-defined]
+        if pdf.will_page_break(32):
+            pdf.add_page()
+        pdf.image(io.BytesIO(png), w=70, h=30, keep_aspect_ratio=True)
     except Exception:  # a PNG that Pillow/fpdf cannot decode
-        pdf.multi_cell(  # type: ignore[attr-defined]
+        pdf.multi_cell(
             width,
             6,
             _("(the signature image cannot be read)"),
