@@ -142,6 +142,7 @@ def render_handover_pdf(
     pdf.cell(width, 11, title, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(2)
     signature_heading = _("Signature")
+    procedure_prefix = _("Procedure: {procedure}").split("{", 1)[0]
     for heading, lines in handover_sections(form, tz):
         if pdf.will_page_break(20):
             pdf.add_page()
@@ -154,6 +155,12 @@ def render_handover_pdf(
         pdf.ln(1.5)
         pdf.set_font(FONT_FAMILY, size=10.5)
         for line in lines:
+            if line.startswith(procedure_prefix):  # a procedure's own lines follow
+                pdf.set_font(FONT_FAMILY, size=11.5)
+                pdf.ln(1)
+                pdf.multi_cell(width, 7, line, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                pdf.set_font(FONT_FAMILY, size=10.5)
+                continue
             pdf.multi_cell(width, 6, line, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         if heading == signature_heading and form.signature_png:
             _draw_signature(pdf, form.signature_png, width)
