@@ -4,6 +4,7 @@ error pages. The pages themselves are in :mod:`fieldkit.console.pages`."""
 from __future__ import annotations
 
 import html
+import json
 import logging
 import os
 import secrets
@@ -85,6 +86,9 @@ def templates() -> Environment:
         lstrip_blocks=True,
     )
     env.globals.update(label=label, LABELS=LABELS, COLUMN_KIND=COLUMN_KIND)
+    env.filters["compact"] = lambda v: (
+        v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+    )
     env.tests["datetime"] = lambda v: isinstance(v, datetime)
     env.tests["date"] = lambda v: isinstance(v, date) and not isinstance(v, datetime)
     return env
