@@ -27,9 +27,10 @@ class Filters:
     outcome: str | None = None
     status: str | None = None
     q: str | None = None
+    exact: bool = False  # set by the list: ``q`` matches a number exactly (not a parameter)
 
     def query_items(self) -> list[tuple[str, str]]:
-        return [(k, str(v)) for k, v in vars(self).items() if v not in (None, "")]
+        return [(k, str(v)) for k, v in vars(self).items() if k != "exact" and v not in (None, "")]
 
 
 def _date(name: str, raw: str) -> date:

@@ -4,7 +4,7 @@ the page (keyset-paginated) and its CSV/XLSX export."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -38,6 +38,9 @@ class ListSpec:
     key: Callable[[], tuple[Any, ...]]
     row: Callable[[Any, Scope], dict[str, Any]]
     descending: bool = True
+    # A query finding an exact (indexed) match for ``q``: when there is one, the list
+    # shows exact matches only and skips the slower text search.
+    exact_probe: Callable[[str], sa.Select] | None = None
 
 
 def _address(customer: dict[str, Any] | None) -> str:
@@ -68,12 +71,12 @@ def _work_orders(f: Filters, s: Scope) -> sa.Select:
         query = query.where(w.c.scheduled_for >= f.date_from)
     if f.date_to:
         query = query.where(w.c.scheduled_for <= f.date_to)
-    if f.q:
+    if f.q and f.exact:
+        query = query.where(sa.or_(w.c.order_no == f.q, w.c.customer_no == f.q))
+    elif f.q:
         c = w.c.customer
         query = query.where(
             sa.or_(
-                w.c.order_no == f.q,
-                w.c.customer_no == f.q,
                 _like(c["name"].as_string(), f.q),
                 _like(c["phone"].as_string(), f.q),
                 _like(c["address"]["community"].as_string(), f.q),
@@ -118,6 +121,9 @@ WORK_ORDERS = ListSpec(
     build=_work_orders,
     key=lambda: (t.work_order.c.cursor,),
     row=_work_order_row,
+    exact_probe=lambda q: sa.select(t.work_order.c.id).where(
+        sa.or_(t.work_order.c.order_no == q, t.work_order.c.customer_no == q)
+    ),
 )
 
 
@@ -462,10 +468,18 @@ AUDIT = ListSpec(
 )
 
 
+def _narrow(conn: Any, spec: ListSpec, f: Filters) -> Filters:
+    if spec.exact_probe is None or not f.q:
+        return f
+    found = conn.execute(spec.exact_probe(f.q).limit(1)).first()
+    return replace(f, exact=found is not None)
+
+
 def page(
     engine: Engine, spec: ListSpec, f: Filters, s: Scope, after: str | None, size: int
 ) -> Page:
     with reading(engine) as conn:
+        f = _narrow(conn, spec, f)
         result = keyset(conn, spec.build(f, s), spec.key(), after, size, descending=spec.descending)
     result.rows = [spec.row(r, s) for r in result.rows]
     return result
@@ -474,6 +488,7 @@ def page(
 def every_row(engine: Engine, spec: ListSpec, f: Filters, s: Scope) -> Iterator[dict[str, Any]]:
     """All rows of a list (at most :data:`MAX_EXPORT`), for an export."""
     with reading(engine) as conn:
+        f = _narrow(conn, spec, f)
         for r in batches(
             conn, spec.build(f, s), spec.key(), MAX_EXPORT, descending=spec.descending
         ):

@@ -109,3 +109,14 @@ case_event = sa.Table(
 sa.Index("ix_console_visit_started_at_id", t.visit.c.started_at, t.visit.c.id)
 sa.Index("ix_console_hazard_found_at_id", t.hazard.c.found_at, t.hazard.c.id)
 sa.Index("ix_console_follow_up_due_visit", t.follow_up.c.due_date, t.follow_up.c.visit_id)
+# The follow-ups still to call are few among millions of done ones.
+sa.Index(
+    "ix_console_follow_up_pending",
+    t.follow_up.c.due_date,
+    t.follow_up.c.visit_id,
+    postgresql_where=t.follow_up.c.called_at.is_(None),
+    sqlite_where=t.follow_up.c.called_at.is_(None),
+)
+# A technician's last sync and open orders, per row of the technicians page.
+sa.Index("ix_console_visit_technician_received", t.visit.c.technician_id, t.visit.c.received_at)
+sa.Index("ix_console_work_order_assigned_status", t.work_order.c.assigned_to, t.work_order.c.status)

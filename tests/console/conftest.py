@@ -59,7 +59,7 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def console_db(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
@@ -87,7 +87,7 @@ def start_console(db_url: str, log_dir) -> Console:
     return office
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def console(console_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     office = start_console(console_db, tmp_path_factory.mktemp("logs"))
     try:
