@@ -161,7 +161,13 @@ def test_dispatch_sync_review_follow_up_and_complaint(
     pushed = _sync(office, laptop)
     assert pushed["pushed"] == 1 and pushed["failed"] is None
 
-    disp.goto(f"{office.url}/console/work-orders?q={CUSTOMER_NO}")
+    # typing in the search box narrows the list in place (htmx), and the URL follows
+    disp.goto(f"{office.url}/console/work-orders")
+    disp.fill("input[type=search]", CUSTOMER_NO)
+    disp.wait_for_url(f"**/console/work-orders?*q={CUSTOMER_NO}")
+    disp.wait_for_function(
+        "document.querySelectorAll('#list tbody tr').length === 1", timeout=10_000
+    )
     row = disp.inner_text("#list tbody")
     assert ORDER_NO in row and "T001" in row and "2026-11-23" in row
     disp.goto(f"{office.url}/console/technicians/T001")
