@@ -218,3 +218,37 @@ def test_bad_input_is_a_clear_page_not_a_traceback(console: Console) -> None:
     )
     response = client.post("/console/work-orders", data=_new_order_form(csrf, "DUP-1"))
     assert response.status_code == 409 and "DUP-1" in response.text
+
+
+def test_secure_cookie_under_tls(console: Console, tmp_path) -> None:
+    import ssl
+
+    import trustme
+
+    from tests.sync.conftest import ServerProcess
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    certfile, keyfile, cafile = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(certfile))
+    cert.private_key_pem.write_to_path(str(keyfile))
+    ca.cert_pem.write_to_path(str(cafile))
+    tls = ServerProcess(
+        console.proc.db_url,
+        tmp_path,
+        "--ssl-certfile",
+        str(certfile),
+        "--ssl-keyfile",
+        str(keyfile),
+    )
+    tls.start()
+    try:
+        with httpx.Client(
+            base_url=tls.url, verify=ssl.create_default_context(cafile=cafile)
+        ) as client:
+            signed = sign_in(client, "disp", PASSWORD)
+            assert signed.status_code == 303
+            cookie = signed.headers["set-cookie"].lower()
+            assert "fk_console=" in cookie and "; secure" in cookie and "httponly" in cookie
+    finally:
+        tls.stop()
