@@ -393,7 +393,7 @@ def _technicians(f: Filters, s: Scope) -> sa.Select:
     a, w, v, tk = t.account, t.work_order, t.visit, t.token
     open_orders = (
         sa.select(sa.func.count())
-        .where(w.c.assigned_to == a.c.login, w.c.status == "open", w.c.deleted.is_(False))
+        .where(w.c.assigned_to == a.c.login, w.c.status == "open")  # cancelled: not open
         .scalar_subquery()
     )
     last_push = (

@@ -118,5 +118,11 @@ sa.Index(
     sqlite_where=t.follow_up.c.called_at.is_(None),
 )
 # A technician's last sync and open orders, per row of the technicians page.
+sa.Index(
+    "ix_console_visit_technician_started",
+    t.visit.c.technician_id,
+    t.visit.c.started_at,
+    t.visit.c.id,
+)
 sa.Index("ix_console_visit_technician_received", t.visit.c.technician_id, t.visit.c.received_at)
 sa.Index("ix_console_work_order_assigned_status", t.work_order.c.assigned_to, t.work_order.c.status)

@@ -170,6 +170,11 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_console_visit_technician_received", ["technician_id", "received_at"], unique=False
         )
+        batch_op.create_index(
+            "ix_console_visit_technician_started",
+            ["technician_id", "started_at", "id"],
+            unique=False,
+        )
     with op.batch_alter_table("work_order", schema=None) as batch_op:
         batch_op.create_index(
             "ix_console_work_order_assigned_status", ["assigned_to", "status"], unique=False
@@ -182,6 +187,7 @@ def downgrade() -> None:
     with op.batch_alter_table("work_order", schema=None) as batch_op:
         batch_op.drop_index("ix_console_work_order_assigned_status")
     with op.batch_alter_table("visit", schema=None) as batch_op:
+        batch_op.drop_index("ix_console_visit_technician_started")
         batch_op.drop_index("ix_console_visit_technician_received")
     with op.batch_alter_table("follow_up", schema=None) as batch_op:
         batch_op.drop_index("ix_console_follow_up_pending")
