@@ -378,6 +378,7 @@ def advance_complaint(
         if stage == "dispatched":
             changes["assigned_to"] = _text("assigned_to", note, limit=200)
             changes["deadline"] = _date("deadline", form.get("deadline"), required=True)
+            note = f"{changes['assigned_to']} → {changes['deadline'].isoformat()}"
         elif stage == "handled":
             changes["handling"] = note
         elif stage == "confirmed":
