@@ -384,3 +384,9 @@ def complaint_advance(c: C, case_id: uuid.UUID, fields: Form) -> Response:
 @router.get("/audit")
 def audit(c: C) -> Response:
     return _list(c, lists.AUDIT, "audit.view", "audit.html")
+
+
+@router.get("/{rest:path}")
+def not_found(c: C, rest: str) -> Response:
+    """Any other console address: a page saying so (registered last)."""
+    raise UserError("Not found: {ref}", status=404, ref=f"/console/{rest}"[:100])

@@ -292,5 +292,6 @@ def install(app: FastAPI, engine: Engine) -> None:
     from fieldkit.console import pages  # noqa: F401  (registers the routes on ``router``)
 
     app.state.console_config = config_from_env()
-    app.include_router(router)
+    # The static files first: the pages' router ends with a catch-all 404 page.
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
+    app.include_router(router)

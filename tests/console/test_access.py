@@ -202,6 +202,7 @@ def test_bad_input_is_a_clear_page_not_a_traceback(console: Console) -> None:
         ("/console/visits?size=100000", "size"),
         ("/console/visits/not-a-uuid", "找不到"),
         ("/console/work-orders/NOPE", "找不到"),
+        ("/console/no/such/page", "找不到"),
     ):
         response = client.get(path)
         assert 400 <= response.status_code < 500, path
