@@ -16,6 +16,7 @@ from fieldkit.sync.server.db import reading
 
 MAX_RELATED = 50
 MAX_TRAIL_VISITS = 200
+CORRECTION_KINDS = ("corrected", "refusal_corrected")  # the engine's correction events
 
 
 def _not_found(ref: object) -> UserError:
@@ -65,6 +66,7 @@ def visit(engine: Engine, visit_id: uuid.UUID) -> dict[str, Any]:
         "p": payload,
         "failures": [s for s in steps if s.get("passed") is False],
         "repairs": [s for s in steps if s.get("kind") == "repair_recorded"],
+        "corrections": [s for s in steps if s.get("kind") in CORRECTION_KINDS],
         "follow_up": follow_up,
         "calls": calls,
         "cases": cases,
