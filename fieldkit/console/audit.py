@@ -6,12 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from fieldkit.console import tables as ct
-from fieldkit.console.paging import Page, keyset
-from fieldkit.sync.server.db import reading
 
 
 def record(
@@ -28,12 +25,3 @@ def record(
             detail=detail,
         )
     )
-
-
-def entries(engine: Engine, *, actor: str | None, after: str | None, size: int) -> Page:
-    a = ct.audit_log
-    query = sa.select(a)
-    if actor:
-        query = query.where(a.c.actor == actor)
-    with reading(engine) as conn:
-        return keyset(conn, query, (a.c.at, a.c.id), after, size, descending=True)

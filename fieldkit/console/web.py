@@ -10,7 +10,7 @@ import os
 import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -147,8 +147,6 @@ class Ctx:
             except ValueError:
                 return value
         if value.tzinfo is None:  # SQLite hands back naive UTC
-            from datetime import UTC
-
             value = value.replace(tzinfo=UTC)
         return value.astimezone(self.config.tz).strftime("%Y-%m-%d %H:%M")
 
