@@ -35,9 +35,13 @@ def chromium() -> Iterator[object]:
             browser.close()
 
 
+SHOTS: list[Path] = []
+
+
 @pytest.fixture(scope="session")
 def shots() -> Path:
-    """Screenshots of the main pages, kept for a reviewer (the path is printed)."""
+    """Screenshots of the main pages, kept for a reviewer (the path is printed at the end
+    of the run, see ``pytest_terminal_summary`` in conftest.py)."""
     folder = Path(tempfile.mkdtemp(prefix="fieldkit-console-screenshots-"))
-    print(f"\nconsole screenshots: {folder}")
+    SHOTS.append(folder)
     return folder
