@@ -232,13 +232,10 @@ class MeterLink:
             attempts[index] += 1
             if index not in sent:
                 sent.append(index)
-            pause = window if queue else wait
-            deadline = (
-                time.monotonic()
-                + self.wire_time(len(request))
-                + pause
-                + self.wire_time(REPLY_ESTIMATE)
-            )
+            # counted from when the request has left the wire; the last wait also allows
+            # for the reply's own wire time
+            deadline = time.monotonic() + self.wire_time(len(request))
+            deadline += window if queue else wait + self.wire_time(REPLY_ESTIMATE)
             reply = self.transport.read_until(feed, deadline=deadline)
             self._record(request, reply, match[0][1] if match else None, attempts[index], corrupt)
             if match:

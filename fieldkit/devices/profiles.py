@@ -14,7 +14,7 @@ meter type byte, the serial settings to probe, and the ST bit map. Example::
     status:
       valve: {byte: 0, mask: 0x03, values: {0x00: open, 0x01: closed, 0x03: abnormal}}
       low_battery: {byte: 0, mask: 0x04}
-    timing: {reply: 1.2, probe: 1.0, window: 0.4, retries: 2}
+    timing: {reply: 1.2, probe: 0.9, window: 0.3, retries: 2}
     echoes_ser: true
     source: {kind: external, citation: "...", confidence: S}
 
@@ -82,10 +82,10 @@ class Timing(Strict):
         default=1.2, ge=0.05, le=30, description="deadline for a reply to one meter"
     )
     probe: float = Field(
-        default=1.0, ge=0.05, le=30, description="deadline at each baud rate while probing"
+        default=0.9, ge=0.05, le=30, description="deadline at each baud rate while probing"
     )
     window: float = Field(
-        default=0.4,
+        default=0.3,
         ge=0.05,
         le=30,
         description="while probing: how long one DI order is waited for before the other is sent",

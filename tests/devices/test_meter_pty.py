@@ -44,22 +44,36 @@ def test_read_meter_by_broadcast_address(
 def test_wrong_di_order_gets_no_reply(
     meter_2004: EmulatorHandle, profiles: dict[str, MeterProfile]
 ) -> None:
-    with SerialTransport(meter_2004.port_path, reply_timeout=0.3) as t:
-        link = MeterLink(t, profiles["cjt188-2018"])
-        with pytest.raises(NoReplyError):
+    with SerialTransport(meter_2004.port_path) as t:
+        link = MeterLink(t, profiles["cjt188-2018"], timeout=0.3, retries=1)
+        with pytest.raises(NoReplyError, match="No reply at all"):
             link.read_address()
+        assert [e.attempt for e in link.exchanges] == [1, 2]  # resent once on silence
 
 
 def test_corrupt_reply_is_a_checksum_error(
     meter_2004: EmulatorHandle, meter_state: MeterState, profiles: dict[str, MeterProfile]
 ) -> None:
     meter_state.corrupt_next_reply = True
-    with SerialTransport(meter_2004.port_path, reply_timeout=0.5) as t:
-        link = MeterLink(t, profiles["cjt188-2004"])
+    with SerialTransport(meter_2004.port_path) as t:
+        link = MeterLink(t, profiles["cjt188-2004"], retries=0)
         with pytest.raises(ChecksumError):
             link.read_metering(meter_state.address)
         # the next read works: nothing was lost, the line resyncs
         assert link.read_metering(meter_state.address).current.value == pytest.approx(123.45)
+
+
+def test_corrupt_reply_is_resent_by_default(
+    meter_2004: EmulatorHandle, meter_state: MeterState, profiles: dict[str, MeterProfile]
+) -> None:
+    meter_state.corrupt_next_reply = True
+    with SerialTransport(meter_2004.port_path) as t:
+        link = MeterLink(t, profiles["cjt188-2004"])
+        assert link.read_metering(meter_state.address).current.value == pytest.approx(123.45)
+    first, second = link.exchanges
+    assert "Checksum" in first.error and first.frame is None
+    assert second.attempt == 2 and second.frame is not None
+    assert second.request == first.request  # the same request (same SER) again
 
 
 def test_adapter_echo_is_ignored(profiles: dict[str, MeterProfile]) -> None:
@@ -75,14 +89,19 @@ def test_probe_finds_baud_and_di_order(profiles: dict[str, MeterProfile]) -> Non
         )
         assert (result.profile.id, result.baudrate) == ("cjt188-2018", 9600)
         assert result.address == "30000000123456"
-        assert len(result.exchanges) == 6  # 2400×2, 4800×2, 9600: 2004 silent, then 2018
+        # 2400×2, 4800×2 read-address unanswered; 9600: 2004 silent, 2018 answered; 901F 1F 90
+        assert len(result.exchanges) == 7
+        assert result.exchanges[-1].request[-5:-3] == b"\x1f\x90"  # DI, then SER, CS, 16
+        assert result.metering is not None and result.metering.current.value == pytest.approx(
+            123.45
+        )
 
 
 def test_probe_with_nothing_there_says_so(profiles: dict[str, MeterProfile]) -> None:
     state = MeterState(silent=True)
     with (
         start_meter_emulator(profiles["cjt188-2004"], state, pace=False) as h,
-        pytest.raises(NoReplyError, match="No meter answered"),
+        pytest.raises(NoReplyError, match="Nothing at all came back"),
     ):
         probe(h.port_path, [profiles["cjt188-2004"]], bauds=[2400], timeout=0.2)
 
