@@ -476,8 +476,8 @@ def _read_at(
         got = link.transact(
             requests,
             window=first.window,
-            wait=link.probe_wait,
-            silence_retries=0,
+            wait=link.reply_wait if directed else link.probe_wait,
+            silence_retries=link.retries if directed else 0,
             corrupt_retries=link.retries,
             check_ser=[p.echoes_ser for p in candidates],
         )
