@@ -25,6 +25,14 @@ class Mode:
     def broadcast(self) -> bool:
         return self.faults.broadcast
 
+    @property
+    def accepted(self) -> tuple[str, ...]:
+        """Profiles a read may confirm: both editions for a meter answering both orders
+        (which one depends on what was tried first, e.g. a cached profile)."""
+        if self.faults.data_orders and len(self.faults.data_orders) > 1:
+            return ("cjt188-2004", "cjt188-2018")
+        return (self.profile,)
+
 
 MODES = [
     Mode("2004", "cjt188-2004", profile="cjt188-2004"),
