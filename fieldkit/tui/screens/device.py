@@ -18,6 +18,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -55,6 +56,16 @@ def _render_lines(lines: list[tuple[str, str]]) -> str:
     return "\n".join(
         f"{label}{' ' * (width - cell_len(label))}  {narrow(value)}" for label, value in lines
     )
+
+
+def _titled(widget: Input, title: str) -> Input:
+    """An input whose label sits in its top border (one widget, one row less than a Label)."""
+    widget.border_title = narrow(title)
+    return widget
+
+
+def _heading(text: str) -> str:
+    return f"[b u]{escape(text)}[/]\n"
 
 
 def severity_label(value: str) -> str:
@@ -138,25 +149,26 @@ class DeviceScreen(Screen[Any]):
                 with Horizontal(id="device-buttons"):
                     yield Button(_("Read meter"), id="device-read-meter", variant="primary")
                     yield Button(_("Read card"), id="device-read-card")
-                yield Label(_("Meter port"))
-                yield Input(
-                    value=self._initial_port,
-                    placeholder=_("COM3, /dev/ttyUSB0, socket://..."),
-                    id="device-port",
+                yield _titled(
+                    Input(
+                        value=self._initial_port,
+                        placeholder=_("COM3, /dev/ttyUSB0, socket://..."),
+                        id="device-port",
+                    ),
+                    _("Meter port"),
                 )
-                yield Label(_("Card reader port"))
-                yield Input(
-                    value=self._initial_card_port,
-                    placeholder=_("COM4, /dev/ttyUSB1, PC/SC reader"),
-                    id="device-card-port",
+                yield _titled(
+                    Input(
+                        value=self._initial_card_port,
+                        placeholder=_("COM4, /dev/ttyUSB1, PC/SC reader"),
+                        id="device-card-port",
+                    ),
+                    _("Card reader port"),
                 )
             with VerticalScroll(id="device-results"):
-                yield Label(_("State"), classes="device-heading")
-                yield Static(_("Nothing read yet."), id="device-state")
-                yield Label(_("Diagnosis"), classes="device-heading")
-                yield Static("", id="device-diagnosis")
-                yield Label(_("Raw frames"), classes="device-heading")
-                yield Static("", id="device-raw")
+                yield Static(_heading(_("State")) + _("Nothing read yet."), id="device-state")
+                yield Static(_heading(_("Diagnosis")), id="device-diagnosis")
+                yield Static(_heading(_("Raw frames")), id="device-raw")
         yield Footer()
 
     def _settings_widgets(self) -> list[Any]:
@@ -179,10 +191,14 @@ class DeviceScreen(Screen[Any]):
                 allow_blank=False,
                 id="device-baud",
             ),
-            Label(_("Timeout (seconds, empty: the profile's)")),
-            Input(id="device-timeout", type="number", placeholder="1.2"),
-            Label(_("Meter address (14 digits, empty: broadcast)")),
-            Input(id="device-address", max_length=14, placeholder="30000000123456"),
+            _titled(
+                Input(id="device-timeout", type="number", placeholder="1.2"),
+                _("Timeout (seconds, empty: the profile's)"),
+            ),
+            _titled(
+                Input(id="device-address", max_length=14, placeholder="30000000123456"),
+                _("Meter address (14 digits, empty: broadcast)"),
+            ),
             Label(_("Meter model (for the diagnosis)")),
             Select[str](
                 [(key, key) for key in DEVICE_CHOICES],
@@ -190,10 +206,11 @@ class DeviceScreen(Screen[Any]):
                 value=self._initial_device or Select.NULL,
                 id="device-model",
             ),
-            Label(_("Meter's customer number (optional)")),
-            Input(id="device-meter-number"),
-            Label(_("Meter's purchase count (optional)")),
-            Input(id="device-meter-count", type="integer"),
+            _titled(Input(id="device-meter-number"), _("Meter's customer number (optional)")),
+            _titled(
+                Input(id="device-meter-count", type="integer"),
+                _("Meter's purchase count (optional)"),
+            ),
         ]
 
     def on_mount(self) -> None:
@@ -421,9 +438,13 @@ class DeviceScreen(Screen[Any]):
     @on(_Done)
     def _show(self, message: _Done) -> None:
         reading = message.reading
-        self.query_one("#device-state", Static).update(message.state)
-        self.query_one("#device-diagnosis", Static).update(_render_diagnosis(reading.diagnosis))
-        self.query_one("#device-raw", Static).update(message.raw)
+        self.query_one("#device-state", Static).update(_heading(_("State")) + escape(message.state))
+        self.query_one("#device-diagnosis", Static).update(
+            _heading(_("Diagnosis")) + escape(_render_diagnosis(reading.diagnosis))
+        )
+        self.query_one("#device-raw", Static).update(
+            _heading(_("Raw frames")) + escape(message.raw)
+        )
         when = reading.data.get("taken_at", "")[11:19] or "-"
         if reading.kind == "meter":
             self._say(
@@ -443,4 +464,6 @@ class DeviceScreen(Screen[Any]):
     def _show_error(self, message: _Failed) -> None:
         self._say(message.error, error=True)
         if message.raw:
-            self.query_one("#device-raw", Static).update(message.raw)
+            self.query_one("#device-raw", Static).update(
+                _heading(_("Raw frames")) + escape(message.raw)
+            )
