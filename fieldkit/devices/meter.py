@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fieldkit.devices import cjt188
@@ -224,9 +224,11 @@ class MeterLink:
 
             if not first:  # bytes already here may answer an earlier request
                 early = self.transport.drain()
-                if early and feed(early) and match:
-                    self._record(request, early, match[0][1], 0, corrupt)
-                    return self._answered(match[0])
+                if early:
+                    feed(early)
+                    self._late(early, match[0][1] if match else None)
+                    if match:
+                        return self._answered(match[0])
             self.transport.write(request, flush=first)
             first = False
             attempts[index] += 1
@@ -271,6 +273,12 @@ class MeterLink:
                 error="; ".join(str(e) for e in corrupt),
             )
         )
+
+    def _late(self, data: bytes, frame: Frame | None) -> None:
+        """Bytes that arrived after the last exchange's deadline belong to that exchange."""
+        self.heard = True
+        last = self.exchanges[-1]
+        self.exchanges[-1] = replace(last, reply=last.reply + data, frame=last.frame or frame)
 
     def _answered(self, match: tuple[int, Frame]) -> tuple[int, Frame]:
         index, frame = match

@@ -214,3 +214,42 @@ def test_address_write_needs_confirmation_and_own_address(
         link.write_address(old, "30000000999999", confirm=lambda _what: True)
         assert meter_state.address == "30000000999999"
         assert link.read_address() == "30000000999999"
+
+
+def test_a_late_reply_is_never_credited_to_a_later_request(
+    profiles: dict[str, MeterProfile],
+) -> None:
+    from fieldkit.devices.emulator import MeterFaults
+
+    state = MeterState()
+    profile = profiles["cjt188-2004"]
+    with (
+        start_meter_emulator(profile, state, pace=False, faults=MeterFaults(delay=0.5)) as h,
+        SerialTransport(h.port_path) as t,
+    ):
+        link = MeterLink(t, profile, retries=0)
+        first = cjt188.request_read_data(state.address, ser=1)
+        second = cjt188.request_read_data(state.address, ser=2)
+        with pytest.raises(NoReplyError):
+            link.exchange(first, timeout=0.1)
+        frame = link.exchange(second, timeout=2.0)
+        assert frame.ser == 2  # the reply to `first` came in between and was passed over
+        assert link.exchanges[-1].reply.count(b"\x68\x30") == 2  # both replies were on the line
+
+
+def test_while_probing_a_late_reply_counts_for_its_own_request(
+    profiles: dict[str, MeterProfile],
+) -> None:
+    """The first DI order's reply arrives after the second order was sent: it is the first
+    order that is credited (and confirmed by 901F), not the request sent last."""
+    from fieldkit.devices.emulator import MeterFaults
+
+    faults = MeterFaults(delay=0.6)  # the window is 0.3 s: the 2018 order goes out meanwhile
+    with start_meter_emulator(profiles["cjt188-2004"], pace=False, faults=faults) as h:
+        reading = read_meter(h.port_path, [profiles["cjt188-2004"], profiles["cjt188-2018"]])
+    assert reading.profile_id == "cjt188-2004"
+    read_address = [e for e in reading.exchanges if e.request[-5:-3] in (b"\x81\x0a", b"\x0a\x81")]
+    assert len(read_address) == 2  # 90 1F-order, then (window over) 1F 90-order
+    late = read_address[1].frame  # arrived while the second was the latest request …
+    assert late is not None and late.data[:2] == b"\x81\x0a"  # … but answers the first
+    assert read_address[1].request[-5:-3] == b"\x0a\x81"

@@ -31,8 +31,10 @@ if sys.platform == "win32":  # pragma: no cover
 PSC_APDU = bytes.fromhex("FF 20 00 00 03 FF FF FF")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
+    """One pcscd + vpcd for this module, under the machine-wide lock, released as soon as
+    the module is done (not at the end of the whole test session: other checkouts wait)."""
     lock = session_lock()
     try:
         handle = start_pcscd(tmp_path_factory.mktemp("pcscd"))
