@@ -255,23 +255,6 @@ class MeterFaults:
     corrupt_first: bool = False
     broadcast: bool = True
 
-    def describe(self) -> str:
-        parts = []
-        if self.data_orders:
-            parts.append("901F " + "+".join(self.data_orders))
-        if self.address_orders:
-            parts.append("read-address " + "+".join(self.address_orders))
-        for name in ("echo", "noise", "corrupt_first"):
-            if getattr(self, name):
-                parts.append(name)
-        if self.split:
-            parts.append(f"split {self.split}s")
-        if self.delay:
-            parts.append(f"delay {self.delay}s")
-        if not self.broadcast:
-            parts.append("no broadcast")
-        return ", ".join(parts) or "well-behaved"
-
 
 class MeterEmulator(PtyEmulator):
     def __init__(
