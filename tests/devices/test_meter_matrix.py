@@ -83,3 +83,16 @@ def test_address_reads_directly(mode: Mode, profiles: dict[str, MeterProfile]) -
         assert data["current_volume"] == pytest.approx(55.25)
         # no broadcast was sent: every request named the meter
         assert all(r.address == state.address for r in h.emulator.requests)
+
+
+def test_a_slow_meter_is_read_with_timeout(profiles: dict[str, MeterProfile]) -> None:
+    """A meter that answers 1.5 s late: beyond the probe's default wait, read with --timeout
+    (and its late replies to the first probe are never taken for another baud rate's)."""
+    from fieldkit.devices.emulator import MeterFaults
+
+    faults = MeterFaults(delay=1.5)
+    with start_meter_emulator(profiles["cjt188-2018"], pace=False, faults=faults) as h:
+        code, out = run("meter", "read", "--port", h.port_path, "--timeout", "2", "--json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert (data["profile"], data["baudrate"]) == ("cjt188-2018", 2400)
