@@ -87,6 +87,24 @@ def classify_open_error(port: str, exc: BaseException) -> PortError:
         or "cannot find the file" in text
     ):
         return PortNotFoundError(port, _not_found_message(port))
+    if err == errno.ENOTTY or "Inappropriate ioctl" in text:
+        return PortNotFoundError(
+            port,
+            _(
+                "{port} is not a serial port. Run `fieldkit ports` to see the ports this "
+                "computer has."
+            ).format(port=port),
+        )
+    if port.startswith(("socket://", "rfc2217://")) and (
+        "refused" in text or "not known" in text or "timed out" in text or "resolve" in text
+    ):
+        return PortNotFoundError(
+            port,
+            _(
+                "Nothing answers at {port}. Check the serial server's address and port, and "
+                "that it is switched on and on this network."
+            ).format(port=port),
+        )
     return PortIOError(port, _("Cannot open port {port}: {error}").format(port=port, error=text))
 
 

@@ -137,3 +137,12 @@ def test_no_console_encoding_crashes_meter_card_code_or_search(encoding: str, la
                 assert "123.45 m³" in text and "????" in text  # the Chinese name degraded
             if args[0] == "card":
                 assert "12345678" in text
+
+
+def test_not_a_serial_port_and_nobody_listening_are_said_plainly() -> None:
+    code, out = run("meter", "read", "--port", "/dev/null")
+    assert code == 1 and "/dev/null is not a serial port" in out
+    assert "ioctl" not in out
+    code, out = run("meter", "read", "--port", "socket://127.0.0.1:1")
+    assert code == 1 and "Nothing answers at socket://127.0.0.1:1" in out
+    assert "Errno" not in out
