@@ -299,20 +299,10 @@ def meter_read(
     lang: str,
 ) -> None:
     """Read the meter's volume, clock, valve and battery state (DI 901F)."""
-    from fieldkit.devices.meter import MeterReading
     from fieldkit.devices.present import meter_lines
     from fieldkit.diagnostics.rules import DeviceState, diagnose
 
-    found = _find(port, address, profile_id, baud, timeout, retries, no_cache, raw)
-    reading = MeterReading(
-        port=port,
-        profile_id=found.profile.id,
-        baudrate=found.baudrate,
-        address=found.address,
-        metering=found.metering,
-        exchanges=found.exchanges,
-        from_cache=found.from_cache,
-    )
+    reading = _find(port, address, profile_id, baud, timeout, retries, no_cache, raw).reading(port)
     diagnosis = diagnose(DeviceState.from_readings(meter=reading.metering, device=device))
     if as_json:
         data = reading.to_dict()

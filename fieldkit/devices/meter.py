@@ -451,6 +451,19 @@ class ProbeResult:
     broadcast: bool = True
     from_cache: bool = False
 
+    def reading(self, port: str) -> MeterReading:
+        """The confirming 901F read as a :class:`MeterReading`."""
+        assert self.metering is not None, "find_meter always confirms with a 901F read"
+        return MeterReading(
+            port=port,
+            profile_id=self.profile.id,
+            baudrate=self.baudrate,
+            address=self.address,
+            metering=self.metering,
+            exchanges=list(self.exchanges),
+            from_cache=self.from_cache,
+        )
+
 
 def _candidates(profiles: MeterProfile | Iterable[MeterProfile] | None) -> list[MeterProfile]:
     if isinstance(profiles, MeterProfile):
@@ -652,16 +665,7 @@ def read_meter(
         retries=retries,
         cache=cache,
     )
-    assert found.metering is not None
-    return MeterReading(
-        port=port,
-        profile_id=found.profile.id,
-        baudrate=found.baudrate,
-        address=found.address,
-        metering=found.metering,
-        exchanges=found.exchanges,
-        from_cache=found.from_cache,
-    )
+    return found.reading(port)
 
 
 def probe(

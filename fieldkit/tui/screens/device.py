@@ -347,7 +347,7 @@ class DeviceScreen(Screen[Any]):
     def _read_meter(self, port: str, device: str | None, settings: dict[str, Any]) -> None:
         from fieldkit.devices.cjt188 import AddressError, FrameError
         from fieldkit.devices.linkcache import LinkCache
-        from fieldkit.devices.meter import MeterError, MeterReading, find_meter, frames_of
+        from fieldkit.devices.meter import MeterError, find_meter, frames_of
         from fieldkit.devices.present import exchange_lines, meter_lines
         from fieldkit.devices.profiles import load_profiles
         from fieldkit.devices.transport import PortError
@@ -365,16 +365,7 @@ class DeviceScreen(Screen[Any]):
                 timeout=settings["timeout"],
                 cache=LinkCache(),
             )
-            assert found.metering is not None
-            reading = MeterReading(
-                port=port,
-                profile_id=found.profile.id,
-                baudrate=found.baudrate,
-                address=found.address,
-                metering=found.metering,
-                exchanges=found.exchanges,
-                from_cache=found.from_cache,
-            )
+            reading = found.reading(port)
             diagnosis = diagnose(DeviceState.from_readings(meter=reading.metering, device=device))
         except (PortError, FrameError, MeterError, AddressError, KeyError) as exc:
             raw = "\n".join(exchange_lines(frames_of(exc)))
