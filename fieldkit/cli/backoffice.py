@@ -526,3 +526,12 @@ def sync(
         sys.exit(1)
     if report.conflicts or report.rejected:
         sys.exit(3)
+
+
+def _register_console_commands() -> None:
+    from fieldkit.cli.staff import add_staff
+
+    admin.add_command(add_staff)
+
+
+_register_console_commands()

@@ -490,6 +490,9 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
         service.close_complaint(engine, who, complaint_id, body.result)
         return {"status": "closed"}
 
+    from fieldkit.console import mount_console  # the staff web console under /console
+
+    mount_console(app, engine)
     return Gate(app, engine, max_body, ANONYMOUS_MAX_BODY)  # type: ignore[return-value]
 
 

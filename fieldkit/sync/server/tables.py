@@ -211,3 +211,6 @@ server_identity = sa.Table(
 )
 
 WORK_ORDER_COUNTER = "work_order"
+
+# The web console's tables share this metadata (one migration chain); see fieldkit.console.
+import fieldkit.console.tables  # noqa: E402, F401

@@ -2,7 +2,7 @@
 hazard ids, keyset-page indexes, canonical content hashes
 
 Revision ID: 0003_sync_scale
-Revises: 0002
+Revises: 0003_console
 Create Date: 2026-11-30 21:40:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_sync_scale"
-down_revision = "0002"
+down_revision = "0003_console"
 branch_labels = None
 depends_on = None
 
