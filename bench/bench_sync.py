@@ -360,15 +360,15 @@ def bench_pull(pg_url: str, work: Path) -> float:
         engine.dispose()
         _drop_db(pg_url, "fk_bench_pull")
     store_s = max(pull_s - fetch_s, 1e-9)
-    ratio = raw_s / store_s
+    ratio = raw_s / pull_s  # end to end: fetch + store against storing alone
     print(f"pull {ORDERS} work orders into a fresh laptop database ({pages} pages of 500)")
     print(f"  raw bulk insert of the same rows (baseline): {ORDERS / raw_s:8.0f} orders/s")
     print(f"  fetch pages only: {fetch_s:.2f} s; sync_once pull: {pull_s:.2f} s")
     print(
-        f"  storing in the pull (pull - fetch): {ORDERS / store_s:8.0f} orders/s; "
-        f"end to end {ORDERS / pull_s:.0f} orders/s"
+        f"  sync_once pull end to end: {ORDERS / pull_s:8.0f} orders/s; the storing part "
+        f"alone (pull - fetch) {ORDERS / store_s:.0f} orders/s ({raw_s / store_s:.2f}× raw)"
     )
-    print(f"  ratio store/raw: {ratio:.2f} (target ≥ {TARGET_RATIO:.2f})")
+    print(f"  ratio pull/raw: {ratio:.2f} (target ≥ {TARGET_RATIO:.2f})")
     return ratio
 
 
