@@ -261,7 +261,10 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
 
     @app.exception_handler(service.ServiceError)
     async def _service_error(_request: Request, exc: service.ServiceError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message, exc.detail)
+        # An account named in the body that does not exist is an unknown resource to an
+        # API client (404, like an unknown id); forms (the console) show it as 422.
+        status = 404 if exc.code == "unknown_technician" else exc.status
+        return _error(status, exc.code, exc.message, exc.detail)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
