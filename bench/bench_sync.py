@@ -1,16 +1,26 @@
-"""Sync throughput on PostgreSQL, and pulling work orders on the laptop.
+"""Sync on PostgreSQL: throughput, latency under load, list pages at scale, client memory.
 
-1. Push 10,000 visits (each with 20 step results and 10 measurements, a hazard and a
-   follow-up) through a real ``fieldkit serve`` process on PostgreSQL, in batches the way
-   the client sends them; in the same run, insert the same rows straight into another
-   PostgreSQL database with SQLAlchemy bulk inserts (executemany, same batch size).
-   Target: sync rate ≥ 30 % of the direct insert rate.
-2. Pull 10,000 work orders into a fresh laptop database with ``sync_once`` (time, and the
-   tracemalloc peak in a second run), against fetching the same pages without storing them.
+Every figure is a ratio against a baseline measured in the same run:
 
-Needs PostgreSQL: ``FIELDKIT_TEST_PG_URL`` (``eval "$(bash scripts/start-postgres)"``).
+1. push: 10,000 visits (20 step results and 10 measurements each, a hazard, a follow-up)
+   through a real ``fieldkit serve`` vs the same rows bulk-inserted straight into
+   PostgreSQL. Target ≥ 30 %.
+2. pull: 10,000 work orders into a fresh laptop database with ``sync_once`` vs a raw bulk
+   insert (executemany) of the same customer and work-order rows into a laptop database.
+   Target ≥ 30 %.
+3. concurrent push: N technicians at once, each pushing one 200-visit batch, to a server
+   with 2 workers: p50/p99 latency against one batch alone. Target p99 ≤ 5 s at 50.
+4. lists: p95 of every list endpoint (first page and a page deep in the keyset) with
+   V visits and V/10 hazards, against ``/api/v1/me`` (auth + one query). Target ≤ 200 ms.
+5. client memory: tracemalloc peak while pushing an outbox of N visits vs N/10 (the outbox
+   is streamed: the ratio stays near 1).
 
-    python bench/run.py sync
+Default sizes are small enough for a loaded 2-core machine; ``--full`` (or
+``FIELDKIT_BENCH_FULL=1``) uses the issue's: 50 technicians, 1,000,000 visits, 50,000-visit
+outbox. Needs PostgreSQL: ``FIELDKIT_TEST_PG_URL`` (``eval "$(bash scripts/start-postgres)"``).
+
+    .venv/bin/python bench/run.py sync
+    .venv/bin/python bench/bench_sync.py --full
 """
 
 from __future__ import annotations
@@ -27,7 +37,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+FULL = "--full" in sys.argv or os.environ.get("FIELDKIT_BENCH_FULL") == "1"
 VISITS = int(os.environ.get("FIELDKIT_BENCH_VISITS", "10000"))
+TECHNICIANS = 50 if FULL else 10
+LIST_VISITS = 1_000_000 if FULL else 50_000
+OUTBOX = 50_000 if FULL else 3_000
+LIST_TARGET_MS = 200.0
+P99_TARGET_S = 5.0
 ORDERS = int(os.environ.get("FIELDKIT_BENCH_ORDERS", "10000"))
 STEPS, MEASUREMENTS = 20, 10
 BATCH = 200
@@ -134,7 +150,7 @@ def _drop_db(pg_url: str, name: str) -> None:
     admin.dispose()
 
 
-def _start_server(db_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start_server(db_url: str, log: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     import httpx
 
     sys.path.insert(0, str(ROOT))
@@ -144,7 +160,7 @@ def _start_server(db_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]
     out = open(log, "ab")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "fieldkit", "serve", "--port", str(port), "--db", db_url,
-         "--log-level", "warning"],
+         "--log-level", "warning", *extra],
         stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
     )  # fmt: skip
     out.close()
@@ -249,7 +265,44 @@ def bench_push(pg_url: str, work: Path) -> float:
     return ratio
 
 
-def bench_pull(pg_url: str, work: Path) -> None:
+def _raw_laptop_insert(work: Path, orders: list[Any]) -> float:
+    """Baseline: the same customer and work-order rows, executemany into a fresh laptop
+    database (rows built before the clock starts)."""
+    import sqlalchemy as sa
+
+    from fieldkit.records.db import open_database
+    from fieldkit.records.models import Customer, WorkOrder
+
+    now = datetime.now(UTC)
+    customers, rows = [], []
+    for n, o in enumerate(orders):
+        cid = uuid.uuid4()
+        a = o.customer.address
+        customers.append(
+            {"id": cid, "customer_no": o.customer.customer_no, "name": o.customer.name,
+             "phone": None, "community": a.community, "building": a.building, "unit": None,
+             "floor": None, "room": a.room, "address_detail": None, "created_at": now,
+             "updated_at": now}
+        )  # fmt: skip
+        rows.append(
+            {"id": uuid.uuid4(), "order_no": o.order_no, "visit_type": o.visit_type,
+             "customer_id": cid, "assigned_to": o.assigned_to, "scheduled_for": o.scheduled_for,
+             "notes": None, "status": "open", "server_cursor": n + 1, "created_at": now,
+             "updated_at": now}
+        )  # fmt: skip
+    laptop = open_database(f"sqlite:///{(work / 'raw.db').as_posix()}")
+    started = time.perf_counter()
+    for i in range(0, len(rows), 500):  # the pull stores a page of 500 per transaction
+        with laptop.session() as session:
+            conn = session.connection()
+            conn.execute(sa.insert(Customer.__table__), customers[i : i + 500])  # type: ignore[attr-defined]
+            conn.execute(sa.insert(WorkOrder.__table__), rows[i : i + 500])  # type: ignore[attr-defined]
+    seconds = time.perf_counter() - started
+    laptop.close()
+    return seconds
+
+
+def bench_pull(pg_url: str, work: Path) -> float:
     import httpx
 
     from fieldkit.config import Settings
@@ -280,6 +333,7 @@ def bench_pull(pg_url: str, work: Path) -> None:
     ]
     for i in range(0, ORDERS, 1000):
         service.create_work_orders(engine, None, orders[i : i + 1000])
+    raw_s = _raw_laptop_insert(work, orders)
     proc, url = _start_server(url_db, work / "server-pull.log")
     try:
         settings = Settings(server_url=url, token=token)
@@ -300,26 +354,267 @@ def bench_pull(pg_url: str, work: Path) -> None:
         pull_s = time.perf_counter() - started
         laptop.close()
         assert report.failed is None and report.pulled == ORDERS, report
-
-        laptop = open_database(f"sqlite:///{(work / 'laptop2.db').as_posix()}")
-        tracemalloc.start()
-        report = sync_once(settings, laptop, push=False)
-        _current, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        laptop.close()
-        assert report.pulled == ORDERS
     finally:
         proc.terminate()
         proc.wait(10)
         engine.dispose()
         _drop_db(pg_url, "fk_bench_pull")
+    store_s = max(pull_s - fetch_s, 1e-9)
+    ratio = raw_s / pull_s  # end to end: fetch + store against storing alone
     print(f"pull {ORDERS} work orders into a fresh laptop database ({pages} pages of 500)")
-    print(f"  fetch pages only (baseline): {fetch_s:.2f} s")
+    print(f"  raw bulk insert of the same rows (baseline): {ORDERS / raw_s:8.0f} orders/s")
+    print(f"  fetch pages only: {fetch_s:.2f} s; sync_once pull: {pull_s:.2f} s")
     print(
-        f"  sync_once pull (fetch + store): {pull_s:.2f} s ({ORDERS / pull_s:.0f} orders/s, "
-        f"{pull_s / fetch_s:.1f}× the fetch alone)"
+        f"  sync_once pull end to end: {ORDERS / pull_s:8.0f} orders/s; the storing part "
+        f"alone (pull - fetch) {ORDERS / store_s:.0f} orders/s ({raw_s / store_s:.2f}× raw)"
     )
-    print(f"  tracemalloc peak during the pull: {peak / 1e6:.1f} MB")
+    print(f"  ratio pull/raw: {ratio:.2f} (target ≥ {TARGET_RATIO:.2f})")
+    return ratio
+
+
+def bench_concurrent(pg_url: str, work: Path) -> float:
+    """N technicians each push one 200-visit batch at the same moment (2 workers)."""
+    import threading
+
+    import httpx
+
+    from fieldkit.sync.server import auth
+    from fieldkit.sync.server.db import create_server_engine, upgrade
+
+    url_db = _fresh_db(pg_url, "fk_bench_conc")
+    engine = create_server_engine(url_db)
+    upgrade(engine)
+    tokens = {}
+    for n in range(TECHNICIANS + 1):
+        login = f"C{n:03d}"
+        auth.create_account(engine, login, "technician")
+        tokens[login] = auth.issue_token(engine, login)[1]
+    bodies = {
+        login: json.dumps(
+            {"visits": [_visit(n * 1000 + i, login) for i in range(BATCH)]}, ensure_ascii=False
+        ).encode()
+        for n, login in enumerate(tokens)
+    }
+    proc, url = _start_server(url_db, work / "server-conc.log", "--workers", "2")
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def push(login: str) -> float:
+        with httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {tokens[login]}"}, timeout=120
+        ) as http:
+            started = time.perf_counter()
+            r = http.post(
+                "/api/v1/visits/batch",
+                content=bodies[login],
+                headers={"Content-Type": "application/json"},
+            )
+            r.raise_for_status()
+            return time.perf_counter() - started
+
+    try:
+        alone = push("C000")  # baseline: one batch, nobody else
+        barrier = threading.Barrier(TECHNICIANS)
+
+        def worker(login: str) -> None:
+            barrier.wait()
+            seconds = push(login)
+            with lock:
+                latencies.append(seconds)
+
+        threads = [
+            threading.Thread(target=worker, args=(f"C{n:03d}",)) for n in range(1, TECHNICIANS + 1)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(600)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        engine.dispose()
+        _drop_db(pg_url, "fk_bench_conc")
+    latencies.sort()
+    p50 = latencies[len(latencies) // 2]
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    print(f"{TECHNICIANS} technicians push one {BATCH}-visit batch each at once (2 workers)")
+    print(f"  one batch alone (baseline): {alone:.2f} s")
+    print(f"  p50 {p50:.2f} s ({p50 / alone:.1f}×), p99 {p99:.2f} s ({p99 / alone:.1f}×)")
+    print(f"  target p99 ≤ {P99_TARGET_S:.0f} s at 50 technicians")
+    return p99
+
+
+def _seed_lists(engine: Any, technicians: int) -> None:
+    """V visits and V/10 hazards (+ follow-ups), bulk-inserted in chunks."""
+    import sqlalchemy as sa
+
+    from fieldkit.sync.server import tables as t
+
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    chunk = 20_000
+    with engine.begin() as conn:
+        for start in range(0, LIST_VISITS, chunk):
+            visits, hazards, follow = [], [], []
+            for i in range(start, min(LIST_VISITS, start + chunk)):
+                vid = uuid.uuid4()
+                tech = f"L{i % technicians:03d}"
+                when = t0 + timedelta(minutes=i)
+                visits.append(
+                    {"id": vid, "content_hash": "0" * 64, "payload": {}, "technician_id": tech,
+                     "work_order_id": None, "visit_type": "inspection", "outcome": "completed",
+                     "customer_no": f"{i:08d}", "started_at": when, "ended_at": when,
+                     "visit_date": when.date(), "received_at": when}
+                )  # fmt: skip
+                follow.append(
+                    {"visit_id": vid, "technician_id": tech, "customer_no": f"{i:08d}",
+                     "due_date": when.date() + timedelta(days=3)}
+                )  # fmt: skip
+                if i % 10 == 0:
+                    hazards.append(
+                        {"customer_no": f"{i:08d}", "id": uuid.uuid4(), "visit_id": vid,
+                         "last_visit_id": vid, "technician_id": tech, "description": "软管老化",
+                         "level": "general", "status": ("pending", "rechecking", "fixed")[i % 3],
+                         "found_at": when, "deadline": None, "basis": None, "updated_at": when}
+                    )  # fmt: skip
+            conn.execute(t.visit.insert(), visits)
+            conn.execute(t.follow_up.insert(), follow)
+            conn.execute(t.hazard.insert(), hazards)
+        conn.execute(sa.text("ANALYZE"))
+
+
+def bench_lists(pg_url: str, work: Path) -> float:
+    import httpx
+
+    from fieldkit.sync.server import auth
+    from fieldkit.sync.server.db import create_server_engine, upgrade
+
+    url_db = _fresh_db(pg_url, "fk_bench_lists")
+    engine = create_server_engine(url_db)
+    upgrade(engine)
+    auth.create_account(engine, "boss", "admin")
+    token = auth.issue_token(engine, "boss")[1]
+    auth.create_account(engine, "L001", "technician")
+    tech_token = auth.issue_token(engine, "L001")[1]
+    started = time.perf_counter()
+    _seed_lists(engine, 50)
+    seed_s = time.perf_counter() - started
+    proc, url = _start_server(url_db, work / "server-lists.log")
+    results: dict[str, float] = {}
+    try:
+
+        def p95(http: httpx.Client, path: str, params: dict[str, Any], n: int = 40) -> float:
+            times = []
+            for _ in range(n):
+                t = time.perf_counter()
+                r = http.get(path, params=params)
+                r.raise_for_status()
+                times.append(time.perf_counter() - t)
+            times.sort()
+            return times[int(len(times) * 0.95) - 1] * 1000
+
+        for who, tok in (("admin", token), ("technician", tech_token)):
+            with httpx.Client(
+                base_url=url, headers={"Authorization": f"Bearer {tok}"}, timeout=60
+            ) as http:
+                results[f"{who} /me (baseline)"] = p95(http, "/api/v1/me", {})
+                for path in ("/api/v1/visits", "/api/v1/hazards", "/api/v1/follow-ups"):
+                    results[f"{who} {path} first page"] = p95(http, path, {"limit": 100})
+                    deep = None
+                    for _ in range(20):  # walk 20 pages of 1000 into the list
+                        body = http.get(
+                            path, params={"limit": 1000, **({"after": deep} if deep else {})}
+                        ).json()
+                        deep = body["next"] or deep
+                    if deep:
+                        results[f"{who} {path} page 21"] = p95(
+                            http, path, {"limit": 100, "after": deep}
+                        )
+                results[f"{who} /api/v1/visits by date"] = p95(
+                    http,
+                    "/api/v1/visits",
+                    {"date_from": "2025-03-01", "date_to": "2025-03-02", "limit": 100},
+                )
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        engine.dispose()
+        _drop_db(pg_url, "fk_bench_lists")
+    print(f"lists at {LIST_VISITS} visits / {LIST_VISITS // 10} hazards (seeded in {seed_s:.0f} s)")
+    worst = 0.0
+    for who in ("admin", "technician"):
+        base = results[f"{who} /me (baseline)"]
+        for name, ms in results.items():
+            if name.startswith(who):
+                print(f"  p95 {name}: {ms:7.1f} ms ({ms / base:.1f}× /me)")
+                if "baseline" not in name:
+                    worst = max(worst, ms)
+    print(f"  worst list p95 {worst:.1f} ms (target ≤ {LIST_TARGET_MS:.0f} ms)")
+    return worst
+
+
+def bench_client_memory(pg_url: str, work: Path) -> float:
+    """tracemalloc peak of sync_once pushing an outbox of N visits vs N/10."""
+    import sqlalchemy as sa
+
+    from fieldkit.config import Settings
+    from fieldkit.records.db import open_database
+    from fieldkit.records.models import Customer, OutboxItem, Visit
+    from fieldkit.sync.client import sync_once
+    from fieldkit.sync.server import auth
+    from fieldkit.sync.server.db import create_server_engine, upgrade
+
+    url_db = _fresh_db(pg_url, "fk_bench_mem")
+    engine = create_server_engine(url_db)
+    upgrade(engine)
+    auth.create_account(engine, "T001", "technician")
+    token = auth.issue_token(engine, "T001")[1]
+    proc, url = _start_server(url_db, work / "server-mem.log", "--workers", "2")
+    peaks = {}
+    try:
+        for size in (OUTBOX // 10, OUTBOX):
+            laptop = open_database(f"sqlite:///{(work / f'out{size}.db').as_posix()}")
+            now = datetime.now(UTC)
+            cid = uuid.uuid4()
+            with laptop.session() as session:
+                conn = session.connection()
+                conn.execute(
+                    sa.insert(Customer.__table__),  # type: ignore[attr-defined]
+                    [{"id": cid, "customer_no": "MEM", "created_at": now, "updated_at": now}],
+                )
+                for start in range(0, size, 2000):
+                    visits, items = [], []
+                    for i in range(start, min(size, start + 2000)):
+                        payload = _visit(size * 10 + i, "T001")
+                        vid = uuid.UUID(payload["visit_id"])
+                        visits.append(
+                            {"id": vid, "customer_id": cid, "technician_id": "T001",
+                             "visit_type": "inspection", "started_at": now, "closed_at": now,
+                             "seal_nos": [], "updated_at": now}
+                        )  # fmt: skip
+                        items.append(
+                            {"id": uuid.uuid4(), "visit_id": vid, "payload": payload,
+                             "content_hash": "x", "state": "pending", "attempts": 0,
+                             "created_at": now + timedelta(microseconds=i), "updated_at": now}
+                        )  # fmt: skip
+                    conn.execute(sa.insert(Visit.__table__), visits)  # type: ignore[attr-defined]
+                    conn.execute(sa.insert(OutboxItem.__table__), items)  # type: ignore[attr-defined]
+            tracemalloc.start()
+            report = sync_once(Settings(server_url=url, token=token), laptop, pull=False)
+            _current, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            laptop.close()
+            assert report.pushed == size and report.waiting == 0, report
+            peaks[size] = peak
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        engine.dispose()
+        _drop_db(pg_url, "fk_bench_mem")
+    small, large = peaks[OUTBOX // 10], peaks[OUTBOX]
+    print("client memory pushing an outbox (tracemalloc peak)")
+    print(f"  {OUTBOX // 10} visits (baseline): {small / 1e6:.1f} MB")
+    print(f"  {OUTBOX} visits: {large / 1e6:.1f} MB ({large / small:.2f}× for 10× the outbox)")
+    return large / small
 
 
 def main() -> int:
@@ -327,11 +622,22 @@ def main() -> int:
     if not pg_url:
         print('needs PostgreSQL: eval "$(bash scripts/start-postgres)" first')
         return 1
+    missed = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        ratio = bench_push(pg_url, work)
-        bench_pull(pg_url, work)
-    return 0 if ratio >= TARGET_RATIO else 1
+        if bench_push(pg_url, work) < TARGET_RATIO:
+            missed.append("push")
+        if bench_pull(pg_url, work) < TARGET_RATIO:
+            missed.append("pull")
+        if bench_concurrent(pg_url, work) > P99_TARGET_S:
+            missed.append("concurrent p99")
+        if bench_lists(pg_url, work) > LIST_TARGET_MS:
+            missed.append("list p95")
+        if bench_client_memory(pg_url, work) > 2.0:
+            missed.append("client memory")
+    if missed:
+        print(f"targets missed: {', '.join(missed)}")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

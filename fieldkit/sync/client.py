@@ -60,7 +60,7 @@ from fieldkit.sync.schema import (
 API = "/api/v1"
 DEFAULT_BATCH_SIZE = 200
 DEFAULT_BATCH_BYTES = 4 * 1024 * 1024  # stay under the server's request limit (8 MB)
-DEFAULT_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 1000  # work orders per pull request (the server's maximum)
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 SERVER_ERROR_ATTEMPTS = 5  # tries of one request answered 5xx before it is narrowed down
 TARGET_SECONDS = 5.0  # a batch slower than this halves the next batch

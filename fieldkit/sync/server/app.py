@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
@@ -261,7 +261,10 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
 
     @app.exception_handler(service.ServiceError)
     async def _service_error(_request: Request, exc: service.ServiceError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message, exc.detail)
+        # An account named in the body that does not exist is an unknown resource to an
+        # API client (404, like an unknown id); forms (the console) show it as 422.
+        status = 404 if exc.code == "unknown_technician" else exc.status
+        return _error(status, exc.code, exc.message, exc.detail)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -389,12 +392,14 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
         who: Who,
         since: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PULL)] = 500,
-    ) -> WorkOrderPage:
+    ) -> Response:
         """Work-order changes after the cursor ``since``, oldest first; cancelled or
         reassigned orders come as tombstones (``deleted: true``). ``epoch`` names the
         server database: when it changes, the laptop re-pulls from 0."""
         items, next_cursor, has_more, epoch = service.pull_work_orders(engine, who, since, limit)
-        return WorkOrderPage(items=items, next_cursor=next_cursor, has_more=has_more, epoch=epoch)
+        page = WorkOrderPage(items=items, next_cursor=next_cursor, has_more=has_more, epoch=epoch)
+        # Built and checked once here; serialised straight to JSON (no second validation).
+        return Response(page.model_dump_json(), media_type="application/json")
 
     @app.post(f"{API}/work-orders", status_code=201)
     def create_work_order(body: NewWorkOrderRequest, who: Who) -> dict[str, str]:

@@ -103,7 +103,7 @@ class NewWorkOrder:
 def _known_technician(conn: Connection, login: str) -> None:
     row = conn.execute(sa.select(t.account.c.role).where(t.account.c.login == login)).first()
     if row is None or row.role != "technician":
-        raise ServiceError("unknown_technician", f"no technician account {login!r}", 404)
+        raise ServiceError("unknown_technician", f"no technician account {login!r}", 422)
 
 
 def create_work_orders(
