@@ -125,7 +125,7 @@ def _refusals(facts: VisitFacts, timeline: list[StepEvent]) -> list[Blocker]:
             continue
         reason = _(REFUSAL_REASONS[code]) if code in REFUSAL_REASONS else code
         if corrected_at is not None:
-            clears = _("re-run the check “{step}” and pass it").format(step=refused.step_id)
+            clears = _("re-run the refused check (a new run of the procedure) and pass it")
         elif code in CORRECTION_CODES:
             clears = _(
                 "record the correction (what was done, by whom), then re-run the check and pass it"
