@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from fieldkit.procedures.engine import StepEvent
 from fieldkit.safety import HazardFacts, RunFacts, VisitFacts
 from fieldkit.safety.audit import audit
+from fieldkit.sync.schema import VisitPayload
 from fieldkit.sync.server.db import reading
 from fieldkit.sync.server.tables import Ts, metadata
 
@@ -40,10 +41,10 @@ visit_safety_flag = sa.Table(
 )
 
 
-def visit_facts(payload: Any) -> VisitFacts:
+def visit_facts(payload: VisitPayload) -> VisitFacts:
     """The pushed visit (a ``VisitPayload``) as the safety module's facts."""
     runs = []
-    for order, run in enumerate(payload.runs):
+    for order, run in enumerate(payload.procedure_runs):
         events = []
         for step in run.steps:
             try:
@@ -66,7 +67,7 @@ def visit_facts(payload: Any) -> VisitFacts:
         HazardFacts(
             hazard_id=h.hazard_id,
             major=str(h.level) == "major",
-            refusal_code=getattr(h, "refusal_code", None),
+            refusal_code=getattr(h, "refusal_code", None),  # synced once the schema has it
             found_at=h.found_at,
             # the payload has no fix time: a fixed hazard is not judged open at any moment
             fixed_at=h.found_at if str(h.status) == "fixed" else None,
@@ -77,19 +78,26 @@ def visit_facts(payload: Any) -> VisitFacts:
     return VisitFacts(payload.visit_id, tuple(runs), hazards)
 
 
-def flag_visits(conn: Connection, payloads: Iterable[Any]) -> int:
+def _violations(payload: VisitPayload) -> list[tuple[str, str]]:
+    try:
+        found = audit(visit_facts(payload), outcome=str(payload.outcome))
+    except Exception as exc:  # the visit is stored regardless; the failure is flagged
+        return [("audit_failed", f"the safety re-derivation failed: {type(exc).__name__}: {exc}")]
+    return [(v.kind.value, v.detail) for v in found]
+
+
+def flag_visits(conn: Connection, payloads: Iterable[VisitPayload]) -> int:
     """Judge each newly stored visit and insert its flags (caller's transaction)."""
     now = datetime.now(UTC)
     rows = []
     for payload in payloads:
-        outcome = getattr(payload, "outcome", None)
-        for violation in audit(visit_facts(payload), outcome=str(outcome) if outcome else None):
+        for kind, detail in _violations(payload):
             rows.append(
                 {
                     "id": uuid.uuid4(),
                     "visit_id": payload.visit_id,
-                    "kind": violation.kind.value,
-                    "detail": violation.detail,
+                    "kind": kind,
+                    "detail": detail,
                     "flagged_at": now,
                 }
             )
