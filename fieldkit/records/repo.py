@@ -66,8 +66,8 @@ from fieldkit.records.models import (
     utcnow,
 )
 from fieldkit.records.queries import runs_of_visit, trail_of_run
-from fieldkit.records.safety_facts import visit_facts
-from fieldkit.safety import VisitFacts
+from fieldkit.records.safety_facts import hazard_facts, visit_facts
+from fieldkit.safety import HazardFacts, VisitFacts
 from fieldkit.textmodel import Text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -772,6 +772,11 @@ class VisitRepository:
         with self.database.session(readonly=True) as session:
             self._get(session, Visit, visit_id, _("visit"))
             return visit_facts(session, visit_id)
+
+    def hazard_facts(self, visit_id: uuid.UUID) -> tuple[HazardFacts, ...]:
+        """The visit's hazards as the safety state sees them (read afresh)."""
+        with self.database.session(readonly=True) as session:
+            return hazard_facts(session, visit_id)
 
     def record_event(
         self,

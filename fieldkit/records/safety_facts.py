@@ -29,6 +29,11 @@ def visit_facts(session: Session, visit_id: uuid.UUID) -> VisitFacts:
             for row in trail_of_run(session, run.id)
         )
         runs.append(RunFacts(run.id, run.procedure_id, events, order))
+    return VisitFacts(visit_id, tuple(runs), hazard_facts(session, visit_id))
+
+
+def hazard_facts(session: Session, visit_id: uuid.UUID) -> tuple[HazardFacts, ...]:
+    """The visit's hazards: level, refusal class, when found and when fixed (if fixed)."""
     hazards = []
     for hazard in session.exec(
         select(Hazard).where(Hazard.visit_id == visit_id).order_by(col(Hazard.found_at))
@@ -54,7 +59,7 @@ def visit_facts(session: Session, visit_id: uuid.UUID) -> VisitFacts:
                 description=hazard.description,
             )
         )
-    return VisitFacts(visit_id, tuple(runs), tuple(hazards))
+    return tuple(hazards)
 
 
 def visit_safety(session: Session, visit_id: uuid.UUID) -> SafetyState:
