@@ -47,7 +47,7 @@ def test_a_refusal_keeps_ignition_closed_in_the_same_visit(
     with pytest.raises(SafetyBlocked) as caught:
         session.answer(view.run_id, "alarm-cutoff-test", "yes")
     assert BlockerKind.REFUSAL_STANDS in {b.kind for b in caught.value.blockers}
-    assert "私改" in str(caught.value)
+    assert "私自改造" in str(caught.value)
     rules = session.repo.closing_rules(session.visit_id)
     assert rules.allowed == (VisitOutcome.REFUSED_GAS,)
 
