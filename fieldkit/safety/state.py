@@ -147,9 +147,11 @@ def _rechecked(
     facts: VisitFacts, timeline: list[StepEvent], procedure_id: str, refused: StepEvent, after: int
 ) -> bool:
     """A passed answer to the same check, in any run of the same procedure, after ``after``."""
+    corrected = timeline[after]
     for event in timeline[after + 1 :]:
         if (
-            event.kind == EventKind.ANSWERED
+            event.at > corrected.at  # strictly after the correction was recorded
+            and event.kind == EventKind.ANSWERED
             and event.step_id == refused.step_id
             and event.passed is True
             and facts.procedure_of(event.run_id) == procedure_id
