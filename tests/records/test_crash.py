@@ -81,7 +81,8 @@ def _run_and_kill(db: Path, rng: random.Random) -> Outcome:
                 proc.kill()
                 raise AssertionError("the driver did not get ready in 20 s")
             time.sleep(0.005)
-        time.sleep(rng.uniform(0.0, 0.12))  # in the middle of the procedure
+        # in the middle of the visit (each session call also derives the safety state)
+        time.sleep(rng.uniform(0.0, 0.4))
     proc.kill()  # SIGKILL on POSIX: no cleanup, no flush, like pulling the power
     proc.wait(timeout=10)
     reader.join(timeout=10)
