@@ -165,27 +165,13 @@ class HandoverForm:
     procedure_titles: dict[str, str] = field(default_factory=dict)
 
 
-VISIT_TYPE_LABELS = {
-    VisitType.COMMUNITY_GAS_ON: "community gas-on",
-    VisitType.IGNITION: "gas-on and ignition",
-    VisitType.INSPECTION: "safety inspection",
-    VisitType.REPAIR: "repair",
-    VisitType.RECHECK: "recheck",
-}
-OUTCOME_LABELS = {
-    VisitOutcome.COMPLETED: "completed",
-    VisitOutcome.REFUSED_GAS: "gas refused (not safe to supply)",
-    VisitOutcome.STOPPED_UNSAFE: "stopped: unsafe",
-    VisitOutcome.NOT_HOME: "nobody home",
-    VisitOutcome.CUSTOMER_REFUSED: "customer refused the inspection",
-    VisitOutcome.INCOMPLETE: "incomplete",
-}
-LEVEL_LABELS = {HazardLevel.MAJOR: "major", HazardLevel.GENERAL: "general"}
-STATUS_LABELS = {
-    HazardStatus.PENDING: "to be fixed",
-    HazardStatus.RECHECKING: "being rechecked",
-    HazardStatus.FIXED: "fixed",
-}
+# The labels live beside the enums' users in one place (fieldkit.records.labels).
+from fieldkit.records.labels import (  # noqa: E402
+    LEVEL_LABELS,
+    OUTCOME_LABELS,
+    STATUS_LABELS,
+    VISIT_TYPE_LABELS,
+)
 
 
 def _step_specs() -> dict[tuple[str, str], Any]:

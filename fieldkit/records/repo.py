@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
@@ -34,6 +34,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
 from fieldkit.i18n import _, get_language
+from fieldkit.procedures.engine import EventKind, RunStatus
+from fieldkit.records import hazards as hazard_queries
 from fieldkit.records import outbox, work_orders
 from fieldkit.records.closing import (
     MSG_NOT_ALLOWED,
@@ -44,6 +46,25 @@ from fieldkit.records.closing import (
     with_refusal_reason,
 )
 from fieldkit.records.db import Database
+from fieldkit.records.errors import (  # re-exported: callers import them from here
+    EventConflict as EventConflict,
+)
+from fieldkit.records.errors import (
+    InvalidHazardTransition as InvalidHazardTransition,
+)
+from fieldkit.records.errors import (
+    NotFound as NotFound,
+)
+from fieldkit.records.errors import (
+    PayloadTooLarge as PayloadTooLarge,
+)
+from fieldkit.records.errors import (
+    RecordsError as RecordsError,
+)
+from fieldkit.records.errors import (
+    VisitClosed as VisitClosed,
+)
+from fieldkit.records.errors import aware, get_row, open_visit
 from fieldkit.records.models import (
     Customer,
     CustomerSignature,
@@ -68,7 +89,9 @@ from fieldkit.records.models import (
     utcnow,
 )
 from fieldkit.records.queries import runs_of_visit, trail_of_run
+from fieldkit.records.safety_facts import hazard_facts, visit_facts
 from fieldkit.records.work_orders import WorkOrderSyncResult
+from fieldkit.safety import HazardFacts, VisitFacts
 from fieldkit.textmodel import Text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,33 +101,15 @@ FOLLOW_UP_DAYS = 3  # the follow-up call is due within 3 days of the visit (MANU
 
 # Run statuses that end a run (the engine's RunStatus values; "stopped" and
 # "awaiting_repair" are gates that hold a run, not ends).
-FINISHED_RUN_STATUSES = frozenset({"completed", "refused", "abandoned"})
+FINISHED_RUN_STATUSES = frozenset(status.value for status in RunStatus if status.finished)
 # Event kinds that end a run, and the run status they imply.
-_TERMINAL_KINDS = {"completed": "completed", "refused": "refused", "abandoned": "abandoned"}
-# Status given to runs still open when their visit is closed.
-CLOSED_WITH_VISIT = "abandoned"
-
-
-_HAZARD_NEXT = {
-    HazardStatus.PENDING: HazardStatus.RECHECKING,
-    HazardStatus.RECHECKING: HazardStatus.FIXED,
+_TERMINAL_KINDS = {
+    EventKind.COMPLETED.value: RunStatus.COMPLETED.value,
+    EventKind.REFUSED.value: RunStatus.REFUSED.value,
+    EventKind.ABANDONED.value: RunStatus.ABANDONED.value,
 }
-
-
-class RecordsError(Exception):
-    """Base of the errors this module raises; the message is for the technician."""
-
-
-class NotFound(RecordsError):
-    pass
-
-
-class VisitClosed(RecordsError):
-    """The visit is closed (final); a correction is a new visit."""
-
-
-class InvalidHazardTransition(RecordsError):
-    """Hazard status only moves forward: 待整改 → 复查中 → 已整改."""
+# Status given to runs still open when their visit is closed.
+CLOSED_WITH_VISIT = RunStatus.ABANDONED.value
 
 
 class OutcomeNotAllowed(RecordsError):
@@ -127,14 +132,6 @@ class OutcomeNotAllowed(RecordsError):
     @property
     def allowed(self) -> tuple[VisitOutcome, ...]:
         return self.rules.allowed
-
-
-class PayloadTooLarge(RecordsError):
-    """A value exceeds a size limit of the wire schema (the back office would refuse it)."""
-
-
-class EventConflict(RecordsError):
-    """An event id already saved with different content, or an event for another run."""
 
 
 class StepEventLike(Protocol):
@@ -339,10 +336,7 @@ def format_address(customer: Customer) -> str:
     return " ".join(parts)
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: pass a timezone-aware time")
-    return value.astimezone(UTC)
+_aware = aware
 
 
 class VisitRepository:
@@ -368,21 +362,10 @@ class VisitRepository:
 
     @staticmethod
     def _get(session: Session, model: type[Any], ident: uuid.UUID, what: str) -> Any:
-        row = session.get(model, ident)
-        if row is None:
-            raise NotFound(_("No {what} with id {id}").format(what=what, id=ident))
-        return row
+        return get_row(session, model, ident, what)
 
     def _open_visit(self, session: Session, visit_id: uuid.UUID) -> Visit:
-        visit: Visit = self._get(session, Visit, visit_id, _("visit"))
-        if visit.closed_at is not None:
-            raise VisitClosed(
-                _(
-                    "Visit {id} is closed and cannot be changed; "
-                    "a correction is recorded as a new visit."
-                ).format(id=visit_id)
-            )
-        return visit
+        return open_visit(session, visit_id)
 
     # ---------------------------------------------------------------- customers
     def upsert_customer(
@@ -656,11 +639,51 @@ class VisitRepository:
                 if started_at
                 else (_aware(events[0].at) if events else self._now()),
             )
+            if events and _kind(events[0].kind) == "started":
+                info = events[0].value
+                if isinstance(info.get("content_hash"), str):
+                    run.content_hash = info["content_hash"]
+                if isinstance(info.get("override"), dict):
+                    run.override = dict(info["override"])
             session.add(run)
             session.flush()
             if events or run_status is not None:
                 self._save_events(session, visit, run, events, run_status)
             return run
+
+    def discard_run(self, visit_id: uuid.UUID, run_id: uuid.UUID) -> None:
+        """Delete a run opened by mistake, with its derived events; refused once it holds
+        an action (an answer, reading, timer, repair, correction or abandonment)."""
+        from fieldkit.procedures.engine import ACTION_KINDS
+
+        with self.database.session() as session:
+            self._open_visit(session, visit_id)
+            run: ProcedureRunRecord = self._get(session, ProcedureRunRecord, run_id, _("run"))
+            if run.visit_id != visit_id:
+                raise EventConflict(_("Run {run} belongs to another visit").format(run=run_id))
+            rows = trail_of_run(session, run_id)
+            if any(row.kind in {k.value for k in ACTION_KINDS} for row in rows):
+                raise RecordsError(_("A run with answers cannot be discarded"))
+            for measurement in session.exec(
+                select(Measurement).where(Measurement.run_id == run_id)
+            ).all():
+                session.delete(measurement)
+            session.flush()
+            for row in rows:
+                session.delete(row)
+            session.flush()
+            session.delete(run)
+
+    def safety_facts(self, visit_id: uuid.UUID) -> VisitFacts:
+        """Everything stored for the visit that its safety state is derived from."""
+        with self.database.session(readonly=True) as session:
+            self._get(session, Visit, visit_id, _("visit"))
+            return visit_facts(session, visit_id)
+
+    def hazard_facts(self, visit_id: uuid.UUID) -> tuple[HazardFacts, ...]:
+        """The visit's hazards as the safety state sees them (read afresh)."""
+        with self.database.session(readonly=True) as session:
+            return hazard_facts(session, visit_id)
 
     def record_event(
         self,
@@ -933,26 +956,22 @@ class VisitRepository:
         deadline: date | None = None,
         basis: str | None = None,
         hazard_id: uuid.UUID | None = None,
+        refusal_code: str | None = None,
     ) -> Hazard:
-        """A hazard found in this visit; it starts as 待整改 (pending)."""
-        if not description.strip():
-            raise RecordsError(_("Describe the hazard"))
+        """A hazard found in this visit; it starts as 待整改 (pending). ``refusal_code``
+        names its 不予通气 class (a RefusalCondition value) when it is one."""
         with self.database.session() as session:
-            self._open_visit(session, visit_id)
-            now = self._now()
-            hazard = Hazard(
-                id=hazard_id or uuid.uuid4(),
-                visit_id=visit_id,
-                description=description.strip(),
-                level=HazardLevel(level),
-                status=HazardStatus.PENDING,
-                found_at=now,
+            return hazard_queries.add_hazard(
+                session,
+                visit_id,
+                now=self._now(),
+                description=description,
+                level=level,
                 deadline=deadline,
                 basis=basis,
-                updated_at=now,
+                hazard_id=hazard_id,
+                refusal_code=refusal_code,
             )
-            session.add(hazard)
-            return hazard
 
     def set_hazard_status(
         self,
@@ -963,53 +982,23 @@ class VisitRepository:
         actor: str,
         visit_id: uuid.UUID | None = None,
     ) -> Hazard:
-        """Move a hazard one step forward (待整改 → 复查中 → 已整改) with a note.
-
-        ``visit_id`` is the (open) visit in which the change is made — by default the visit
-        that found the hazard; a hazard of a closed visit is rechecked in a new visit (e.g.
-        a 复查 visit), which then carries the hazard's new status in its record.
-        """
-        target = HazardStatus(status)
-        if not note.strip():
-            raise RecordsError(_("A note is required when a hazard's status changes"))
+        """Move a hazard one step forward (待整改 → 复查中 → 已整改) with a note (see
+        :func:`fieldkit.records.hazards.set_hazard_status`)."""
         with self.database.session() as session:
-            hazard: Hazard = self._get(session, Hazard, hazard_id, _("hazard"))
-            self._open_visit(session, visit_id or hazard.visit_id)
-            if _HAZARD_NEXT.get(hazard.status) != target:
-                raise InvalidHazardTransition(
-                    _(
-                        "A hazard's status only moves forward "
-                        "(pending → rechecking → fixed): {old} → {new} is not allowed"
-                    ).format(old=hazard.status.value, new=target.value)
-                )
-            now = self._now()
-            session.add(
-                HazardStatusChange(
-                    hazard_id=hazard.id,
-                    visit_id=visit_id or hazard.visit_id,
-                    from_status=hazard.status,
-                    to_status=target,
-                    note=note.strip(),
-                    actor=actor,
-                    changed_at=now,
-                )
+            return hazard_queries.set_hazard_status(
+                session,
+                hazard_id,
+                status,
+                now=self._now(),
+                note=note,
+                actor=actor,
+                visit_id=visit_id,
             )
-            hazard.status = target
-            hazard.updated_at = now
-            session.add(hazard)
-            return hazard
 
     def visit_hazards(self, visit_id: uuid.UUID) -> list[Hazard]:
         """The hazards found in this visit, in the order they were found."""
         with self.database.session(readonly=True) as session:
-            self._get(session, Visit, visit_id, _("visit"))
-            return list(
-                session.exec(
-                    select(Hazard)
-                    .where(Hazard.visit_id == visit_id)
-                    .order_by(col(Hazard.found_at), col(Hazard.id))
-                ).all()
-            )
+            return hazard_queries.visit_hazards(session, visit_id)
 
     def visit_meter_swaps(self, visit_id: uuid.UUID) -> list[MeterSwap]:
         """The meter swaps recorded in this visit, oldest first."""
@@ -1025,24 +1014,12 @@ class VisitRepository:
 
     def hazard_trail(self, hazard_id: uuid.UUID) -> list[HazardStatusChange]:
         with self.database.session(readonly=True) as session:
-            return list(
-                session.exec(
-                    select(HazardStatusChange)
-                    .where(HazardStatusChange.hazard_id == hazard_id)
-                    .order_by(col(HazardStatusChange.changed_at))
-                ).all()
-            )
+            return hazard_queries.hazard_trail(session, hazard_id)
 
     def open_hazards(self) -> list[Hazard]:
         """Hazards not yet fixed, oldest first."""
         with self.database.session(readonly=True) as session:
-            return list(
-                session.exec(
-                    select(Hazard)
-                    .where(Hazard.status != HazardStatus.FIXED)
-                    .order_by(col(Hazard.found_at))
-                ).all()
-            )
+            return hazard_queries.open_hazards(session)
 
     def sign(
         self,

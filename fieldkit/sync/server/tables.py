@@ -214,3 +214,6 @@ WORK_ORDER_COUNTER = "work_order"
 
 # The web console's tables share this metadata (one migration chain); see fieldkit.console.
 import fieldkit.console.tables  # noqa: E402, F401
+
+# The safety audit's table lives with its code (registered on this metadata on import).
+from fieldkit.sync.server import safety_flags as _safety_flags  # noqa: E402, F401
