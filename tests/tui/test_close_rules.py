@@ -48,10 +48,10 @@ async def test_a_failed_test_ends_only_as_stopped_or_incomplete(
         screen = await open_procedure(pilot, "ignition")
         visit_id = screen.visit_id
         screen.query_one("#unit").value = "kPa"
-        await type_into(pilot, "#input-1", "6")
+        await type_into(pilot, "#start", "6")
         await pilot.press("ctrl+s")
         await wait_hold(pilot)
-        await type_into(pilot, "#input-2", "5.5")
+        await type_into(pilot, "#end", "5.5")
         await pilot.press("ctrl+s")  # a pressure drop: the gate holds the job
         await settle(pilot)
         assert "停止或未完成" in screen_text(app)

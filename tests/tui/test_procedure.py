@@ -58,14 +58,14 @@ async def test_failed_tightness_test_blocks_ignition(
 
         # Start reading: 6 kPa; the hold starts and the countdown shows.
         screen.query_one("#unit").value = "kPa"
-        await type_into(pilot, "#input-1", "6")
+        await type_into(pilot, "#start", "6")
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert "已保存" in screen_text(app)
         assert [e.kind for e in events_of(settings, "tightness-test")] == ["reading_started"]
 
         # The end reading before the hold is over is refused by the engine.
-        await type_into(pilot, "#input-2", "5.5")
+        await type_into(pilot, "#end", "5.5")
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert "时间未到" in screen_text(app)
@@ -90,7 +90,7 @@ async def test_failed_tightness_test_blocks_ignition(
 
         # The way forward the engine offers: record the repair, then test again.
         await pilot.press("ctrl+r")
-        await type_into(pilot, "#input-1", "tightened the union nut")
+        await type_into(pilot, "#repair-line", "tightened the union nut")
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert not gate.shown
@@ -99,10 +99,10 @@ async def test_failed_tightness_test_blocks_ignition(
         assert repair and repair[0].value["description"] == "tightened the union nut"
 
         screen.query_one("#unit").value = "kPa"
-        await type_into(pilot, "#input-1", "6")
+        await type_into(pilot, "#start", "6")
         await pilot.press("ctrl+s")
         await wait_hold(pilot)
-        await type_into(pilot, "#input-2", "6")
+        await type_into(pilot, "#end", "6")
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert screen.run.current.id == "alarm-cutoff-test"
@@ -119,7 +119,7 @@ async def test_private_alteration_refuses_gas_and_closes_the_visit(settings: Set
         screen = await open_procedure(pilot, "indoor-purge")
         assert screen.run.current.id == "private-alteration"
         assert "私自改造" in screen_text(app)
-        await type_into(pilot, "#input-2", "厨房管道改到阳台")
+        await type_into(pilot, "#note", "厨房管道改到阳台")
         await pilot.press("f7")  # yes: the piping was altered privately
         await settle(pilot)
         assert screen.query_one("#gate", GatePanel).shown
