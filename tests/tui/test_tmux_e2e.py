@@ -91,6 +91,11 @@ def test_ignition_job_end_to_end_in_tmux(tmp_path: Path) -> None:
         pane.keys("F7")  # an ignition work order: the ignition procedure is preselected
         pane.wait_for("点火前严密性试验")
 
+        # The unit is chosen explicitly (the cursor starts on it): Enter opens the list,
+        # Down moves from the prompt to Pa, Enter picks it and moves on to the reading.
+        pane.wait_for("选择单位")
+        pane.keys("Enter", "Down", "Enter")
+        pane.wait_for("起始读数 (Pa)")
         # Tightness test: 6000 Pa at the start, 6000 Pa after the hold: no drop, a pass.
         pane.type("6000")
         pane.keys("Enter")

@@ -420,7 +420,7 @@ class ProcedureScreen(FieldkitScreen):
     def on_input_submitted(self, event: FieldInput.Submitted) -> None:
         """Enter in a field: the next field of the form, or save from the last one."""
         event.stop()
-        fields = [f for f in self._active_form().query(FieldInput) if f.display and not f.disabled]
+        fields = self._active_form().fields()
         if event.input in fields and event.input is not fields[-1]:
             fields[fields.index(event.input) + 1].focus()
             return

@@ -150,6 +150,17 @@ def parse_number(field: FieldInput, what: str) -> float:
         raise FormError(_("{what} must be a number.").format(what=what), field) from None
 
 
+def shown(widget: Widget, within: Widget) -> bool:
+    """``widget`` and every container up to ``within`` are displayed."""
+    node: Widget | None = widget
+    while node is not None and node is not within:
+        if not node.display:
+            return False
+        parent = node.parent
+        node = parent if isinstance(parent, Widget) else None
+    return True
+
+
 class FormBase(VerticalScroll):
     """A form scrolls inside itself when the screen is short; the focused field stays in view."""
 
@@ -172,7 +183,12 @@ class FormBase(VerticalScroll):
         raise NotImplementedError
 
     def _inputs(self) -> list[FieldInput]:
-        return [f for f in self.query(FieldInput) if f.display]
+        """The fields on show (a field in a hidden row is not), in order."""
+        return [f for f in self.query(FieldInput) if shown(f, self)]
+
+    def fields(self) -> list[FieldInput]:
+        """The fields that take typing now (Enter moves through them)."""
+        return [f for f in self._inputs() if not f.disabled]
 
     def typed(self) -> bool:
         return any(f.value.strip() and not f.disabled for f in self._inputs())
@@ -361,6 +377,8 @@ class MeasurementForm(FormBase):
         unit = self.unit()
         if self._step is not None and unit is not None and not event.select.disabled:
             self.memory.set(self._step, unit)
+            if event.select.has_focus:  # chosen by the technician: on to the reading
+                self.call_after_refresh(super().focus_first)
         self._label_units()
 
     def focus_first(self) -> None:
@@ -420,7 +438,6 @@ class CaptureForm(FormBase):
         if self._step is not None and self._step.id == step.id:
             return
         self._step = step
-        self.remove_children()
         rows = []
         for spec in step.fields:
             label = narrow(pick(spec.label))
@@ -432,7 +449,14 @@ class CaptureForm(FormBase):
                 label += " " + _("(optional)")
             kind = "number" if str(spec.type.value) == "number" else "text"
             rows.append(self._row(label, FieldInput(id=f"field-{spec.name}", type=kind)))
-        self.mount_all(rows)
+        self.call_later(self._replace_rows, rows)
+
+    async def _replace_rows(self, rows: list[Horizontal]) -> None:
+        """New rows for a new step; the cursor goes to the first one once it exists."""
+        await self.remove_children()
+        await self.mount_all(rows)
+        if self.display and self.parent is not None and self.parent.display:
+            self.focus_first()
 
     def intents(self) -> frozenset[Intent]:
         return frozenset({Intent.SAVE}) if self._step is not None else frozenset()
