@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from fieldkit.config import Settings
 from fieldkit.tui.screens.procedure import ProcedureScreen
 from fieldkit.tui.widgets.gate import GatePanel
-from tests.tui.conftest import HOLD_MINUTES
 from tests.tui.helpers import make_app, repo_for, screen_text, seed_order, settle
+
+
+class FakeClock:
+    """A clock the test moves forward (the TUI's timers and the engine's holds read it)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, minutes: float) -> None:
+        self.now += timedelta(minutes=minutes)
+
+
+def clocked_app(settings: Settings) -> tuple[Any, FakeClock]:
+    app = make_app(settings)
+    clock = FakeClock()
+    app.services.clock = clock
+    return app, clock
 
 
 async def open_procedure(pilot: Any, procedure_id: str) -> ProcedureScreen:
@@ -40,16 +59,9 @@ def events_of(settings: Settings, step_id: str | None = None) -> list[Any]:
     return [e for e in events if step_id is None or e.step_id == step_id]
 
 
-async def wait_hold(pilot: Any) -> None:
-    await asyncio.sleep(HOLD_MINUTES * 60 + 0.3)
-    await pilot.pause()
-
-
-async def test_failed_tightness_test_blocks_ignition(
-    settings: Settings, utility_data: Path
-) -> None:
+async def test_failed_tightness_test_blocks_ignition(settings: Settings) -> None:
     seed_order(settings)
-    app = make_app(settings)
+    app, clock = clocked_app(settings)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         screen = await open_procedure(pilot, "ignition")
@@ -71,7 +83,7 @@ async def test_failed_tightness_test_blocks_ignition(
         assert "时间未到" in screen_text(app)
         assert [e.kind for e in events_of(settings, "tightness-test")] == ["reading_started"]
 
-        await wait_hold(pilot)
+        clock.advance(16)  # the shipped 15-minute hold, on the injected clock
         await pilot.press("ctrl+s")  # 5.5 kPa after 6: a pressure drop
         await settle(pilot)
         gate = screen.query_one("#gate", GatePanel)
@@ -101,7 +113,7 @@ async def test_failed_tightness_test_blocks_ignition(
         screen.query_one("#unit").value = "kPa"
         await type_into(pilot, "#start", "6")
         await pilot.press("ctrl+s")
-        await wait_hold(pilot)
+        clock.advance(16)
         await type_into(pilot, "#end", "6")
         await pilot.press("ctrl+s")
         await settle(pilot)

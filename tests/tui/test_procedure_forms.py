@@ -4,7 +4,6 @@ fields are dropped. Hold times pass on an injected clock (no sleeping)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from textual.widgets import Select
@@ -12,30 +11,11 @@ from textual.widgets import Select
 from fieldkit.config import Settings
 from fieldkit.tui.screens.dialogs import ConfirmScreen
 from fieldkit.tui.screens.procedure import ProcedureScreen
+from fieldkit.tui.screens.step_forms import CaptureForm
 from fieldkit.tui.screens.visit import VisitScreen
 from fieldkit.tui.widgets.gate import GatePanel
-from tests.tui.helpers import make_app, screen_text, seed_order, settle
-from tests.tui.test_procedure import events_of, open_procedure
-
-
-class FakeClock:
-    """A clock the test moves forward (the TUI's timers and the engine's holds read it)."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, minutes: float) -> None:
-        self.now += timedelta(minutes=minutes)
-
-
-def clocked_app(settings: Settings) -> tuple[Any, FakeClock]:
-    app = make_app(settings)
-    clock = FakeClock()
-    app.services.clock = clock
-    return app, clock
+from tests.tui.helpers import screen_text, seed_order, settle
+from tests.tui.test_procedure import FakeClock, clocked_app, events_of, open_procedure
 
 
 async def choose_unit(pilot: Any, unit: str) -> None:
@@ -44,10 +24,11 @@ async def choose_unit(pilot: Any, unit: str) -> None:
     select.focus()
     await pilot.press("enter")
     await pilot.pause()
-    options = [value for _label, value in select._options]  # noqa: SLF001 - order shown
-    wanted = options.index(unit)
-    # The overlay highlights the current value (the blank prompt when nothing is chosen).
-    current = options.index(select.value)
+    # The list shows the prompt first, then the step's units in the procedure's order;
+    # it opens on the current value (the prompt when nothing is chosen yet).
+    units = [u.value for u in pilot.app.screen.run.current.units]
+    wanted = units.index(unit) + 1
+    current = 0 if select.is_blank() else units.index(select.value) + 1
     for _ in range(wanted - current):
         await pilot.press("down")
     await pilot.press("enter")
@@ -115,7 +96,7 @@ async def test_unit_is_chosen_explicitly_remembered_and_the_failed_rule_named(
 
 async def test_a_remembered_unit_comes_back_in_a_new_session(settings: Settings) -> None:
     seed_order(settings)
-    app, clock = clocked_app(settings)
+    app, _clock = clocked_app(settings)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         screen = await open_procedure(pilot, "ignition")
@@ -125,7 +106,7 @@ async def test_a_remembered_unit_comes_back_in_a_new_session(settings: Settings)
         await settle(pilot)
         assert [e.kind for e in events_of(settings, "tightness-test")] == ["reading_started"]
     # A new TUI session (the laptop restarted): the unit is taken from the stored reading.
-    app, clock = clocked_app(settings)
+    app, _clock = clocked_app(settings)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.screen.query_one("#visits").focus()
@@ -195,8 +176,10 @@ async def test_esc_on_the_handover_data_step_asks_before_dropping_typed_fields(
         await pilot.press("escape")  # no: stay, nothing lost
         await settle(pilot)
         assert app.screen is screen
-        assert screen.query_one("#field-meter_no").value == "MH-1"
-        assert app.focused is screen.query_one("#field-seal_nos")  # where the cursor was
+        assert screen.query_one(CaptureForm).field("meter_no").value == "MH-1"
+        assert app.focused is screen.query_one(CaptureForm).field(
+            "seal_nos"
+        )  # where the cursor was
         await pilot.press("enter")  # Enter moves on to the next field
         await type_text(pilot, "0")
         await pilot.press("enter")

@@ -94,7 +94,12 @@ def test_ignition_job_end_to_end_in_tmux(tmp_path: Path) -> None:
         # The unit is chosen explicitly (the cursor starts on it): Enter opens the list,
         # Down moves from the prompt to Pa, Enter picks it and moves on to the reading.
         pane.wait_for("选择单位")
-        pane.keys("Enter", "Down", "Enter")
+        pane.keys("Enter")
+        pane.wait_for("mmH2O")  # the list is open (a person looks before pressing on)
+        time.sleep(0.3)
+        pane.keys("Down")
+        time.sleep(0.3)
+        pane.keys("Enter")
         pane.wait_for("起始读数 (Pa)")
         # Tightness test: 6000 Pa at the start, 6000 Pa after the hold: no drop, a pass.
         pane.type("6000")
@@ -113,12 +118,13 @@ def test_ignition_job_end_to_end_in_tmux(tmp_path: Path) -> None:
         pane.wait_for("第 7/9 步")
         pane.keys("F7")  # IC-card gas loaded
         pane.wait_for("第 8/9 步")
+        # Enter moves to the next field; Enter in the last one saves.
         pane.type("MH-2026-0001")
-        pane.keys("Tab")
-        pane.type("S-001, S-002")
-        pane.keys("Tab")
+        pane.keys("Enter")
+        pane.type("S-001、S-002")
+        pane.keys("Enter")
         pane.type("0")
-        pane.keys("Tab")
+        pane.keys("Enter")
         pane.type("20")
         pane.keys("Enter")
         pane.wait_for("第 9/9 步")

@@ -198,7 +198,7 @@ class ProcedureScreen(FieldkitScreen):
             form.load(self.run, step)
         switcher.current = f"form-{kind}"
         self._hint(form.hint())
-        self.call_after_refresh(form.focus_first)
+        form.focus_first()
 
     def _compact(self) -> None:
         """Hide empty text blocks so the step fits a small screen."""

@@ -198,10 +198,11 @@ class FormBase(VerticalScroll):
             field.value = ""
 
     def focus_first(self) -> None:
-        for field in self._inputs():
-            if not field.disabled:
-                field.focus()
-                return
+        """Put the cursor in the first field now (not after a refresh: a key typed at once
+        must land in it)."""
+        for field in self.fields():
+            self.screen.set_focus(field)
+            return
 
     def _row(self, label: str, field: Widget, *, row_id: str | None = None) -> Horizontal:
         return Horizontal(
@@ -311,6 +312,7 @@ class MeasurementForm(FormBase):
         self.memory = memory
         self._step: MeasurementStep | None = None
         self._pending: Mapping[str, object] | None = None
+        self._preset: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="pass-rule", classes="rule")
@@ -341,13 +343,13 @@ class MeasurementForm(FormBase):
             select.set_options(options)
         chosen = self.unit()
         if self._pending is not None:
-            select.value = str(self._pending["unit"])
+            self._preset_value(select, str(self._pending["unit"]))
             select.disabled = True
         else:
             select.disabled = False
             remembered = self.memory.get(step)
             if chosen is None and remembered is not None:
-                select.value = remembered.value
+                self._preset_value(select, remembered.value)
         rules = [rule_text(r) for r in step.pass_rules]
         if step.hold is not None:
             rules.append(_("hold {minutes} min").format(minutes=f"{step.hold.minutes:g}"))
@@ -365,6 +367,12 @@ class MeasurementForm(FormBase):
             end_row.display = step.hold is None
         self._label_units()
 
+    def _preset_value(self, select: Select[str], value: str) -> None:
+        """Set the unit from the run or the memory (not a choice: the cursor stays put)."""
+        if select.value != value:
+            self._preset = value
+            select.value = value
+
     def _label_units(self) -> None:
         unit = self.unit()
         suffix = f" ({unit.value})" if unit is not None else ""
@@ -374,16 +382,24 @@ class MeasurementForm(FormBase):
         self.query_one("#end-row Label", Label).update(escape(_("End reading") + suffix))
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
         unit = self.unit()
+        by_screen = self._preset is not None and event.value == self._preset
+        self._preset = None
         if self._step is not None and unit is not None and not event.select.disabled:
             self.memory.set(self._step, unit)
-            if event.select.has_focus:  # chosen by the technician: on to the reading
-                self.call_after_refresh(super().focus_first)
+            if not by_screen:  # chosen by the technician: on to the reading, then show it
+                self.call_after_refresh(self._after_choice)
+                return
+        self._label_units()
+
+    def _after_choice(self) -> None:
+        super().focus_first()
         self._label_units()
 
     def focus_first(self) -> None:
         if self._step is not None and self.unit() is None:
-            self.query_one("#unit", Select).focus()
+            self.screen.set_focus(self.query_one("#unit", Select))
             return
         super().focus_first()
 
@@ -423,13 +439,22 @@ class MeasurementForm(FormBase):
 
 
 class CaptureForm(FormBase):
-    """The handover data (表钢号, seals, readings): one row per field of the step."""
+    """The handover data (表钢号, seals, readings): one row per field of the step.
+
+    The rows exist from the start and are relabelled per step (mounting new rows would take
+    a moment in which typed keys are lost); a step has at most :data:`MAX_FIELDS` fields.
+    """
 
     KIND = "capture"
+    MAX_FIELDS = 12
 
     def __init__(self) -> None:
         super().__init__()
         self._step: CaptureStep | None = None
+
+    def compose(self) -> ComposeResult:
+        for n in range(self.MAX_FIELDS):
+            yield self._row("", FieldInput(id=f"capture-{n}"), row_id=f"capture-row-{n}")
 
     def load(self, run: RunState, step: Step | None) -> None:
         if step is None or step.kind != "capture":
@@ -438,8 +463,12 @@ class CaptureForm(FormBase):
         if self._step is not None and self._step.id == step.id:
             return
         self._step = step
-        rows = []
-        for spec in step.fields:
+        for n in range(self.MAX_FIELDS):
+            row = self.query_one(f"#capture-row-{n}")
+            spec = step.fields[n] if n < len(step.fields) else None
+            row.display = spec is not None
+            if spec is None:
+                continue
             label = narrow(pick(spec.label))
             if spec.unit:
                 label += f" ({spec.unit})"
@@ -447,16 +476,16 @@ class CaptureForm(FormBase):
                 label += " " + _("(separate with commas)")
             if not spec.required:
                 label += " " + _("(optional)")
-            kind = "number" if str(spec.type.value) == "number" else "text"
-            rows.append(self._row(label, FieldInput(id=f"field-{spec.name}", type=kind)))
-        self.call_later(self._replace_rows, rows)
+            row.query_one(Label).update(escape(label))
+            field = row.query_one(FieldInput)
+            field.type = "number" if str(spec.type.value) == "number" else "text"
+            field.value = ""
 
-    async def _replace_rows(self, rows: list[Horizontal]) -> None:
-        """New rows for a new step; the cursor goes to the first one once it exists."""
-        await self.remove_children()
-        await self.mount_all(rows)
-        if self.display and self.parent is not None and self.parent.display:
-            self.focus_first()
+    def field(self, name: str) -> FieldInput:
+        """The input of the step's field ``name``."""
+        assert self._step is not None
+        names = [spec.name for spec in self._step.fields]
+        return self.query_one(f"#capture-{names.index(name)}", FieldInput)
 
     def intents(self) -> frozenset[Intent]:
         return frozenset({Intent.SAVE}) if self._step is not None else frozenset()
@@ -468,8 +497,14 @@ class CaptureForm(FormBase):
         value: dict[str, object] = {}
         if self._step is None:
             return value
+        if len(self._step.fields) > self.MAX_FIELDS:
+            raise FormError(
+                _("This step has more fields than the screen can take ({n}).").format(
+                    n=self.MAX_FIELDS
+                )
+            )
         for spec in self._step.fields:
-            field = self.query_one(f"#field-{spec.name}", FieldInput)
+            field = self.field(spec.name)
             raw = field.value.strip()
             if not raw:
                 continue
