@@ -103,6 +103,8 @@ class EventKind(StrEnum):
     REFUSED = "refused"
     COMPLETED = "completed"
     ABANDONED = "abandoned"
+    CORRECTED = "corrected"  # a wrong answer corrected (reason kept; the old answer stays)
+    REFUSAL_CORRECTED = "refusal_corrected"  # the site was put right after 不予通气 (what, by whom)
 
 
 # Events a caller's action produces first; the others are derived from them by the engine.
@@ -113,8 +115,14 @@ ACTION_KINDS = frozenset(
         EventKind.TIMER_STARTED,
         EventKind.REPAIR_RECORDED,
         EventKind.ABANDONED,
+        EventKind.CORRECTED,
+        EventKind.REFUSAL_CORRECTED,
     }
 )
+# Step kinds whose answer can be corrected (a reading is re-tested, never corrected).
+CORRECTABLE = (CheckStep, InstructionStep, CaptureStep, SignOffStep)
+
+StepGuard = Callable[["ProcedureRun", Step], None]
 
 
 class StepEvent(BaseModel):
@@ -157,6 +165,10 @@ class TimerNotElapsed(ProcedureError):
 
 class InvalidAnswer(ProcedureError):
     """The value does not fit the step (wrong type, unit, missing field…)."""
+
+    def __init__(self, message: str, rule: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.rule = rule  # the pass rule a reading broke at once (start pressure too low)
 
 
 class RunFinished(ProcedureError):
@@ -331,6 +343,7 @@ class ProcedureRun:
         self._action_at: datetime | None = None
         self._new: list[StepEvent] = []
         self.events_added_on_restore: list[StepEvent] = []
+        self.guard: StepGuard | None = None  # consulted before a step is accepted (not on replay)
 
     # ------------------------------------------------------------ creation
 
@@ -347,16 +360,16 @@ class ProcedureRun:
         """Start a run; its first events are in ``run.events``."""
         run = cls(procedure, run_id=run_id, actor=actor, context=context, clock=clock)
         run._begin()
-        run._emit(
-            EventKind.STARTED,
-            RUN_STEP,
-            {
-                "procedure_id": procedure.id,
-                "version": procedure.version,
-                "visit_id": str(context.visit_id),
-            },
-            None,
-        )
+        info: dict[str, Any] = {
+            "procedure_id": procedure.id,
+            "version": procedure.version,
+            "visit_id": str(context.visit_id),
+        }
+        if procedure.content_hash is not None:
+            info["content_hash"] = procedure.content_hash
+        if procedure.override is not None:
+            info["override"] = procedure.override.model_dump(mode="json")
+        run._emit(EventKind.STARTED, RUN_STEP, info, None)
         run._advance()
         return run
 
@@ -434,6 +447,16 @@ class ProcedureRun:
                 self.record_repair(str(event.value.get("description", "")))
             elif event.kind == EventKind.ABANDONED:
                 self.abandon(str(event.value.get("reason", "")))
+            elif event.kind == EventKind.CORRECTED:
+                self.correct(
+                    uuid.UUID(str(event.value.get("corrects"))),
+                    event.value.get("value"),
+                    str(event.value.get("reason", "")),
+                )
+            elif event.kind == EventKind.REFUSAL_CORRECTED:
+                self.record_refusal_correction(
+                    str(event.value.get("what", "")), str(event.value.get("by", ""))
+                )
             else:
                 raise ReplayError(
                     _("event {id} ({kind} at step {step}) does not follow from the run").format(
@@ -517,7 +540,17 @@ class ProcedureRun:
     def answer(self, step_id: str, value: Any) -> list[StepEvent]:
         """Record the result of the current step; returns the events produced."""
         step = self._current_for(step_id)
+        self._guard(step)
         self._begin()
+        self._dispatch(step, value)
+        self._advance()
+        return self._end()
+
+    def _guard(self, step: Step) -> None:
+        if self.guard is not None and self._replay is None:
+            self.guard(self, step)
+
+    def _dispatch(self, step: Step, value: Any) -> None:
         self._check_requires(step)
         if isinstance(step, InstructionStep):
             self._answer_instruction(step, value)
@@ -533,8 +566,6 @@ class ProcedureRun:
             self._answer_sign_off(step, value)
         else:  # pragma: no cover - the union is closed
             raise InvalidAnswer(f"unknown step kind {type(step).__name__}")
-        self._advance()
-        return self._end()
 
     def start_timer(self, step_id: str) -> list[StepEvent]:
         """Start the countdown of the current timer step."""
@@ -545,6 +576,7 @@ class ProcedureRun:
             raise InvalidAnswer(
                 _("the timer of step {step} is already running").format(step=step_id)
             )
+        self._guard(step)
         self._begin()
         self._check_requires(step)
         event = self._emit(EventKind.TIMER_STARTED, step.id, {"minutes": step.minutes}, None)
@@ -569,19 +601,7 @@ class ProcedureRun:
             {"description": text, "reopens": target},
             None,
         )
-        start = self.procedure.index_of(target)
-        for step in self.procedure.steps[start:]:
-            self._answers.pop(step.id, None)
-            self._timers.pop(step.id, None)
-            self._readings.pop(step.id, None)
-            if isinstance(step, MeasurementStep):
-                for fact in step.establishes:
-                    latest = self._own_latest(fact)
-                    if latest is not None and latest.established and latest.step_id == step.id:
-                        self._revoke(step, fact)
-        self._index = start
-        self._open_gate = None
-        self._status = RunStatus.IN_PROGRESS
+        self._rewind(self.procedure.index_of(target))
         self._advance()
         return self._end()
 
@@ -601,6 +621,85 @@ class ProcedureRun:
         ):
             raise GateClosed(_("gas can only be refused at a refusal-condition (不予通气) check"))
         return self.answer(step.id, {"answer": step.pass_answer.other.value, "note": reason})
+
+    def correctable(self, event_id: uuid.UUID) -> StepEvent:
+        """The answer ``event_id`` if it may be corrected now, else raise."""
+        if self._status == RunStatus.ABANDONED:
+            raise RunFinished(_("the run was abandoned; nothing more can be recorded"))
+        target = next((e for e in self._events if e.event_id == event_id), None)
+        if target is None or target.kind != EventKind.ANSWERED:
+            raise InvalidAnswer(_("only a recorded answer can be corrected"))
+        step = self.procedure.step(target.step_id)
+        if not isinstance(step, CORRECTABLE):
+            raise InvalidAnswer(
+                _("a reading cannot be corrected; record the repair and test again")
+            )
+        latest = [e for e in self._events if e.kind == EventKind.ANSWERED and e.step_id == step.id][
+            -1
+        ]
+        if latest.event_id != target.event_id:
+            raise InvalidAnswer(_("only the latest answer of a step can be corrected"))
+        held_at = self._open_gate.step_id if self._open_gate is not None else None
+        refusal = self.refusal if self._status == RunStatus.REFUSED else None
+        if refusal is not None:
+            held_at = refusal.step_id
+        if held_at is not None and held_at != target.step_id:
+            raise GateClosed(
+                _("while “{step}” holds the run, only its own answer can be corrected").format(
+                    step=pick(self.procedure.step(held_at).title)
+                )
+            )
+        return target
+
+    def correct(self, event_id: uuid.UUID, value: Any, reason: str) -> list[StepEvent]:
+        """Correct a wrong answer: a ``corrected`` event (with the reason) is appended and
+        the run goes back to that step with the new answer; later steps are done again.
+        The wrong answer stays in the trail. A refused run whose refusal answer is
+        corrected continues (the correction is the evidence)."""
+        target = self.correctable(event_id)
+        why = _text(reason, N_("the reason for the correction"))
+        step = self.procedure.step(target.step_id)
+        self._guard(step)
+        self._begin()
+        self._emit(
+            EventKind.CORRECTED,
+            step.id,
+            {"corrects": str(event_id), "reason": why, "value": value},
+            None,
+        )
+        start = self.procedure.index_of(step.id)
+        self._rewind(start)
+        self._dispatch(step, value)
+        self._advance()
+        return self._end()
+
+    def _rewind(self, start: int) -> None:
+        for later in self.procedure.steps[start:]:
+            self._answers.pop(later.id, None)
+            self._timers.pop(later.id, None)
+            self._readings.pop(later.id, None)
+            if isinstance(later, MeasurementStep):
+                for fact in later.establishes:
+                    latest = self._own_latest(fact)
+                    if latest is not None and latest.established and latest.step_id == later.id:
+                        self._revoke(later, fact)
+        self._index = start
+        self._open_gate = None
+        self._status = RunStatus.IN_PROGRESS
+
+    def record_refusal_correction(self, what: str, by: str) -> list[StepEvent]:
+        """After 不予通气: record what was done to put the site right, and by whom.
+
+        The run stays refused; the visit's safety state lifts the refusal once the check is
+        re-run (in a new run) and passes."""
+        refusal = self.refusal
+        if self._status != RunStatus.REFUSED or refusal is None:
+            raise StepOutOfOrder(_("gas was not refused in this run"))
+        text = _text(what, N_("what was done"))
+        who = _text(by, N_("who did it"))
+        self._begin()
+        self._emit(EventKind.REFUSAL_CORRECTED, refusal.step_id, {"what": text, "by": who}, None)
+        return self._end()
 
     def abandon(self, reason: str) -> list[StepEvent]:
         """End the run without completing it (customer absent, job rescheduled…)."""
@@ -685,6 +784,11 @@ class ProcedureRun:
             start = _number(data.get("start"), N_("the start reading"))
             if start <= 0:
                 raise InvalidAnswer(_("the start reading must be above zero"))
+            for rule in step.pass_rules:  # a start below the minimum never starts the hold
+                if rule.rule != PassRuleKind.NO_DROP and rule.reading == "start":
+                    failure = _rule_failure(rule, unit, start, start)
+                    if failure is not None:
+                        raise InvalidAnswer(failure_text(failure), rule=failure)
             reading = {"unit": unit.value, "start": start, **_note(data)}
             event = self._emit(EventKind.READING_STARTED, step.id, reading, None)
             self._readings[step.id] = reading
@@ -1036,6 +1140,29 @@ class ProcedureRun:
         self._events.append(event)
         self._new.append(event)
         return event
+
+
+def failure_text(failure: dict[str, Any]) -> str:
+    """The failed pass rule in words: 有压降 (a pressure drop) or 起始压力不足 (too low)."""
+    unit = str(failure.get("unit", ""))
+    if failure.get("rule") == PassRuleKind.NO_DROP.value:
+        return _("pressure drop (有压降): {drop:g} {unit}").format(
+            drop=float(failure.get("drop", 0.0)), unit=unit
+        )
+    value = float(failure.get("value", 0.0))
+    low, high = failure.get("min"), failure.get("max")
+    if low is not None and value < float(low):
+        if failure.get("reading") == "start":
+            return _(
+                "start pressure too low (起始压力不足): {value:g} {unit}; "
+                "the rule is start reading ≥ {min:g} {unit}"
+            ).format(value=value, unit=unit, min=float(low))
+        return _("end pressure too low: {value:g} {unit}; the rule is ≥ {min:g} {unit}").format(
+            value=value, unit=unit, min=float(low)
+        )
+    return _("pressure too high: {value:g} {unit}; the rule is ≤ {max:g} {unit}").format(
+        value=value, unit=unit, max=float(high if high is not None else 0.0)
+    )
 
 
 def _describe(kind: EventKind, step_id: str, value: dict[str, Any], passed: bool | None) -> str:

@@ -9,6 +9,7 @@ the step id and the field, and a broken override leaves the shipped procedure in
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,12 @@ def _problems_from(path: Path, data: Any, exc: ValidationError) -> list[DataProb
         else:
             field = ".".join(str(p) for p in loc) or None
         message = err["msg"]
-        if err["type"] == "extra_forbidden":
+        if loc and loc[0] == "override":
+            message = (
+                f"{message} — an override needs approved_by (who signed it off), "
+                "standard (which rule it follows) and approved_on (YYYY-MM-DD)"
+            )
+        elif err["type"] == "extra_forbidden":
             message = "unknown field (check its spelling)"
         elif err["type"] == "missing":
             message = "required field is missing"
@@ -169,7 +175,25 @@ def load_file(path: Path) -> tuple[Procedure | None, list[DataProblem]]:
     problems = check_procedure(procedure, path)
     if problems:
         return None, problems
-    return procedure, []
+    from fieldkit.safety.floors import OVERRIDE_HINT, check_floors
+
+    if procedure.override is None:
+        breaches = check_floors(procedure)
+        if breaches:
+            return None, [
+                DataProblem(
+                    path,
+                    f"below the safety floor: {b.message}{OVERRIDE_HINT}",
+                    entry=b.entry,
+                    field=b.field,
+                )
+                for b in breaches
+            ]
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        return None, [DataProblem(path, f"cannot read: {exc.strerror or exc}")]
+    return procedure.with_content_hash(digest), []
 
 
 def load_procedures(

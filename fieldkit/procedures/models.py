@@ -33,10 +33,11 @@ from and a utility can override it with a file of the same id in a ``FIELDKIT_DA
 from __future__ import annotations
 
 import re
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from fieldkit.procedures.units import PressureUnit
 from fieldkit.textmodel import Source, Strict, Text
@@ -314,6 +315,44 @@ Step = Annotated[
 ]
 
 
+EARLIEST_OVERRIDE = date(2000, 1, 1)
+
+
+class Override(Strict):
+    """A signed-off local revision that weakens or drops a safety floor (fieldkit.safety.floors).
+
+    Without it, a procedure file that weakens a floor is refused by the loader (and so by
+    ``fieldkit data check``). With it, every run of the file records the override (who
+    approved it, under which standard, when, and the file's content hash) and the screens
+    show 本地修订 · 依据 … on every step.
+    """
+
+    approved_by: str = Field(
+        min_length=1, max_length=200, description="who approved the local revision (name, role)"
+    )
+    standard: str = Field(
+        min_length=1, max_length=500, description="the standard or rule the revision follows"
+    )
+    approved_on: date = Field(description="the date of the approval (YYYY-MM-DD)")
+
+    @field_validator("approved_by", "standard")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name it (not blank)")
+        return value.strip()
+
+    @field_validator("approved_on")
+    @classmethod
+    def _plausible(cls, value: date) -> date:
+        if value < EARLIEST_OVERRIDE or value > date.today():
+            raise ValueError(
+                f"approval date {value.isoformat()} must be between "
+                f"{EARLIEST_OVERRIDE.isoformat()} and today"
+            )
+        return value
+
+
 class Procedure(Strict):
     schema_: Literal["fieldkit.procedure/1"] = Field(alias="schema")
     id: str = Field(pattern=PROCEDURE_ID)
@@ -323,6 +362,19 @@ class Procedure(Strict):
     intro: list[Text] = Field(default_factory=list)
     notes: list[Text] = Field(default_factory=list)
     steps: list[Step] = Field(min_length=1)
+    override: Override | None = Field(
+        default=None, description="signed-off local revision below a safety floor"
+    )
+    _content_hash: str | None = PrivateAttr(default=None)
+
+    @property
+    def content_hash(self) -> str | None:
+        """SHA-256 of the file this procedure was loaded from (set by the loader)."""
+        return self._content_hash
+
+    def with_content_hash(self, digest: str) -> Procedure:
+        self._content_hash = digest
+        return self
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:

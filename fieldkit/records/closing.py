@@ -5,8 +5,11 @@ screen or command can close a visit as ``completed`` after one of its runs refus
 while a failed test was never put right, or (an ignition visit) without a completed
 ignition procedure and the customer's signature:
 
-* a run ended ``refused`` (不予通气, a refusal condition such as 私改 piping): only
-  ``refused_gas`` is allowed, and the engine's refusal reason is recorded with it;
+* a refusal (不予通气, a refusal condition such as 私改 piping) that still stands in the
+  visit's safety state (:mod:`fieldkit.safety`): only ``refused_gas`` is allowed, and the
+  engine's refusal reason is recorded with it; a refusal corrected and re-checked no longer
+  stands;
+* an open hazard of a refusal class, or any open 重大 hazard: not ``completed``;
 * a run held by a gate (``awaiting_repair`` / ``stopped``, or abandoned while its gate was
   open, and not followed by a completed run of the same procedure): only
   ``stopped_unsafe`` or ``incomplete``, with a reason;
@@ -26,6 +29,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from fieldkit.i18n import catalog, get_language
+from fieldkit.procedures.engine import EventKind, RunStatus
 from fieldkit.records.models import (
     CustomerSignature,
     StepResult,
@@ -34,10 +38,12 @@ from fieldkit.records.models import (
     VisitType,
 )
 from fieldkit.records.queries import runs_of_visit, trail_of_run
+from fieldkit.records.safety_facts import visit_facts
+from fieldkit.safety import BlockerKind, derive
 from fieldkit.textmodel import Text
 
 IGNITION_PROCEDURE = "ignition"  # the procedure id an ignition visit must complete
-GATE_HOLD_STATUSES = frozenset({"awaiting_repair", "stopped"})
+GATE_HOLD_STATUSES = frozenset({RunStatus.AWAITING_REPAIR, RunStatus.STOPPED})
 HOLDING_GATES = frozenset({"repair_then_retry", "stop"})  # gates a repair reopens
 AFTER_UNRESOLVED_GATE = (VisitOutcome.STOPPED_UNSAFE, VisitOutcome.INCOMPLETE)
 
@@ -61,6 +67,10 @@ MSG_NO_IGNITION = N_(
 )
 MSG_NO_SIGNATURE = N_(
     "An ignition visit is completed only with the customer's signature; there is none yet."
+)
+MSG_HAZARD = N_(
+    "An open hazard blocks closing as completed: {what}. Record it as fixed first, or close "
+    "the visit with another outcome."
 )
 MSG_NOT_ALLOWED = N_("The visit cannot be closed as {outcome}. {why}")
 
@@ -104,9 +114,9 @@ def _gate_open_at_end(events: list[StepResult]) -> StepResult | None:
     """The gate_triggered event still open at the end of a run's trail, if any."""
     open_gate: StepResult | None = None
     for event in events:
-        if event.kind == "gate_triggered" and str(event.value.get("gate")) in HOLDING_GATES:
+        if event.kind == EventKind.GATE_TRIGGERED and str(event.value.get("gate")) in HOLDING_GATES:
             open_gate = event
-        elif event.kind == "repair_recorded":
+        elif event.kind in (EventKind.REPAIR_RECORDED, EventKind.CORRECTED):
             open_gate = None
     return open_gate
 
@@ -118,10 +128,12 @@ def closing_rules(session: Session, visit: Visit) -> ClosingRules:
     trails: dict[uuid.UUID, list[StepResult]] = {
         run.id: trail_of_run(session, run.id) for run in runs
     }
-    # 1. A refusal ends the matter: only 不予通气, with the engine's reason.
-    for run in runs:
-        refused = [e for e in trails[run.id] if e.kind == "refused"]
-        if run.status == "refused" or refused:
+    state = derive(visit_facts(session, visit.id))
+    standing = state.of_kind(BlockerKind.REFUSAL_STANDS)
+    # 1. A standing refusal ends the matter: only 不予通气, with the engine's reason.
+    for run in runs if standing else ():
+        refused = [e for e in trails[run.id] if e.kind == EventKind.REFUSED]
+        if run.status == RunStatus.REFUSED and refused:
             reason = _text(refused[-1].value.get("reason")) if refused else None
             note = refused[-1].value.get("note") if refused else None
             if reason is not None and isinstance(note, str) and note.strip():
@@ -141,12 +153,12 @@ def closing_rules(session: Session, visit: Visit) -> ClosingRules:
     for index, run in enumerate(runs):
         open_gate = _gate_open_at_end(trails[run.id])
         held = run.status in GATE_HOLD_STATUSES or (
-            run.status == "abandoned" and open_gate is not None
+            run.status == RunStatus.ABANDONED and open_gate is not None
         )
         if not held:
             continue
         redone = any(
-            later.procedure_id == run.procedure_id and later.status == "completed"
+            later.procedure_id == run.procedure_id and later.status == RunStatus.COMPLETED
             for later in runs[index + 1 :]
         )
         if redone:
@@ -159,10 +171,23 @@ def closing_rules(session: Session, visit: Visit) -> ClosingRules:
             why=bilingual(MSG_GATE, step=step, reason=reason or Text(zh=run.status, en=run.status)),
             preset_outcome=VisitOutcome.STOPPED_UNSAFE,
         )
-    # 3. An ignition visit: a completed ignition run and the customer's signature.
+    others = tuple(o for o in every if o != VisitOutcome.COMPLETED)
+    # 3. An open hazard of a refusal class or an open 重大 hazard: not 已完成.
+    hazards = state.of_kind(BlockerKind.HAZARD_OPEN)
+    if hazards:
+        return ClosingRules(
+            visit.id,
+            others,
+            why=Text(
+                zh=_in("zh", MSG_HAZARD, "；".join(b.reason for b in hazards)),
+                en=_in("en", MSG_HAZARD, "; ".join(b.reason for b in hazards)),
+            ),
+        )
+    # 4. An ignition visit: a completed ignition run and the customer's signature.
     if visit.visit_type == VisitType.IGNITION:
-        others = tuple(o for o in every if o != VisitOutcome.COMPLETED)
-        if not any(r.procedure_id == IGNITION_PROCEDURE and r.status == "completed" for r in runs):
+        if not any(
+            r.procedure_id == IGNITION_PROCEDURE and r.status == RunStatus.COMPLETED for r in runs
+        ):
             return ClosingRules(visit.id, others, why=bilingual(MSG_NO_IGNITION))
         signed = session.exec(
             select(CustomerSignature).where(CustomerSignature.visit_id == visit.id)
@@ -172,9 +197,14 @@ def closing_rules(session: Session, visit: Visit) -> ClosingRules:
     return ClosingRules(visit.id, every)
 
 
+def _in(language: str, msgid: str, what: str) -> str:
+    template = catalog("zh").get(msgid, msgid) if language == "zh" else msgid
+    return template.format(what=what)
+
+
 def outcome_text(outcome: VisitOutcome) -> Text:
     """The outcome's name in both languages (the handover form's labels)."""
-    from fieldkit.records.handover import OUTCOME_LABELS
+    from fieldkit.records.labels import OUTCOME_LABELS
 
     return bilingual(OUTCOME_LABELS[outcome])
 

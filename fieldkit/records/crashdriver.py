@@ -1,11 +1,12 @@
 """A scripted technician, for crash testing: ``python -m fieldkit.records.crashdriver DB``.
 
-It runs a procedure (default: the shipped ``ignition`` procedure) through the real engine
-with scripted answers — including a failed tightness test, the repair and the retest —
-and saves every event through :class:`~fieldkit.records.repo.VisitRepository`. It prints
+It runs a visit (default: the shipped purge, then ``ignition``) through the visit session
+service (:class:`~fieldkit.session.VisitSession`: the real engine, the safety state, every
+event saved before the call returns) with scripted answers — including a failed tightness
+test, the repair and the retest. It prints
 
 * ``READY`` once the database is open (and an interrupted visit restored),
-* ``STARTED <visit_id> <run_id>`` / ``RESUMED <visit_id> <run_id> <step_id or ->``,
+* ``STARTED <visit_id>`` / ``RESUMED <visit_id> <run_id> <step_id or ->``,
 * ``ACK <event_id>`` for each event, only **after** the commit that saved it returned —
   what a technician would see acknowledged on screen,
 * ``CLOSED <visit_id>`` when a visit is complete.
@@ -26,7 +27,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fieldkit.procedures.engine import ProcedureRun, StepEvent, VisitContext
+from fieldkit.procedures.engine import ProcedureRun, RunStatus, StepEvent, VisitContext
 from fieldkit.procedures.library import load_procedures
 from fieldkit.procedures.models import (
     CaptureStep,
@@ -40,6 +41,8 @@ from fieldkit.procedures.models import (
 from fieldkit.records.db import open_database
 from fieldkit.records.models import VisitOutcome, VisitType
 from fieldkit.records.repo import VisitRepository
+from fieldkit.safety.rules import IGNITION, PURGE
+from fieldkit.session import RunView, VisitSession
 
 ACTOR = "T-CRASH"
 START_READING = 6.0  # in kPa: above the ignition test's 5 kPa minimum
@@ -57,7 +60,7 @@ class ScriptedClock:
         return self.now
 
 
-def next_action(run: ProcedureRun) -> tuple[str, Any]:
+def next_action(run: ProcedureRun | RunView) -> tuple[str, Any]:
     """The scripted technician's next move: ("answer", (step_id, value)), ("repair", text),
     ("timer", step_id)."""
     if run.open_gate is not None:
@@ -101,6 +104,7 @@ def next_action(run: ProcedureRun) -> tuple[str, Any]:
 
 
 def act(run: ProcedureRun) -> list[StepEvent]:
+    """One scripted move on a bare engine run (the reference trail)."""
     kind, arg = next_action(run)
     if kind == "repair":
         return run.record_repair(arg)
@@ -108,6 +112,17 @@ def act(run: ProcedureRun) -> list[StepEvent]:
         return run.start_timer(arg)
     step_id, value = arg
     return run.answer(step_id, value)
+
+
+def act_in(session: VisitSession, view: RunView) -> RunView:
+    """One scripted move through the session service (saved before it returns)."""
+    kind, arg = next_action(view)
+    if kind == "repair":
+        return session.record_repair(view.run_id, arg)
+    if kind == "timer":
+        return session.start_timer(view.run_id, arg)
+    step_id, value = arg
+    return session.answer(view.run_id, step_id, value)
 
 
 def reference_trail(procedure: Procedure) -> list[tuple[str, str]]:
@@ -134,18 +149,40 @@ def _emit(line: str) -> None:
     sys.stdout.flush()
 
 
-def _save(repo: VisitRepository, visit_id: uuid.UUID, run: ProcedureRun, events: list[Any]) -> None:
-    if not events:
-        return
-    repo.record_events(visit_id, run.run_id, events, run_status=run.status.value)
-    for event in events:  # printed only after the commit returned
+def _ack_new(view: RunView, known: int) -> None:
+    for event in view.events[known:]:  # printed only after the commit returned
         _emit(f"ACK {event.event_id}")
+
+
+def run_visit(session: VisitSession, plan: tuple[str, ...]) -> None:
+    """Run (or resume) each procedure of the plan that is not completed yet, in order."""
+    for procedure_id in plan:
+        done = any(
+            v.procedure.id == procedure_id and v.status == RunStatus.COMPLETED
+            for v in session.runs()
+        )
+        if done:
+            continue
+        existing = {v.run_id for v in session.runs()}
+        view = session.open_run(procedure_id)
+        if view.run_id not in existing:  # a new run: its start events were just saved
+            _ack_new(view, 0)
+        for _ in range(MAX_ACTIONS_PER_RUN):
+            if view.status.finished:
+                break
+            known = len(view.events)
+            view = act_in(session, view)
+            _ack_new(view, known)
+        else:
+            raise RuntimeError(f"the script does not finish procedure {procedure_id}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fieldkit.records.crashdriver")
     parser.add_argument("db", help="path of the SQLite database file")
-    parser.add_argument("--procedure", default="ignition")
+    parser.add_argument(
+        "--procedure", default="ignition", help="the last procedure of the visit (after the purge)"
+    )
     parser.add_argument("--forever", action="store_true", help="start a new visit after each")
     args = parser.parse_args(argv)
 
@@ -157,42 +194,37 @@ def main(argv: list[str] | None = None) -> int:
     if args.procedure not in procedures:
         print(f"no procedure {args.procedure}: {problems}", file=sys.stderr)
         return 2
-    procedure = procedures[args.procedure]
+    plan = (PURGE, args.procedure) if args.procedure == IGNITION else (args.procedure,)
 
-    resumed: tuple[uuid.UUID, ProcedureRun] | None = None
+    resumed: VisitSession | None = None
     for summary in repo.unfinished_visits():
         state = repo.resume(summary.visit_id)
-        current = state.current_run
-        if current is None:  # everything saved but the close: close it now
-            if repo.closing_rules(summary.visit_id).allows(VisitOutcome.COMPLETED):
-                repo.close_visit(summary.visit_id, VisitOutcome.COMPLETED)
-            else:  # killed before its run was started: nothing was done at the site
-                repo.close_visit(
-                    summary.visit_id,
-                    VisitOutcome.INCOMPLETE,
-                    "interrupted before the procedure started",
-                )
+        if not state.runs:  # killed before its first run was started: nothing was done
+            repo.close_visit(
+                summary.visit_id, VisitOutcome.INCOMPLETE, "interrupted before the procedure started"
+            )
             _emit(f"CLOSED {summary.visit_id}")
             continue
-        events = current.step_events()
-        last = max(e.at for e in state.all_events())
-        run = ProcedureRun.restore(
-            procedure,
-            events,
-            context=VisitContext.from_events(state.all_step_events(), visit_id=summary.visit_id),
+        last = max((e.at for e in state.all_events()), default=datetime.now(UTC))
+        session = VisitSession(
+            repo,
+            procedures,
+            summary.visit_id,
+            actor=ACTOR,
             clock=ScriptedClock(max(last, datetime.now(UTC))),
         )
-        _save(repo, summary.visit_id, run, run.events_added_on_restore)
-        step = run.current
-        _emit(f"RESUMED {summary.visit_id} {run.run_id} {step.id if step else '-'}")
-        resumed = (summary.visit_id, run)
+        current = state.current_run
+        if current is not None:
+            view = session.view(current.run_id)
+            step = view.current
+            _emit(f"RESUMED {summary.visit_id} {view.run_id} {step.id if step else '-'}")
+        resumed = session
         break
     _emit("READY")
 
     while True:
         if resumed is not None:
-            visit_id, run = resumed
-            resumed = None
+            session, resumed = resumed, None
         else:
             customer = repo.upsert_customer(
                 f"CRASH-{uuid.uuid4().hex[:8]}", name="张三", community="幸福小区"
@@ -200,34 +232,13 @@ def main(argv: list[str] | None = None) -> int:
             visit = repo.start_visit(
                 customer_id=customer.id, technician_id=ACTOR, visit_type=VisitType.IGNITION
             )
-            visit_id = visit.id
-            run = ProcedureRun.start(
-                procedure,
-                run_id=uuid.uuid4(),
-                actor=ACTOR,
-                context=VisitContext.new(visit_id),
-                clock=ScriptedClock(datetime.now(UTC)),
+            session = VisitSession(
+                repo, procedures, visit.id, actor=ACTOR, clock=ScriptedClock(datetime.now(UTC))
             )
-            repo.start_run(
-                visit_id,
-                procedure_id=procedure.id,
-                procedure_version=procedure.version,
-                actor=ACTOR,
-                run_id=run.run_id,
-                events=run.events,
-                run_status=run.status.value,
-            )
-            for event in run.events:
-                _emit(f"ACK {event.event_id}")
-            _emit(f"STARTED {visit_id} {run.run_id}")
-        for _ in range(MAX_ACTIONS_PER_RUN):
-            if run.status.finished:
-                break
-            _save(repo, visit_id, run, act(run))
-        else:
-            raise RuntimeError(f"the script does not finish procedure {procedure.id}")
-        repo.close_visit(visit_id, VisitOutcome.COMPLETED)
-        _emit(f"CLOSED {visit_id}")
+            _emit(f"STARTED {visit.id}")
+        run_visit(session, plan)
+        session.close(VisitOutcome.COMPLETED)
+        _emit(f"CLOSED {session.visit_id}")
         if not args.forever:
             break
     database.close()

@@ -22,8 +22,6 @@ from fieldkit.records.models import (
     Customer,
     CustomerSignature,
     Hazard,
-    HazardLevel,
-    HazardStatus,
     MeterSwap,
     ProcedureRunRecord,
     StepResult,
@@ -74,27 +72,13 @@ class HandoverForm:
     signed_at: datetime | None = None
 
 
-VISIT_TYPE_LABELS = {
-    VisitType.COMMUNITY_GAS_ON: "community gas-on",
-    VisitType.IGNITION: "gas-on and ignition",
-    VisitType.INSPECTION: "safety inspection",
-    VisitType.REPAIR: "repair",
-    VisitType.RECHECK: "recheck",
-}
-OUTCOME_LABELS = {
-    VisitOutcome.COMPLETED: "completed",
-    VisitOutcome.REFUSED_GAS: "gas refused (not safe to supply)",
-    VisitOutcome.STOPPED_UNSAFE: "stopped: unsafe",
-    VisitOutcome.NOT_HOME: "nobody home",
-    VisitOutcome.CUSTOMER_REFUSED: "customer refused the inspection",
-    VisitOutcome.INCOMPLETE: "incomplete",
-}
-LEVEL_LABELS = {HazardLevel.MAJOR: "major", HazardLevel.GENERAL: "general"}
-STATUS_LABELS = {
-    HazardStatus.PENDING: "to be fixed",
-    HazardStatus.RECHECKING: "being rechecked",
-    HazardStatus.FIXED: "fixed",
-}
+# The labels live beside the enums' users in one place (fieldkit.records.labels).
+from fieldkit.records.labels import (  # noqa: E402
+    LEVEL_LABELS,
+    OUTCOME_LABELS,
+    STATUS_LABELS,
+    VISIT_TYPE_LABELS,
+)
 
 
 def _step_titles() -> dict[tuple[str, str], str]:

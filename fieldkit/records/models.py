@@ -26,6 +26,8 @@ from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from fieldkit.procedures.engine import RunStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -239,6 +241,12 @@ class ProcedureRunRecord(RecordsModel, table=True):
     status: str = Field(default="in_progress", max_length=32)
     started_at: datetime = _ts()
     ended_at: datetime | None = _ts(nullable=True)
+    content_hash: str | None = Field(default=None, max_length=64)  # SHA-256 of the file run
+    override: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)  # local revision
+
+    @property
+    def run_status(self) -> RunStatus:
+        return RunStatus(self.status)
 
 
 class StepResult(RecordsModel, table=True):
@@ -302,8 +310,11 @@ class Hazard(RecordsModel, table=True):
     level: HazardLevel = Field(sa_type=EnumText(HazardLevel))
     status: HazardStatus = Field(default=HazardStatus.PENDING, sa_type=EnumText(HazardStatus))
     found_at: datetime = _ts()
-    deadline: date | None = None
+    deadline: date | None = None  # 整改期限
     basis: str | None = Field(default=None, max_length=500)
+    refusal_code: str | None = Field(
+        default=None, max_length=32
+    )  # a 不予通气 class (RefusalCondition)
     updated_at: datetime = _ts()
 
 

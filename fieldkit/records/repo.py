@@ -66,6 +66,8 @@ from fieldkit.records.models import (
     utcnow,
 )
 from fieldkit.records.queries import runs_of_visit, trail_of_run
+from fieldkit.records.safety_facts import hazard_facts, visit_facts
+from fieldkit.safety import HazardFacts, VisitFacts
 from fieldkit.textmodel import Text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -730,11 +732,51 @@ class VisitRepository:
                 if started_at
                 else (_aware(events[0].at) if events else self._now()),
             )
+            if events and _kind(events[0].kind) == "started":
+                info = events[0].value
+                if isinstance(info.get("content_hash"), str):
+                    run.content_hash = info["content_hash"]
+                if isinstance(info.get("override"), dict):
+                    run.override = dict(info["override"])
             session.add(run)
             session.flush()
             if events or run_status is not None:
                 self._save_events(session, visit, run, events, run_status)
             return run
+
+    def discard_run(self, visit_id: uuid.UUID, run_id: uuid.UUID) -> None:
+        """Delete a run opened by mistake, with its derived events; refused once it holds
+        an action (an answer, reading, timer, repair, correction or abandonment)."""
+        from fieldkit.procedures.engine import ACTION_KINDS
+
+        with self.database.session() as session:
+            self._open_visit(session, visit_id)
+            run: ProcedureRunRecord = self._get(session, ProcedureRunRecord, run_id, _("run"))
+            if run.visit_id != visit_id:
+                raise EventConflict(_("Run {run} belongs to another visit").format(run=run_id))
+            rows = trail_of_run(session, run_id)
+            if any(row.kind in {k.value for k in ACTION_KINDS} for row in rows):
+                raise RecordsError(_("A run with answers cannot be discarded"))
+            for measurement in session.exec(
+                select(Measurement).where(Measurement.run_id == run_id)
+            ).all():
+                session.delete(measurement)
+            session.flush()
+            for row in rows:
+                session.delete(row)
+            session.flush()
+            session.delete(run)
+
+    def safety_facts(self, visit_id: uuid.UUID) -> VisitFacts:
+        """Everything stored for the visit that its safety state is derived from."""
+        with self.database.session(readonly=True) as session:
+            self._get(session, Visit, visit_id, _("visit"))
+            return visit_facts(session, visit_id)
+
+    def hazard_facts(self, visit_id: uuid.UUID) -> tuple[HazardFacts, ...]:
+        """The visit's hazards as the safety state sees them (read afresh)."""
+        with self.database.session(readonly=True) as session:
+            return hazard_facts(session, visit_id)
 
     def record_event(
         self,
@@ -1007,10 +1049,21 @@ class VisitRepository:
         deadline: date | None = None,
         basis: str | None = None,
         hazard_id: uuid.UUID | None = None,
+        refusal_code: str | None = None,
     ) -> Hazard:
-        """A hazard found in this visit; it starts as 待整改 (pending)."""
+        """A hazard found in this visit; it starts as 待整改 (pending). ``refusal_code``
+        names its 不予通气 class (a RefusalCondition value) when it is one."""
         if not description.strip():
             raise RecordsError(_("Describe the hazard"))
+        if refusal_code is not None:
+            from fieldkit.procedures.models import RefusalCondition
+
+            try:
+                refusal_code = RefusalCondition(refusal_code).value
+            except ValueError as exc:
+                raise RecordsError(
+                    _("Unknown refusal class {code}").format(code=refusal_code)
+                ) from exc
         with self.database.session() as session:
             self._open_visit(session, visit_id)
             now = self._now()
@@ -1023,6 +1076,7 @@ class VisitRepository:
                 found_at=now,
                 deadline=deadline,
                 basis=basis,
+                refusal_code=refusal_code,
                 updated_at=now,
             )
             session.add(hazard)

@@ -129,17 +129,19 @@ def test_pressure_drop_holds_the_job_until_repair_and_retest(
     assert results[-2:] == [(EventKind.ANSWERED, True), (EventKind.ESTABLISHED, True)]
 
 
-def test_test_pressure_below_the_minimum_fails_even_without_a_drop(
+def test_a_start_pressure_below_the_minimum_is_refused_at_once(
     shipped: dict[str, Procedure], clock: FakeClock
 ) -> None:
+    """Issue 8 item 6: the hold never starts on a start reading below the minimum."""
     run = start(shipped["ignition"], clock)
-    run.answer("tightness-test", {"unit": "mmH2O", "start": 500})  # 4.90 kPa < 5 kPa
-    clock.advance(minutes=15)
-    events = run.answer("tightness-test", {"unit": "mmH2O", "end": 500})
-    assert events[0].passed is False
-    gate = next(e for e in events if e.kind == EventKind.GATE_TRIGGERED)
-    assert gate.value["failed_rules"][0]["rule"] == "min"
-    assert gate.value["failed_rules"][0]["value"] == pytest.approx(4.903325)
+    with pytest.raises(InvalidAnswer, match=r"起始压力不足|start pressure too low") as caught:
+        run.answer("tightness-test", {"unit": "mmH2O", "start": 500})  # 4.90 kPa < 5 kPa
+    assert caught.value.rule is not None
+    assert caught.value.rule["rule"] == "min"
+    assert caught.value.rule["value"] == pytest.approx(4.903325)
+    assert run.pending_reading("tightness-test") is None
+    assert run.timer_remaining("tightness-test") is None
+    assert [e.kind for e in run.events] == [EventKind.STARTED]
 
 
 def test_510_mmh2o_meets_the_5_kpa_minimum(shipped: dict[str, Procedure], clock: FakeClock) -> None:
@@ -188,6 +190,13 @@ def test_leak_on_recheck_reopens_the_leak_check(
     with pytest.raises(GateClosed):
         run.answer("load-card-gas", True)
     run.record_repair("紧固灶前阀接口")
+    # a pipework repair voids the tightness pass: the run goes back to the tightness test
+    assert run.current is not None and run.current.id == "tightness-test"
+    assert run.fact_holds("tightness_passed") is None
+    pass_tightness(run, clock)
+    for step_id in ("alarm-cutoff-test", "meter-closed-valve", "battery-valve-open"):
+        run.answer(step_id, "yes")
+    run.answer("counter-turns", "yes")
     run.answer("leak-recheck", "no")
     run.answer("load-card-gas", True)
     assert run.current is not None and run.current.id == "handover-data"

@@ -341,5 +341,5 @@ def test_broken_override_keeps_the_shipped_procedure(
     write(tmp_path / "procedures", "ignition.yaml", "schema: fieldkit.procedure/1\nid: ignition\n")
     monkeypatch.setenv("FIELDKIT_DATA", str(tmp_path))
     procedures, problems = load_procedures()
-    assert procedures["ignition"].version == 1  # the shipped one
+    assert procedures["ignition"].version == 2  # the shipped one
     assert problems and all(p.file.parent == tmp_path / "procedures" for p in problems)

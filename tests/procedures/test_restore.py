@@ -261,7 +261,7 @@ def test_restore_checks_run_visit_and_version(
         ProcedureRun.restore(
             shipped["ignition"], events, context=VisitContext.new(uuid.uuid4()), clock=clock
         )
-    newer = shipped["ignition"].model_copy(update={"version": 2})
+    newer = shipped["ignition"].model_copy(update={"version": 3})
     with pytest.raises(ReplayError, match="版本"):
         ProcedureRun.restore(newer, events, context=run.context, clock=clock)
     with pytest.raises(ReplayError):

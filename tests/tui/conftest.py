@@ -18,8 +18,9 @@ HOLD_MINUTES = 0.02  # 1.2 s: this utility's (test) setting for the pre-ignition
 def short_hold_data_dir(root: Path, minutes: float = HOLD_MINUTES) -> Path:
     """A FIELDKIT_DATA folder overriding the ignition procedure with a short hold time.
 
-    The override is a legitimate utility table (same id, its own hold and source); the
-    rest of the procedure is the shipped file unchanged.
+    The override is a utility table (same id, its own hold and source) below the safety
+    floor, so it carries a signed-off ``override`` block; the rest of the procedure is the
+    shipped file unchanged.
     """
     text = (shipped_data_dir() / "procedures" / "ignition.yaml").read_text(encoding="utf-8")
     new, count = re.subn(
@@ -29,6 +30,13 @@ def short_hold_data_dir(root: Path, minutes: float = HOLD_MINUTES) -> Path:
         count=1,
     )
     assert count == 1, "the shipped ignition procedure has no hold to override"
+    # A hold below the 15-minute floor needs a signed-off override block (fieldkit.safety.floors).
+    new += (
+        "override:\n"
+        "  approved_by: 测试组 (fieldkit test suite)\n"
+        "  standard: fieldkit test setting, not for field use\n"
+        "  approved_on: 2026-11-30\n"
+    )
     folder = root / "utility-data"
     (folder / "procedures").mkdir(parents=True)
     (folder / "procedures" / "ignition.yaml").write_text(new, encoding="utf-8")

@@ -83,7 +83,7 @@ async def test_a_run_without_events_from_an_old_database_is_restarted(
         customer_id=customer.id, technician_id="T001", visit_type="ignition", work_order_id=order.id
     )
     # What the old two-transaction start left behind after a crash: a run with no events.
-    legacy = repo.start_run(visit.id, procedure_id="ignition", procedure_version=1, actor="T001")
+    legacy = repo.start_run(visit.id, procedure_id="ignition", procedure_version=2, actor="T001")
     repo.database.close()
     app = make_app(settings)
     async with app.run_test(size=(80, 24)) as pilot:

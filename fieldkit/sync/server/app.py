@@ -39,7 +39,7 @@ from fieldkit.sync.schema import (
     VisitType,
     WorkOrderPage,
 )
-from fieldkit.sync.server import auth, service
+from fieldkit.sync.server import auth, safety_flags, service
 from fieldkit.sync.server.db import ENV_DB, open_server_database, reading
 
 log = logging.getLogger("fieldkit.sync.server")
@@ -205,6 +205,7 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
         responses=ERRORS,
     )
     app.state.engine = engine
+    app.include_router(safety_flags.router)  # GET /api/v1/safety-flags (issue 8)
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:

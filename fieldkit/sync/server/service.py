@@ -25,6 +25,7 @@ from fieldkit.sync.schema import (
     WorkOrderPayload,
     content_hash_of_dump,
 )
+from fieldkit.sync.server import safety_flags
 from fieldkit.sync.server import tables as t
 from fieldkit.sync.server.auth import Principal
 from fieldkit.sync.server.db import reading
@@ -183,6 +184,7 @@ def _rank(column: Any) -> Any:
 
 def _write_children(conn: Connection, new: Sequence[_Prepared]) -> None:
     rows = child_rows(p.payload for p in new)
+    safety_flags.flag_visits(conn, [p.payload for p in new])  # re-derived safety (issue 8)
     for name in ("procedure_run", "step_result", "measurement", "meter_swap", "follow_up"):
         if rows[name]:
             conn.execute(t.metadata.tables[name].insert(), rows[name])

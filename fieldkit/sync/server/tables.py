@@ -181,3 +181,6 @@ complaint = sa.Table(
 )
 
 WORK_ORDER_COUNTER = "work_order"
+
+# The safety audit's table lives with its code (registered on this metadata on import).
+from fieldkit.sync.server import safety_flags as _safety_flags  # noqa: E402, F401
