@@ -32,18 +32,45 @@ def clocked_app(settings: Settings) -> tuple[Any, FakeClock]:
     return app, clock
 
 
-async def open_procedure(pilot: Any, procedure_id: str) -> ProcedureScreen:
-    """Home -> start the work order's visit -> run ``procedure_id``."""
+async def open_procedure(pilot: Any, procedure_id: str, *, purged: bool = False) -> ProcedureScreen:
+    """Home -> start the work order's visit -> run ``procedure_id`` (after a passed
+    置换放散 when ``purged``: ignition needs one in the same visit)."""
     app = pilot.app
     app.screen.query_one("#orders").focus()
     await pilot.press("enter")
     await settle(pilot)
+    if purged:
+        await pass_purge(pilot)
+    return await run_from_visit(pilot, procedure_id)
+
+
+async def run_from_visit(pilot: Any, procedure_id: str) -> ProcedureScreen:
+    """On the visit screen: highlight ``procedure_id`` and run it (F7)."""
+    app = pilot.app
     options = app.screen.query_one("#procedures")
     options.highlighted = app.screen._procedure_ids.index(procedure_id)
     await pilot.press("f7")
     await settle(pilot)
     assert isinstance(app.screen, ProcedureScreen)
     return app.screen
+
+
+async def answer_passing(pilot: Any, screen: ProcedureScreen) -> None:
+    """Answer the current check the passing way (F7 yes / F8 no)."""
+    step = screen.run.current
+    passing_no = step.kind == "check" and step.pass_answer == "no"
+    await pilot.press("f8" if passing_no else "f7")
+    await settle(pilot)
+
+
+async def pass_purge(pilot: Any) -> None:
+    """From the visit screen: 户内燃气置换放散 with every check passed, then back."""
+    screen = await run_from_visit(pilot, "indoor-purge")
+    while screen.run.current is not None:
+        await answer_passing(pilot, screen)
+    assert str(screen.run.status) == "completed", screen_text(pilot.app)
+    await pilot.press("escape")
+    await settle(pilot)
 
 
 async def type_into(pilot: Any, selector: str, text: str) -> None:
@@ -64,7 +91,7 @@ async def test_failed_tightness_test_blocks_ignition(settings: Settings) -> None
     app, clock = clocked_app(settings)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        screen = await open_procedure(pilot, "ignition")
+        screen = await open_procedure(pilot, "ignition", purged=True)
         assert screen.run.current.id == "tightness-test"
         assert "严密性试验" in screen_text(app)
 
@@ -133,6 +160,11 @@ async def test_private_alteration_refuses_gas_and_closes_the_visit(settings: Set
         assert "私自改造" in screen_text(app)
         await type_into(pilot, "#note", "厨房管道改到阳台")
         await pilot.press("f7")  # yes: the piping was altered privately
+        await settle(pilot)
+        # One key does not refuse gas: the consequence is spelled out first.
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        assert "不予通气" in screen_text(app)
+        await pilot.press("ctrl+s")  # yes, refuse gas
         await settle(pilot)
         assert screen.query_one("#gate", GatePanel).shown
         text = screen_text(app)

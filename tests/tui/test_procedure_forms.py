@@ -15,7 +15,13 @@ from fieldkit.tui.screens.step_forms import CaptureForm
 from fieldkit.tui.screens.visit import VisitScreen
 from fieldkit.tui.widgets.gate import GatePanel
 from tests.tui.helpers import screen_text, seed_order, settle
-from tests.tui.test_procedure import FakeClock, clocked_app, events_of, open_procedure
+from tests.tui.test_procedure import (
+    FakeClock,
+    answer_passing,
+    clocked_app,
+    events_of,
+    open_procedure,
+)
 
 
 async def choose_unit(pilot: Any, unit: str) -> None:
@@ -156,15 +162,12 @@ async def test_esc_on_the_handover_data_step_asks_before_dropping_typed_fields(
     app, clock = clocked_app(settings)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        screen = await open_procedure(pilot, "ignition")
+        screen = await open_procedure(pilot, "ignition", purged=True)
         await pass_tightness(pilot, clock)
         for _ in range(10):
-            step = screen.run.current
-            if step.kind == "capture":
+            if screen.run.current.kind == "capture":
                 break
-            passing_no = step.kind == "check" and step.pass_answer == "no"
-            await pilot.press("f8" if passing_no else "f7")
-            await settle(pilot)
+            await answer_passing(pilot, screen)
         assert screen.run.current.kind == "capture"
         await type_text(pilot, "MH-1")
         await pilot.press("tab")

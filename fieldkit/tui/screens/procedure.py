@@ -26,17 +26,23 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, Footer, Static
 
 from fieldkit.i18n import _, pick
-from fieldkit.procedures.engine import (
-    EventKind,
-    GateClosed,
-    ProcedureError,
-    RunStatus,
-    TimerNotElapsed,
-)
+from fieldkit.procedures.engine import EventKind, RunStatus, failure_text
 from fieldkit.procedures.models import Step
+from fieldkit.safety import Blocker, BlockerKind
+from fieldkit.session import (
+    GateClosed,
+    InvalidAnswer,
+    ProcedureError,
+    RefusalNeedsConfirmation,
+    RefusalPreview,
+    RunView,
+    SafetyBlocked,
+    TimerNotElapsed,
+    VisitSession,
+)
 from fieldkit.tui.screens.base import FieldkitScreen
+from fieldkit.tui.screens.correct import Correction, CorrectScreen, correctable_answers
 from fieldkit.tui.screens.lookup import source_line
-from fieldkit.tui.screens.run_session import RunNotSaved, RunSession
 from fieldkit.tui.screens.step_forms import (
     FORM_FOR_KIND,
     CaptureForm,
@@ -47,12 +53,11 @@ from fieldkit.tui.screens.step_forms import (
     MeasurementForm,
     NoteForm,
     RepairForm,
-    RunState,
     SignOffForm,
-    failed_rule_text,
     rule_text,
     text,
 )
+from fieldkit.tui.text import narrow
 from fieldkit.tui.widgets.countdown import Countdown
 from fieldkit.tui.widgets.gate import GatePanel
 from fieldkit.tui.widgets.inputs import FieldInput
@@ -69,6 +74,22 @@ def _reason(value: object) -> str:
     return escape(str(value or ""))
 
 
+# Blockers that stand for the whole visit until something is done about them.
+STANDING = frozenset({BlockerKind.REFUSAL_STANDS, BlockerKind.HAZARD_OPEN})
+
+
+def blocker_text(blockers: tuple[Blocker, ...]) -> str:
+    """The safety banner: each blocker's reason, what would clear it, and its source."""
+    lines = []
+    for blocker in blockers:
+        lines.append(f"[b]{escape(narrow(blocker.reason))}[/b]")
+        lines.append(escape(narrow(_("To clear: {how}").format(how=blocker.clears_by))))
+        lines.append(escape(narrow(_("Source: {source}").format(source=blocker.source))))
+    if lines:
+        lines.insert(0, f"[b]{escape(_('Gas-in and ignition are closed in this visit'))}[/b]")
+    return "\n".join(lines)
+
+
 class ProcedureScreen(FieldkitScreen):
     """Runs (or resumes) one procedure of one visit."""
 
@@ -83,6 +104,8 @@ class ProcedureScreen(FieldkitScreen):
         Binding("ctrl+t", "start_timer", "Start timer", id="run.timer"),
         Binding("ctrl+r", "repair", "Record repair", id="run.repair"),
         Binding("ctrl+g", "end_job", "End job", id="run.end"),
+        Binding("ctrl+y", "correct", "Correct answer", id="run.correct"),
+        Binding("ctrl+n", "discard", "Discard run", id="run.discard"),
         Binding("ctrl+b", "sources", "Sources", id="run.sources"),
     ]
 
@@ -90,8 +113,8 @@ class ProcedureScreen(FieldkitScreen):
         super().__init__()
         self.visit_id = visit_id
         self.procedure_id = procedure_id
-        self.run: RunState | None = None
-        self.session: RunSession | None = None
+        self.run: RunView | None = None
+        self.session: VisitSession | None = None
         self._repairing = False
         self._show_sources = False
         self._load_error: str | None = None
@@ -102,6 +125,7 @@ class ProcedureScreen(FieldkitScreen):
         yield StatusBar(_("Procedure"))
         yield Static("", id="step-title")
         yield GatePanel(id="gate")
+        yield Static("", id="banner")
         with VerticalScroll(id="run-body"):
             yield Static("", id="step-text")
             yield Static("", id="step-say", classes="say")
@@ -129,14 +153,15 @@ class ProcedureScreen(FieldkitScreen):
     def _open_run(self) -> None:
         """Resume this procedure's unfinished run in the visit, or start a new one."""
         try:
-            session = RunSession(
+            session = VisitSession(
                 self.services.repository(),
                 self.services.procedures(),
                 self.visit_id,
                 actor=self.fk_app.settings.technician_id or "?",
                 clock=self.services.clock,
             )
-            self.services.units.learn(self.services.procedures(), session.visit_events())
+            stored = [e for run in session.runs() for e in run.events]
+            self.services.units.learn(self.services.procedures(), stored)
             self.run = session.open_run(self.procedure_id)
         except ProcedureError as exc:
             self._load_error = _("This run cannot be continued: {error}").format(error=exc)
@@ -157,7 +182,7 @@ class ProcedureScreen(FieldkitScreen):
         saved.set_classes(css)
         saved.update(escape(message))
 
-    def _act(self, call: Callable[[RunSession, uuid.UUID], RunState]) -> bool:
+    def _act(self, call: Callable[[VisitSession, uuid.UUID], RunView]) -> bool:
         """One session call; the session saves before returning. True when saved."""
         session, run = self.session, self.run
         if session is None or run is None:
@@ -167,17 +192,31 @@ class ProcedureScreen(FieldkitScreen):
         except TimerNotElapsed as exc:
             self._say(_("Not yet: {why}").format(why=exc))
             return False
+        except SafetyBlocked as exc:
+            self._show_banner(exc.blockers)
+            self._say(_("Not accepted: closed for this visit (see above)."))
+            return False
         except GateClosed as exc:
             self.query_one("#gate", GatePanel).show(_("STOP") + "\n" + escape(str(exc)))
             self._say("")
             return False
+        except RefusalNeedsConfirmation as exc:
+            self._say(exc.preview.consequence)
+            return False
+        except InvalidAnswer as exc:
+            why = str(exc)
+            if exc.rule is not None:
+                why = _("{rule} - {why}").format(rule=failure_text(exc.rule), why=why)
+            self._say(_("Not accepted: {why}").format(why=why))
+            return False
         except ProcedureError as exc:
             self._say(_("Not accepted: {why}").format(why=exc))
             return False
-        except RunNotSaved as exc:
-            self.run = session.view(run.run_id)
+        except Exception as exc:  # the database refused the write: nothing was saved
+            cause = getattr(exc, "orig", None) or exc
+            self.run = session.view(run.run_id)  # what is stored (the session reloaded it)
             self.refresh_step(keep_message=True)
-            self._say(_("NOT saved: {error}. Answer again.").format(error=exc))
+            self._say(_("NOT saved: {error}. Answer again.").format(error=cause))
             return False
         self._active_form().clear()
         self._repairing = False
@@ -222,6 +261,7 @@ class ProcedureScreen(FieldkitScreen):
             self._switch_form("none", None)
             return
         self.query_one(StatusBar).heading = pick(run.procedure.title)
+        self._show_banner(self._blockers(run))
         self._show_gate(run)
         self._show_finding(run)
         status = run.status
@@ -240,7 +280,11 @@ class ProcedureScreen(FieldkitScreen):
             return
         steps = run.procedure.steps
         position = f"{steps.index(step) + 1}/{len(steps)}"
-        title.update(f"[b]{escape(_('Step {pos}').format(pos=position))}: {text(step.title)}[/b]")
+        heading = f"[b]{escape(_('Step {pos}').format(pos=position))}: {text(step.title)}[/b]"
+        if run.override is not None:
+            # A signed-off local revision below the safety floor: said on every step.
+            heading += f"  [reverse]{escape(narrow(run.override.label))}[/reverse]"
+        title.update(heading)
         self._show_text(step)
         if run.timer_remaining(step.id) is not None and run.open_gate is None:
             countdown.follow(self._remaining_seconds)
@@ -251,7 +295,22 @@ class ProcedureScreen(FieldkitScreen):
             return
         self._switch_form(FORM_FOR_KIND[step.kind], step)
 
-    def _show_gate(self, run: RunState) -> None:
+    def _blockers(self, run: RunView) -> tuple[Blocker, ...]:
+        """What the banner shows: a standing refusal or open hazard of the visit always; a
+        missing purge, leak check or tightness test when it closes the current step."""
+        standing = tuple(b for b in run.blockers if b.kind in STANDING)
+        if self.session is None or run.current is None or run.status.finished:
+            return standing
+        here = self.session.safety().blockers_for_step(run.procedure.id, run.current.id)
+        return standing + tuple(b for b in here if b not in standing)
+
+    def _show_banner(self, blockers: tuple[Blocker, ...]) -> None:
+        """What the visit's safety state closes (gas-in, ignition): why, and what clears it."""
+        banner = self.query_one("#banner", Static)
+        banner.update(blocker_text(blockers))
+        banner.display = bool(blockers)
+
+    def _show_gate(self, run: RunView) -> None:
         """The red panel: the engine's reason and the rule that failed, nothing made up."""
         gate = self.query_one("#gate", GatePanel)
         if run.status == RunStatus.REFUSED:
@@ -278,14 +337,12 @@ class ProcedureScreen(FieldkitScreen):
         failures = open_gate.event.value.get("failed_rules") or []
         for failure in failures:
             if isinstance(failure, dict):
-                lines.append(
-                    _("Rule failed: {rule}").format(rule=escape(failed_rule_text(failure)))
-                )
+                lines.append(_("Rule failed: {rule}").format(rule=escape(failure_text(failure))))
         lines.append(_("Ignition and every later step are blocked."))
         lines.append(_("Ctrl+R: record the repair.  Ctrl+G: end the job (stopped or incomplete)."))
         gate.show("\n".join(lines))
 
-    def _show_finding(self, run: RunState) -> None:
+    def _show_finding(self, run: RunView) -> None:
         """A symptom flow's finding (not a gate)."""
         for event in reversed(run.events):
             if event.kind == EventKind.FINDING:
@@ -361,7 +418,7 @@ class ProcedureScreen(FieldkitScreen):
             "not_applicable": Intent.NOT_APPLICABLE,
             "save": Intent.SAVE,
         }
-        own = {*intents, "start_timer", "repair", "end_job", "sources"}
+        own = {*intents, "start_timer", "repair", "end_job", "sources", "correct", "discard"}
         if action not in own:
             return True
         run = self.run
@@ -369,6 +426,12 @@ class ProcedureScreen(FieldkitScreen):
             return False
         if action == "sources":
             return run.current is not None and not run.status.finished
+        if action == "discard":
+            return run.discardable() and not run.status.finished
+        if action == "correct":
+            return run.status != RunStatus.ABANDONED and bool(
+                correctable_answers(run.procedure, run.events)
+            )
         if run.status == RunStatus.REFUSED:
             return action == "end_job"
         if run.open_gate is not None:
@@ -401,9 +464,77 @@ class ProcedureScreen(FieldkitScreen):
             self._act(lambda s, run_id: s.record_repair(run_id, description))
             return
         step = run.current
+        preview = self.session.preview_refusal(run.run_id, step.id, value) if self.session else None
+        if preview is not None:
+            self._confirm_refusal(step, value, preview)
+            return
         answered = self._act(lambda s, run_id: s.answer(run_id, step.id, value))
         if answered and step.kind == "capture":
             self._copy_meter(value)
+
+    def _confirm_refusal(
+        self, step: Step, value: dict[str, object], preview: RefusalPreview
+    ) -> None:
+        """An answer that refuses gas is given only after the consequence is spelled out."""
+        from fieldkit.tui.screens.dialogs import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._act(lambda s, run_id: s.answer(run_id, step.id, value, confirmed=True))
+            else:
+                self._say(_("Not recorded: the answer was not confirmed."), "hint")
+
+        body = _("Rule: {rule}").format(rule=preview.rule) + "\n\n" + preview.consequence
+        self.app.push_screen(
+            ConfirmScreen(
+                _("This answer refuses gas"),
+                body,
+                confirm_label=_("Ctrl+S / F7: yes, refuse gas   Esc: no, go back"),
+            ),
+            answered,
+        )
+
+    def action_correct(self) -> None:
+        """Correct a wrong answer (appended with its reason; the wrong one stays)."""
+        run = self.run
+        if run is None or not self.check_action("correct", ()):
+            return
+
+        def chosen(correction: Correction | None) -> None:
+            if correction is not None:
+                self._act(
+                    lambda s, run_id: s.correct(
+                        run_id, correction.event_id, correction.value, correction.reason
+                    )
+                )
+
+        self.app.push_screen(CorrectScreen(run.procedure, run.events), chosen)
+
+    def action_discard(self) -> None:
+        """Discard a run opened by mistake (only while it has no answers)."""
+        run, session = self.run, self.session
+        if run is None or session is None or not self.check_action("discard", ()):
+            return
+        from fieldkit.tui.screens.dialogs import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                session.discard(run.run_id)
+            except ProcedureError as exc:
+                self._say(_("Not discarded: {why}").format(why=exc))
+                return
+            self.app.notify(_("Run discarded: {name}").format(name=pick(run.procedure.title)))
+            self.app.pop_screen()
+
+        self.app.push_screen(
+            ConfirmScreen(
+                _("Discard this run?"),
+                _("Nothing has been answered in it yet. It is removed from the visit."),
+            ),
+            answered,
+        )
 
     def action_yes(self) -> None:
         self._answer(Intent.YES)

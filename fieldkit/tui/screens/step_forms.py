@@ -110,30 +110,6 @@ def rule_text(rule: PassRule) -> str:
     return f"{rule.min:g} <= {reading} <= {rule.max:g} {unit}"
 
 
-def failed_rule_text(failure: Mapping[str, object]) -> str:
-    """Which rule a reading broke, named as the technician knows it (起始压力不足 / 有压降)."""
-    kind = str(failure.get("rule", ""))
-    unit = str(failure.get("unit", ""))
-    if kind == "no_drop":
-        drop = failure.get("drop")
-        amount = f"{drop:g} {unit}" if isinstance(drop, int | float) else unit
-        return _("Pressure drop ({amount})").format(amount=amount)
-    value = failure.get("value")
-    shown = f"{value:g} {unit}" if isinstance(value, int | float) else unit
-    low, high = failure.get("min"), failure.get("max")
-    too_low = isinstance(low, int | float) and isinstance(value, int | float) and value < low
-    if failure.get("reading") == "start" and too_low:
-        return _("Start pressure too low ({value} < {min} {unit})").format(
-            value=shown, min=f"{low:g}", unit=unit
-        )
-    if failure.get("reading") == "end" and too_low:
-        return _("End pressure too low ({value} < {min} {unit})").format(
-            value=shown, min=f"{low:g}", unit=unit
-        )
-    limit = f"{high:g}" if isinstance(high, int | float) else "?"
-    return _("Pressure too high ({value} > {max} {unit})").format(value=shown, max=limit, unit=unit)
-
-
 SEPARATORS = re.compile(r"[,，、;；\s]+")
 
 
