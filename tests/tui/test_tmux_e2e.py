@@ -88,7 +88,22 @@ def test_ignition_job_end_to_end_in_tmux(tmp_path: Path) -> None:
         pane.wait_for("WO-E2E-1")
         pane.keys("Enter")  # start the visit from the work order
         pane.wait_for("户内燃气置换放散要求")
-        pane.keys("F7")  # an ignition work order: the ignition procedure is preselected
+        # Ignition needs a completed 置换放散 in the same visit: the purge first (it is
+        # listed just below the preselected ignition procedure).
+        pane.keys("Down")
+        time.sleep(0.3)
+        pane.keys("F7")
+        pane.wait_for("是否经过私自改造")
+        for n, key in enumerate(("F8", "F8", "F7", "F7", "F7", "F7", "F7"), start=2):
+            pane.keys(key)  # every check answered the passing way
+            pane.wait_for(f"第 {n}/8 步")
+        pane.keys("F8")
+        pane.wait_for("流程已完成")
+        pane.keys("Escape")
+        pane.wait_for("户内燃气置换放散要求  [已完成]")
+        pane.keys("Up")  # back to ignition
+        time.sleep(0.3)
+        pane.keys("F7")
         pane.wait_for("点火前严密性试验")
 
         # The unit is chosen explicitly (the cursor starts on it): Enter opens the list,
@@ -158,7 +173,8 @@ def test_ignition_job_end_to_end_in_tmux(tmp_path: Path) -> None:
     assert record.meter_no == "MH-2026-0001"
     assert record.seal_nos == ["S-001", "S-002"]
     state = repo.resume(visit.visit_id)
-    [run] = state.runs
+    purge, run = state.runs
+    assert purge.procedure_id == "indoor-purge" and purge.status == "completed"
     assert run.procedure_id == "ignition" and run.status == "completed"
     tightness = [e for e in run.events if e.step_id == "tightness-test" and e.kind == "answered"]
     assert tightness[0].passed is True
