@@ -97,6 +97,10 @@ class CloseVisitScreen(ModalScreen[bool]):
         with Vertical(id="close-dialog"):
             yield Label(_("End the visit"), classes="heading")
             if why:
+                if "completed" not in self.outcomes:
+                    why = _("{outcome} is not offered: {why}").format(
+                        outcome=outcome_label("completed"), why=why
+                    )
                 yield Static(escape(narrow(why)), id="close-rules", classes="error-text")
             yield OptionList(
                 *(Option(outcome_label(o), id=o) for o in self.outcomes), id="outcomes"

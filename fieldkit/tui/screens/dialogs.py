@@ -75,7 +75,7 @@ class KeysScreen(ModalScreen[None]):
         seen: set[str] = set()
         for key, bindings in self.below._bindings.key_to_bindings.items():
             for binding in bindings:
-                if not binding.description or binding.action in seen:
+                if not binding.description or not binding.show or binding.action in seen:
                     continue
                 if self.below.check_action(binding.action, ()) is False:
                     continue
