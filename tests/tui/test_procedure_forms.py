@@ -135,11 +135,11 @@ async def test_sources_fold_behind_a_key(settings: Settings) -> None:
         await open_procedure(pilot, "ignition")
         text = screen_text(app)
         assert "关闭表前阀" in text  # the step's own words are in view
-        assert "CJJ 94" not in text and "Ctrl+B" in text
-        await pilot.press("ctrl+b")
+        assert "CJJ 94" not in text and "Ctrl+F" in text
+        await pilot.press("ctrl+f")
         await settle(pilot)
         assert "CJJ 94" in app.screen.query_one("#step-source").render().plain
-        await pilot.press("ctrl+b")
+        await pilot.press("ctrl+f")
         await settle(pilot)
         assert "CJJ 94" not in screen_text(app)
 

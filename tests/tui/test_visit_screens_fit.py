@@ -78,6 +78,7 @@ async def test_visit_screens_fit(settings: Settings, size: tuple[int, int], lang
         await settle(pilot)
         await open_visit(pilot)
         assert f"esc {back}" in footer(app)
+        assert "F1" in screen_text(app)  # the hint names the keys overlay
         await tab_around(pilot)
 
         # The procedure screen: a measurement step and a check step.

@@ -10,7 +10,7 @@ test, or end the job with the reason recorded.
 Layout, so every key and the focused field stay on screen at 60x20: the step's text scrolls
 in the middle; the answer form (with a measurement's unit and pass rule beside the readings)
 and the hold countdown sit below it, always visible; long source citations fold behind
-Ctrl+B; F1 lists every key.
+Ctrl+F; F1 lists every key.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class ProcedureScreen(FieldkitScreen):
         Binding("ctrl+g", "end_job", "End job", id="run.end"),
         Binding("ctrl+y", "correct", "Correct answer", id="run.correct"),
         Binding("ctrl+n", "discard", "Discard run", id="run.discard"),
-        Binding("ctrl+b", "sources", "Sources", id="run.sources"),
+        Binding("ctrl+f", "sources", "Sources", id="run.sources"),
     ]
 
     def __init__(self, visit_id: uuid.UUID, procedure_id: str) -> None:
@@ -388,7 +388,7 @@ class ProcedureScreen(FieldkitScreen):
         source.update(escape("\n".join(self._source_lines(step))))
 
     def _source_lines(self, step: Step) -> list[str]:
-        """Where the step's values come from: folded to one line until Ctrl+B."""
+        """Where the step's values come from: folded to one line until Ctrl+F."""
         lines = []
         if step.requires:
             lines.append(_("Needs first: {facts}").format(facts=", ".join(step.requires)))
@@ -400,7 +400,7 @@ class ProcedureScreen(FieldkitScreen):
         if not cited:
             return lines
         if not self._show_sources:
-            lines.append(_("Sources: {n} (Ctrl+B shows them)").format(n=len(cited)))
+            lines.append(_("Sources: {n} (Ctrl+F shows them)").format(n=len(cited)))
             return lines
         lines.extend(source_line(s) for s in cited)
         return lines

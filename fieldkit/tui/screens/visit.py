@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -118,9 +119,10 @@ class VisitScreen(FieldkitScreen):
 
     CSS_PATH = "visit.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        # Back and Keys first: the footer keeps them even at 60 columns; F1 lists the rest.
+        # Back first: the footer keeps it even at 60 columns. F1 lists every key (the
+        # footer has room for all of them at 80 columns; the hint line names F1).
         Binding("escape", "app.pop_screen", "Back", id="visit.back"),
-        Binding("f1", "keys", "Keys", id="visit.keys"),
+        Binding("f1", "keys", "Keys", id="visit.keys", show=False),
         Binding("f7", "run_procedure", "Run procedure", id="visit.run"),
         Binding("ctrl+s", "save_meter", "Save meter", id="visit.save"),
         Binding("f8", "handover", "Handover form", id="visit.handover"),
@@ -218,7 +220,8 @@ class VisitScreen(FieldkitScreen):
                 if current.procedure_id in procedures
                 else current.procedure_id
             )
-        self.query_one("#visit-runs", Static).update(narrow(note))
+        note = (note + "\n" if note else "") + _("F1: every key of this screen")
+        self.query_one("#visit-runs", Static).update(escape(narrow(note)))
         self._show_safety(repo)
 
     def _show_safety(self, repo: Any) -> None:
