@@ -201,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         state = repo.resume(summary.visit_id)
         if not state.runs:  # killed before its first run was started: nothing was done
             repo.close_visit(
-                summary.visit_id, VisitOutcome.INCOMPLETE, "interrupted before the procedure started"
+                summary.visit_id,
+                VisitOutcome.INCOMPLETE,
+                "interrupted before the procedure started",
             )
             _emit(f"CLOSED {summary.visit_id}")
             continue

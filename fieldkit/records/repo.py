@@ -25,7 +25,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
@@ -33,6 +33,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
 from fieldkit.i18n import _, get_language
+from fieldkit.procedures.engine import EventKind, RunStatus
+from fieldkit.records import hazards as hazard_queries
 from fieldkit.records.closing import (
     MSG_NOT_ALLOWED,
     ClosingRules,
@@ -42,6 +44,25 @@ from fieldkit.records.closing import (
     with_refusal_reason,
 )
 from fieldkit.records.db import Database
+from fieldkit.records.errors import (  # re-exported: callers import them from here
+    EventConflict as EventConflict,
+)
+from fieldkit.records.errors import (
+    InvalidHazardTransition as InvalidHazardTransition,
+)
+from fieldkit.records.errors import (
+    NotFound as NotFound,
+)
+from fieldkit.records.errors import (
+    PayloadTooLarge as PayloadTooLarge,
+)
+from fieldkit.records.errors import (
+    RecordsError as RecordsError,
+)
+from fieldkit.records.errors import (
+    VisitClosed as VisitClosed,
+)
+from fieldkit.records.errors import aware, get_row, open_visit
 from fieldkit.records.models import (
     Customer,
     CustomerSignature,
@@ -77,33 +98,15 @@ FOLLOW_UP_DAYS = 3  # the follow-up call is due within 3 days of the visit (MANU
 
 # Run statuses that end a run (the engine's RunStatus values; "stopped" and
 # "awaiting_repair" are gates that hold a run, not ends).
-FINISHED_RUN_STATUSES = frozenset({"completed", "refused", "abandoned"})
+FINISHED_RUN_STATUSES = frozenset(status.value for status in RunStatus if status.finished)
 # Event kinds that end a run, and the run status they imply.
-_TERMINAL_KINDS = {"completed": "completed", "refused": "refused", "abandoned": "abandoned"}
-# Status given to runs still open when their visit is closed.
-CLOSED_WITH_VISIT = "abandoned"
-
-
-_HAZARD_NEXT = {
-    HazardStatus.PENDING: HazardStatus.RECHECKING,
-    HazardStatus.RECHECKING: HazardStatus.FIXED,
+_TERMINAL_KINDS = {
+    EventKind.COMPLETED.value: RunStatus.COMPLETED.value,
+    EventKind.REFUSED.value: RunStatus.REFUSED.value,
+    EventKind.ABANDONED.value: RunStatus.ABANDONED.value,
 }
-
-
-class RecordsError(Exception):
-    """Base of the errors this module raises; the message is for the technician."""
-
-
-class NotFound(RecordsError):
-    pass
-
-
-class VisitClosed(RecordsError):
-    """The visit is closed (final); a correction is a new visit."""
-
-
-class InvalidHazardTransition(RecordsError):
-    """Hazard status only moves forward: 待整改 → 复查中 → 已整改."""
+# Status given to runs still open when their visit is closed.
+CLOSED_WITH_VISIT = RunStatus.ABANDONED.value
 
 
 class OutcomeNotAllowed(RecordsError):
@@ -126,14 +129,6 @@ class OutcomeNotAllowed(RecordsError):
     @property
     def allowed(self) -> tuple[VisitOutcome, ...]:
         return self.rules.allowed
-
-
-class PayloadTooLarge(RecordsError):
-    """A value exceeds a size limit of the wire schema (the back office would refuse it)."""
-
-
-class EventConflict(RecordsError):
-    """An event id already saved with different content, or an event for another run."""
 
 
 class StepEventLike(Protocol):
@@ -347,10 +342,7 @@ def format_address(customer: Customer) -> str:
     return " ".join(parts)
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: pass a timezone-aware time")
-    return value.astimezone(UTC)
+_aware = aware
 
 
 class VisitRepository:
@@ -376,21 +368,10 @@ class VisitRepository:
 
     @staticmethod
     def _get(session: Session, model: type[Any], ident: uuid.UUID, what: str) -> Any:
-        row = session.get(model, ident)
-        if row is None:
-            raise NotFound(_("No {what} with id {id}").format(what=what, id=ident))
-        return row
+        return get_row(session, model, ident, what)
 
     def _open_visit(self, session: Session, visit_id: uuid.UUID) -> Visit:
-        visit: Visit = self._get(session, Visit, visit_id, _("visit"))
-        if visit.closed_at is not None:
-            raise VisitClosed(
-                _(
-                    "Visit {id} is closed and cannot be changed; "
-                    "a correction is recorded as a new visit."
-                ).format(id=visit_id)
-            )
-        return visit
+        return open_visit(session, visit_id)
 
     # ---------------------------------------------------------------- customers
     def upsert_customer(
@@ -1053,34 +1034,18 @@ class VisitRepository:
     ) -> Hazard:
         """A hazard found in this visit; it starts as 待整改 (pending). ``refusal_code``
         names its 不予通气 class (a RefusalCondition value) when it is one."""
-        if not description.strip():
-            raise RecordsError(_("Describe the hazard"))
-        if refusal_code is not None:
-            from fieldkit.procedures.models import RefusalCondition
-
-            try:
-                refusal_code = RefusalCondition(refusal_code).value
-            except ValueError as exc:
-                raise RecordsError(
-                    _("Unknown refusal class {code}").format(code=refusal_code)
-                ) from exc
         with self.database.session() as session:
-            self._open_visit(session, visit_id)
-            now = self._now()
-            hazard = Hazard(
-                id=hazard_id or uuid.uuid4(),
-                visit_id=visit_id,
-                description=description.strip(),
-                level=HazardLevel(level),
-                status=HazardStatus.PENDING,
-                found_at=now,
+            return hazard_queries.add_hazard(
+                session,
+                visit_id,
+                now=self._now(),
+                description=description,
+                level=level,
                 deadline=deadline,
                 basis=basis,
+                hazard_id=hazard_id,
                 refusal_code=refusal_code,
-                updated_at=now,
             )
-            session.add(hazard)
-            return hazard
 
     def set_hazard_status(
         self,
@@ -1091,53 +1056,23 @@ class VisitRepository:
         actor: str,
         visit_id: uuid.UUID | None = None,
     ) -> Hazard:
-        """Move a hazard one step forward (待整改 → 复查中 → 已整改) with a note.
-
-        ``visit_id`` is the (open) visit in which the change is made — by default the visit
-        that found the hazard; a hazard of a closed visit is rechecked in a new visit (e.g.
-        a 复查 visit), which then carries the hazard's new status in its record.
-        """
-        target = HazardStatus(status)
-        if not note.strip():
-            raise RecordsError(_("A note is required when a hazard's status changes"))
+        """Move a hazard one step forward (待整改 → 复查中 → 已整改) with a note (see
+        :func:`fieldkit.records.hazards.set_hazard_status`)."""
         with self.database.session() as session:
-            hazard: Hazard = self._get(session, Hazard, hazard_id, _("hazard"))
-            self._open_visit(session, visit_id or hazard.visit_id)
-            if _HAZARD_NEXT.get(hazard.status) != target:
-                raise InvalidHazardTransition(
-                    _(
-                        "A hazard's status only moves forward "
-                        "(pending → rechecking → fixed): {old} → {new} is not allowed"
-                    ).format(old=hazard.status.value, new=target.value)
-                )
-            now = self._now()
-            session.add(
-                HazardStatusChange(
-                    hazard_id=hazard.id,
-                    visit_id=visit_id or hazard.visit_id,
-                    from_status=hazard.status,
-                    to_status=target,
-                    note=note.strip(),
-                    actor=actor,
-                    changed_at=now,
-                )
+            return hazard_queries.set_hazard_status(
+                session,
+                hazard_id,
+                status,
+                now=self._now(),
+                note=note,
+                actor=actor,
+                visit_id=visit_id,
             )
-            hazard.status = target
-            hazard.updated_at = now
-            session.add(hazard)
-            return hazard
 
     def visit_hazards(self, visit_id: uuid.UUID) -> list[Hazard]:
         """The hazards found in this visit, in the order they were found."""
         with self.database.session(readonly=True) as session:
-            self._get(session, Visit, visit_id, _("visit"))
-            return list(
-                session.exec(
-                    select(Hazard)
-                    .where(Hazard.visit_id == visit_id)
-                    .order_by(col(Hazard.found_at), col(Hazard.id))
-                ).all()
-            )
+            return hazard_queries.visit_hazards(session, visit_id)
 
     def visit_meter_swaps(self, visit_id: uuid.UUID) -> list[MeterSwap]:
         """The meter swaps recorded in this visit, oldest first."""
@@ -1153,24 +1088,12 @@ class VisitRepository:
 
     def hazard_trail(self, hazard_id: uuid.UUID) -> list[HazardStatusChange]:
         with self.database.session(readonly=True) as session:
-            return list(
-                session.exec(
-                    select(HazardStatusChange)
-                    .where(HazardStatusChange.hazard_id == hazard_id)
-                    .order_by(col(HazardStatusChange.changed_at))
-                ).all()
-            )
+            return hazard_queries.hazard_trail(session, hazard_id)
 
     def open_hazards(self) -> list[Hazard]:
         """Hazards not yet fixed, oldest first."""
         with self.database.session(readonly=True) as session:
-            return list(
-                session.exec(
-                    select(Hazard)
-                    .where(Hazard.status != HazardStatus.FIXED)
-                    .order_by(col(Hazard.found_at))
-                ).all()
-            )
+            return hazard_queries.open_hazards(session)
 
     def sign(
         self,

@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from fieldkit.i18n import locale_dir, parse_po, placeholders, source_msgids
-from fieldkit.records import handover
+from fieldkit.records import labels as handover
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [
     "fieldkit/records/db.py",
     "fieldkit/records/repo.py",
     "fieldkit/records/closing.py",
+    "fieldkit/records/errors.py",
+    "fieldkit/records/hazards.py",
+    "fieldkit/records/labels.py",
     "fieldkit/records/handover.py",
     "fieldkit/cli/records.py",
 ]

@@ -1,0 +1,324 @@
+"""Random visits through the session service: every invariant of issue 8, after every action.
+
+A hypothesis RuleBasedStateMachine drives all shipped procedures (and an override of
+ignition) in one visit: answers that pass and fail, refusals (confirmed), repairs, timers,
+mistaken-key corrections, refusal corrections, hazards found and fixed, discards,
+abandonments and crashes (a new session restored from the database). Each step is a real
+SQLite transaction, so the run is bounded (max_examples × stateful_step_count) to stay well
+inside the CI budget; derandomized so CI is reproducible.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from fieldkit.procedures.engine import EventKind, RunStatus
+from fieldkit.procedures.library import load_procedures_strict
+from fieldkit.procedures.models import (
+    CheckStep,
+    GateKind,
+    MeasurementStep,
+    Procedure,
+    TimerStep,
+)
+from fieldkit.records.db import open_database
+from fieldkit.records.models import VisitOutcome
+from fieldkit.records.repo import VisitRepository
+from fieldkit.safety import BlockerKind, derive
+from fieldkit.safety.audit import ViolationKind, audit
+from fieldkit.safety.rules import PURGE_PROCEDURES
+from fieldkit.session import ProcedureError, RunView, SafetyBlocked, VisitSession
+from tests.session.helpers import passing_value
+
+SHIPPED = load_procedures_strict()
+STATS: Counter[str] = Counter()  # what the machine exercised (read by the coverage test)
+PROCEDURES = sorted(SHIPPED)
+
+
+def _override_library() -> dict[str, Procedure]:
+    import tempfile
+
+    from tests.tui.conftest import short_hold_data_dir
+
+    folder = short_hold_data_dir(Path(tempfile.mkdtemp(prefix="fieldkit-override-")))
+    return load_procedures_strict([Path("data/procedures"), folder / "procedures"])
+
+
+OVERRIDDEN = _override_library()
+
+
+class TickClock:
+    """Strictly increasing time (1 ms per reading) that the machine can move forward."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(milliseconds=1)
+        return self.now
+
+
+class VisitMachine(RuleBasedStateMachine):
+    @initialize(override=st.booleans(), first=st.sampled_from(PROCEDURES))
+    def start(self, override: bool, first: str) -> None:
+        self.database = open_database("sqlite://")
+        self.clock = TickClock()
+        self.repo = VisitRepository(self.database, clock=self.clock)
+        self.library = OVERRIDDEN if override else SHIPPED
+        customer = self.repo.upsert_customer(f"H-{uuid.uuid4().hex[:8]}", name="张三")
+        self.visit_id = self.repo.start_visit(
+            customer_id=customer.id, technician_id="T001", visit_type="ignition"
+        ).id
+        self.session = self._new_session()
+        self.refusals: dict[uuid.UUID, str] = {}  # refused run → its check step (model)
+        self.corrected: dict[uuid.UUID, datetime] = {}  # refused run → correction time
+        self.blocking_hazards: set[uuid.UUID] = set()
+        self.hazards: list[uuid.UUID] = []
+        self.session.open_run(first)
+
+    def _new_session(self) -> VisitSession:
+        return VisitSession(
+            self.repo, self.library, self.visit_id, actor="王师傅", clock=self.clock
+        )
+
+    def teardown(self) -> None:
+        database = getattr(self, "database", None)
+        if database is not None:
+            database.close()
+
+    # ------------------------------------------------------------ helpers
+
+    def _unfinished(self) -> list[RunView]:
+        return [v for v in self.session.runs() if not v.status.finished]
+
+    def _answer(self, view: RunView, value: Any, *, refusal: bool = False) -> None:
+        step = view.current
+        assert step is not None
+        allowed = self.session.safety().blockers_for_step(view.procedure.id, step.id)
+        STATS["closed step tried" if allowed else f"{step.kind} step tried"] += 1
+        try:
+            after = self.session.answer(view.run_id, step.id, value, confirmed=refusal)
+        except SafetyBlocked as blocked:
+            assert allowed, f"blocked without a blocker: {blocked}"
+            return
+        except ProcedureError:
+            return  # wrong value for the step, a hold not elapsed, …: nothing saved
+        assert not allowed, f"{step.id} accepted while closed by {allowed}"
+        if after.status == RunStatus.REFUSED and view.status != RunStatus.REFUSED:
+            self.refusals[view.run_id] = step.id
+        if isinstance(step, CheckStep) and after.events[-1].passed is not False:
+            self._recheck(view.procedure.id, step.id)
+
+    def _recheck(self, procedure_id: str, step_id: str) -> None:
+        for run_id, refused_step in list(self.refusals.items()):
+            corrected = self.corrected.get(run_id)
+            if refused_step == step_id and corrected is not None:
+                self._model_recheck(run_id, procedure_id, step_id, corrected)
+
+    def _model_recheck(
+        self, run_id: uuid.UUID, procedure_id: str, step_id: str, corrected: datetime
+    ) -> None:
+        for view in self.session.runs():
+            if view.procedure.id != procedure_id:
+                continue
+            for event in view.events:
+                if (
+                    event.kind == EventKind.ANSWERED
+                    and event.step_id == step_id
+                    and event.passed is True
+                    and event.at > corrected
+                ):
+                    self.refusals.pop(run_id, None)
+                    return
+
+    # ------------------------------------------------------------ rules
+
+    @rule(procedure_id=st.sampled_from(PROCEDURES))
+    def open_run(self, procedure_id: str) -> None:
+        view = self.session.open_run(procedure_id)
+        assert view.procedure.id == procedure_id and not view.status.finished
+        assert (view.override is not None) == (self.library[procedure_id].override is not None)
+
+    def _busy(self) -> bool:
+        return any(not run.status.finished for run in self.session._runs.values())
+
+    @precondition(lambda self: self._busy())
+    @rule(data=st.data())
+    def work(self, data: st.DataObject) -> None:
+        """Most of a technician's time: the next step, done the passing way."""
+        for _ in range(data.draw(st.integers(1, 4))):
+            self.act(data, "pass")
+
+    @precondition(lambda self: self._busy())
+    @rule(data=st.data(), how=st.sampled_from(["pass", "fail", "low"]))
+    def act(self, data: st.DataObject, how: str) -> None:
+        runs = self._unfinished()
+        if not runs:
+            return
+        view = data.draw(st.sampled_from(runs))
+        step = view.current
+        if step is None:
+            return
+        if view.open_gate is not None:
+            self.session.record_repair(view.run_id, "已维修 / repaired")
+            return
+        if isinstance(step, TimerStep):
+            if view.timer_remaining(step.id) is None:
+                try:
+                    self.session.start_timer(view.run_id, step.id)
+                except SafetyBlocked:
+                    assert self.session.safety().blockers_for_step(view.procedure.id, step.id)
+                return
+            self.clock.now += timedelta(minutes=step.minutes)
+            self._answer(view, True)
+            return
+        if isinstance(step, MeasurementStep):
+            start = 3.0 if how == "low" else 5.2
+            end = 5.0 if how == "fail" else start
+            if step.hold is None:
+                self._answer(view, {"unit": "kPa", "start": start, "end": end})
+            elif view.pending_reading(step.id) is None:
+                self._answer(view, {"unit": "kPa", "start": start})
+            else:
+                self.clock.now += timedelta(minutes=step.hold.minutes)
+                self._answer(view, {"unit": "kPa", "end": end})
+            return
+        if isinstance(step, CheckStep) and how == "fail":
+            refusal = step.on_fail is not None and step.on_fail.kind == GateKind.REFUSE
+            self._answer(view, step.pass_answer.other.value, refusal=refusal)
+            return
+        self._answer(view, passing_value(step))
+
+    @rule()
+    def correct_a_mistaken_refusal(self) -> None:
+        for view in self.session.runs():
+            if view.status != RunStatus.REFUSED or view.run_id in self.corrected:
+                continue
+            wrong = [e for e in view.events if e.kind == EventKind.ANSWERED][-1]
+            step = view.procedure.step(wrong.step_id)
+            assert isinstance(step, CheckStep)
+            after = self.session.correct(
+                view.run_id, wrong.event_id, step.pass_answer.value, "按错键 / wrong key"
+            )
+            assert after.status != RunStatus.REFUSED
+            self.refusals.pop(view.run_id, None)
+            return
+
+    @rule()
+    def record_refusal_correction(self) -> None:
+        waiting = [
+            v
+            for v in self.session.runs()
+            if v.status == RunStatus.REFUSED and v.run_id not in self.corrected
+        ]
+        if not waiting:
+            return
+        self.session.record_refusal_correction("拆除私改管段 / removed", "李工")
+        for view in waiting:
+            self.corrected[view.run_id] = self.session.view(view.run_id).events[-1].at
+
+    @rule(level=st.sampled_from(["major", "general"]), refusal=st.booleans())
+    def find_hazard(self, level: str, refusal: bool) -> None:
+        hazard = self.repo.add_hazard(
+            self.visit_id,
+            description="户内管道隐患",
+            level=level,
+            refusal_code="concealed_piping" if refusal else None,
+        )
+        self.hazards.append(hazard.id)
+        if level == "major" or refusal:
+            self.blocking_hazards.add(hazard.id)
+
+    @rule(data=st.data())
+    def fix_hazard(self, data: st.DataObject) -> None:
+        if not self.hazards:
+            return
+        hazard_id = data.draw(st.sampled_from(self.hazards))
+        for status in ("rechecking", "fixed"):
+            self.repo.set_hazard_status(hazard_id, status, note="已整改", actor="T001")
+        self.hazards.remove(hazard_id)
+        self.blocking_hazards.discard(hazard_id)
+
+    @rule(data=st.data())
+    def discard_or_abandon(self, data: st.DataObject) -> None:
+        runs = self._unfinished()
+        if not runs:
+            return
+        view = data.draw(st.sampled_from(runs))
+        if view.discardable():
+            self.session.discard(view.run_id)
+            assert all(v.run_id != view.run_id for v in self.session.runs())
+        else:
+            self.session.abandon(view.run_id, "客户要求改期 / rescheduled")
+
+    @rule()
+    def crash_and_restore(self) -> None:
+        before = {v.run_id: (v.status, v.current) for v in self.session.runs()}
+        self.session = self._new_session()
+        assert {v.run_id: (v.status, v.current) for v in self.session.runs()} == before
+
+    # ------------------------------------------------------------ invariants
+
+    @invariant()
+    def derived_from_what_is_stored(self) -> None:
+        if not hasattr(self, "session"):
+            return
+        stored = self.repo.safety_facts(self.visit_id)
+        state = derive(stored)
+        assert self.session.safety() == state
+        # refusal: gas-in closed exactly while a refusal of this visit stands (model)
+        assert state.gas_in_allowed() == (not self.refusals), (self.refusals, state)
+        # hazards: an open 重大 or refusal-class hazard blocks ignition and 已完成
+        kinds = {b.kind for b in state.blockers}
+        assert (BlockerKind.HAZARD_OPEN in kinds) == bool(self.blocking_hazards)
+        # purge: ignition needs a completed 置换放散 in this visit
+        purged = any(
+            v.procedure.id in PURGE_PROCEDURES and v.status == RunStatus.COMPLETED
+            for v in self.session.runs()
+        )
+        assert (BlockerKind.PURGE_MISSING not in kinds) == purged
+        # the history never shows a gas-in/ignition step done while it was closed
+        violations = {v.kind for v in audit(stored)}
+        assert ViolationKind.GAS_IN_AFTER_REFUSAL not in violations
+        assert ViolationKind.IGNITION_WITHOUT_GATES not in violations
+        assert (ViolationKind.LOCAL_OVERRIDE in violations) == any(
+            v.override is not None for v in self.session.runs()
+        )
+        # closing as 已完成 follows the same state
+        if not state.complete_allowed():
+            assert not self.repo.closing_rules(self.visit_id).allows(VisitOutcome.COMPLETED)
+        for view in self.session.runs():
+            assert view.blockers == state.blockers_for(view.procedure.id)
+
+
+SETTINGS = settings(
+    max_examples=12,
+    stateful_step_count=35,
+    deadline=None,  # each step is a real SQLite transaction; time varies with load
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def test_random_visits_keep_every_invariant() -> None:
+    STATS.clear()
+    run_state_machine_as_test(VisitMachine, settings=SETTINGS)
+    # the machine really reached closed steps (a machine that never tries is no test)
+    assert STATS["closed step tried"] >= 10, STATS
+    assert STATS["measurement step tried"] >= 10, STATS
