@@ -190,3 +190,34 @@ async def test_an_open_major_hazard_keeps_completed_closed_and_offers_the_refusa
         visit_id = app.screen.visit_id
     [hazard] = repo_for(settings).visit_hazards(visit_id)
     assert str(hazard.level.value) == "major" and hazard.deadline == today
+
+
+async def test_after_a_refusal_the_site_put_right_and_the_check_run_again(
+    settings: Settings,
+) -> None:
+    seed_order(settings)
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await open_procedure(pilot, "indoor-purge")
+        await refuse_private_alteration(pilot, screen)
+        refused_run = screen.run.run_id
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press("ctrl+s")  # nothing said: asked for
+        await settle(pilot)
+        assert "请填写所做的整改" in screen_text(app)
+        await type_text(pilot, "restored the piping")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        # The check runs again in a new run; gas stays closed until it passes.
+        screen = app.screen
+        assert isinstance(screen, ProcedureScreen)
+        assert screen.run.run_id != refused_run
+        assert screen.run.current.id == "private-alteration"
+        assert screen.query_one("#banner").display
+        await pilot.press("f8")  # not altered any more
+        await settle(pilot)
+        assert not screen.query_one("#banner").display
+    fixed = [e for e in events_of(settings) if e.kind == "refusal_corrected"]
+    assert fixed and fixed[0].value == {"what": "restored the piping", "by": "T001"}

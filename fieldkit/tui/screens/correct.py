@@ -190,3 +190,62 @@ class CorrectScreen(ModalScreen[Correction | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class RefusalCorrectionScreen(ModalScreen[tuple[str, str] | None]):
+    """After 不予通气 (rules 1-3): what was done to put the site right, and by whom. The
+    refusal is lifted only when the check is then run again and passed."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="refusalfix.cancel"),
+        Binding("ctrl+s", "save", "Record correction", id="refusalfix.save"),
+    ]
+
+    def __init__(self, technician: str) -> None:
+        super().__init__()
+        translate_bindings(self)
+        self.technician = technician
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="correct-dialog"):
+            yield Label(_("The site was put right"), classes="heading")
+            with Horizontal(classes="form-row"):
+                yield Label(_("What was done"))
+                yield FieldInput(id="fix-what")
+            with Horizontal(classes="form-row"):
+                yield Label(_("By whom"))
+                yield FieldInput(self.technician, id="fix-by")
+            yield Static(
+                _("Then the check is run again; gas stays closed until it passes."),
+                classes="hint",
+            )
+            yield Static("", id="correct-error", classes="error-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#fix-what", FieldInput).focus()
+
+    def on_input_submitted(self, event: FieldInput.Submitted) -> None:
+        event.stop()
+        if event.input.id == "fix-what":
+            self.query_one("#fix-by", FieldInput).focus()
+        else:
+            self.action_save()
+
+    def action_save(self) -> None:
+        what = self.query_one("#fix-what", FieldInput).value.strip()
+        by = self.query_one("#fix-by", FieldInput).value.strip()
+        error = self.query_one("#correct-error", Static)
+        if not what:
+            error.update(escape(_("Say what was done.")))
+            self.query_one("#fix-what", FieldInput).focus()
+            return
+        if not by:
+            error.update(escape(_("Say who did it.")))
+            self.query_one("#fix-by", FieldInput).focus()
+            return
+        self.dismiss((what, by))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

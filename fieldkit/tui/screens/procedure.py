@@ -105,6 +105,7 @@ class ProcedureScreen(FieldkitScreen):
         Binding("ctrl+r", "repair", "Record repair", id="run.repair"),
         Binding("ctrl+g", "end_job", "End job", id="run.end"),
         Binding("ctrl+y", "correct", "Correct answer", id="run.correct"),
+        Binding("ctrl+p", "refusal_fixed", "Site put right", id="run.refusal_fixed"),
         Binding("ctrl+n", "discard", "Discard run", id="run.discard"),
         Binding("ctrl+f", "sources", "Sources", id="run.sources"),
     ]
@@ -418,7 +419,11 @@ class ProcedureScreen(FieldkitScreen):
             "not_applicable": Intent.NOT_APPLICABLE,
             "save": Intent.SAVE,
         }
-        own = {*intents, "start_timer", "repair", "end_job", "sources", "correct", "discard"}
+        own = {
+            *intents,
+            *("start_timer", "repair", "end_job", "sources", "correct", "discard"),
+            "refusal_fixed",
+        }
         if action not in own:
             return True
         run = self.run
@@ -426,6 +431,10 @@ class ProcedureScreen(FieldkitScreen):
             return False
         if action == "sources":
             return run.current is not None and not run.status.finished
+        if action == "refusal_fixed":
+            return run.status == RunStatus.REFUSED and not any(
+                e.kind == EventKind.REFUSAL_CORRECTED for e in run.events
+            )
         if action == "discard":
             return run.discardable() and not run.status.finished
         if action == "correct":
@@ -509,6 +518,32 @@ class ProcedureScreen(FieldkitScreen):
                 )
 
         self.app.push_screen(CorrectScreen(run.procedure, run.events), chosen)
+
+    def action_refusal_fixed(self) -> None:
+        """After 不予通气: record what was done and by whom, then run the check again."""
+        session = self.session
+        if session is None or not self.check_action("refusal_fixed", ()):
+            return
+        from fieldkit.tui.screens.correct import RefusalCorrectionScreen
+
+        def recorded(result: tuple[str, str] | None) -> None:
+            if result is None:
+                return
+            try:
+                session.record_refusal_correction(*result)
+            except ProcedureError as exc:
+                self._say(_("Not accepted: {why}").format(why=exc))
+                return
+            except Exception as exc:  # the database refused the write
+                cause = getattr(exc, "orig", None) or exc
+                self._say(_("NOT saved: {error}. Answer again.").format(error=cause))
+                return
+            self.app.notify(_("Correction recorded. The check now runs again."))
+            # The check is re-run in a new run of this procedure.
+            self.app.switch_screen(ProcedureScreen(self.visit_id, self.procedure_id))
+
+        technician = self.fk_app.settings.technician_id or ""
+        self.app.push_screen(RefusalCorrectionScreen(technician), recorded)
 
     def action_discard(self) -> None:
         """Discard a run opened by mistake (only while it has no answers)."""
