@@ -3,6 +3,7 @@ the discard, a start pressure refused at once, and hazards that keep 已完成 c
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fieldkit.config import Settings
@@ -15,6 +16,7 @@ from fieldkit.tui.screens.visit import VisitScreen
 from fieldkit.tui.widgets.gate import GatePanel
 from tests.tui.helpers import make_app, repo_for, screen_text, seed_order, settle
 from tests.tui.test_procedure import (
+    answer_passing,
     clocked_app,
     events_of,
     open_procedure,
@@ -221,3 +223,33 @@ async def test_after_a_refusal_the_site_put_right_and_the_check_run_again(
         assert not screen.query_one("#banner").display
     fixed = [e for e in events_of(settings) if e.kind == "refusal_corrected"]
     assert fixed and fixed[0].value == {"what": "restored the piping", "by": "T001"}
+
+
+async def test_a_local_override_is_labelled_on_every_step(
+    settings: Settings, utility_data: Path
+) -> None:
+    seed_order(settings)
+    app, clock = clocked_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await open_procedure(pilot, "ignition", purged=True)
+        assert screen.run.override is not None
+        label = screen.run.override.label
+        assert "本地修订" in label
+        seen = 0
+        await choose_unit(pilot, "kPa")
+        await type_text(pilot, "6")
+        await pilot.press("enter")
+        await settle(pilot)
+        clock.advance(1)  # this utility's short hold
+        while screen.run.current is not None and screen.run.current.kind != "capture":
+            title = str(screen.query_one("#step-title").render())
+            assert "本地修订" in title, title
+            seen += 1
+            if screen.run.current.kind == "measurement":
+                await type_text(pilot, "6")
+                await pilot.press("enter")
+                await settle(pilot)
+            else:
+                await answer_passing(pilot, screen)
+        assert seen >= 6
