@@ -39,9 +39,18 @@ class Services:
         self._conduct: Any = None
         self._procedures: dict[str, Any] | None = None
         self.procedure_problems: list[Any] = []
-        from fieldkit.tui.screens.step_forms import UnitMemory
+        self._units: Any = None
 
-        self.units = UnitMemory()
+    @property
+    def units(self) -> Any:
+        """The pressure unit last chosen per instrument (:class:`UnitMemory`), made on first
+        use (its module imports the procedure models, which the first paint must not wait for)."""
+        with self._lock:
+            if self._units is None:
+                from fieldkit.tui.screens.step_forms import UnitMemory
+
+                self._units = UnitMemory()
+            return self._units
 
     @property
     def settings(self) -> Settings:

@@ -133,6 +133,8 @@ def test_ignition_job_end_to_end_in_tmux(tmp_path: Path) -> None:
         pane.wait_for("第 7/9 步")
         pane.keys("F7")  # IC-card gas loaded
         pane.wait_for("第 8/9 步")
+        pane.wait_for("^s 保存")  # the handover form is up (a person reads it first)
+        time.sleep(0.5)
         # Enter moves to the next field; Enter in the last one saves.
         pane.type("MH-2026-0001")
         pane.keys("Enter")
