@@ -16,6 +16,7 @@ FILES = [
     "fieldkit/records/hazards.py",
     "fieldkit/records/labels.py",
     "fieldkit/records/handover.py",
+    "fieldkit/records/handover_pdf.py",
     "fieldkit/cli/records.py",
 ]
 
@@ -29,6 +30,8 @@ def _msgids() -> set[str]:
         handover.OUTCOME_LABELS,
         handover.LEVEL_LABELS,
         handover.STATUS_LABELS,
+        handover.VERDICT_LABELS,
+        handover.ANSWER_LABELS,
     ):
         found.update(labels.values())
     return found

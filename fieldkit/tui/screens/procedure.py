@@ -25,7 +25,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, Footer, Static
 
-from fieldkit.i18n import _, pick
+from fieldkit.diagnostics.present import (
+    as_written_lines,
+    fact_label,
+    paragraph_lines,
+    utility_fields_note,
+)
+from fieldkit.i18n import _, get_language, pick
 from fieldkit.procedures.engine import EventKind, RunStatus, failure_text
 from fieldkit.procedures.models import Step
 from fieldkit.safety import Blocker, BlockerKind
@@ -376,9 +382,13 @@ class ProcedureScreen(FieldkitScreen):
         procedure = run.procedure
         if procedure.steps and step.id == procedure.steps[0].id:
             # The procedure's own introduction and notes, with its first step.
-            extra = [text(t) for t in [*procedure.intro, *procedure.notes]]
+            extra = []
+            for paragraph in [*procedure.intro, *procedure.notes]:
+                first, *more = paragraph_lines(paragraph, get_language())
+                extra.append(f"[b]{escape(narrow(first))}[/b]")
+                extra.extend(f"[dim]{escape(narrow(line))}[/dim]" for line in more)
             if extra:
-                words = "\n".join(f"[b]{line}[/b]" for line in extra) + "\n\n" + words
+                words = "\n".join(extra) + "\n\n" + words
         body.update(words)
         if step.say_to_customer is not None:
             say.display = True
@@ -390,9 +400,16 @@ class ProcedureScreen(FieldkitScreen):
 
     def _source_lines(self, step: Step) -> list[str]:
         """Where the step's values come from: folded to one line until Ctrl+F."""
-        lines = []
+        run = self.run
+        procedures = [run.procedure] if run is not None else []
+        # The manual's words as written (原文如此) and the utility's own fields: always shown.
+        lines = [narrow(line) for line in as_written_lines(step.as_written)]
+        utility = utility_fields_note(getattr(step, "fields", []))
+        if utility is not None:
+            lines.append(narrow(utility))
         if step.requires:
-            lines.append(_("Needs first: {facts}").format(facts=", ".join(step.requires)))
+            facts = [fact_label(f, procedures) for f in step.requires]
+            lines.append(_("Needs first: {facts}").format(facts=narrow(", ".join(facts))))
         cited = [step.source] if step.source is not None and not step.source.is_manual else []
         hold = getattr(step, "hold", None)
         if hold is not None:

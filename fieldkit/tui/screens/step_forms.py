@@ -446,6 +446,8 @@ class CaptureForm(FormBase):
             if spec is None:
                 continue
             label = narrow(pick(spec.label))
+            if spec.source is not None:
+                label += "*"  # not in the manual: the utility's own field
             if spec.unit:
                 label += f" ({spec.unit})"
             if str(spec.type.value) == "text_list":

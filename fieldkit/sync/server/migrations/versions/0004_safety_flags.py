@@ -1,7 +1,7 @@
 """safety flags (issue 8): violations found by re-deriving each pushed visit's safety state
 
-Revision ID: 0003_safety_flags
-Revises: 0002
+Revision ID: 0004_safety_flags
+Revises: 0003_sync_scale
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_safety_flags"
-down_revision = "0002"
+revision = "0004_safety_flags"
+down_revision = "0003_sync_scale"
 branch_labels = None
 depends_on = None
 

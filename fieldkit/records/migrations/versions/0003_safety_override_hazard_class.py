@@ -1,7 +1,7 @@
 """safety (issue 8): hazard refusal class; procedure file hash and override per run
 
-Revision ID: 0002_safety
-Revises: 0001
+Revision ID: 0003_safety
+Revises: 0002_sync_state
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_safety"
-down_revision = "0001"
+revision = "0003_safety"
+down_revision = "0002_sync_state"
 branch_labels = None
 depends_on = None
 
