@@ -211,7 +211,7 @@ class RefusalCorrectionScreen(ModalScreen[tuple[str, str] | None]):
         with Vertical(id="correct-dialog"):
             yield Label(_("The site was put right"), classes="heading")
             with Horizontal(classes="form-row"):
-                yield Label(_("What was done"))
+                yield Label(_("What was put right"))
                 yield FieldInput(id="fix-what")
             with Horizontal(classes="form-row"):
                 yield Label(_("By whom"))

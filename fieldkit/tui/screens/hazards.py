@@ -80,14 +80,14 @@ class HazardsScreen(FieldkitScreen):
         self._hazards: list[Any] = []
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(_("Hazards"))
+        yield StatusBar(_("Safety hazards"))
         yield OptionList(id="hazard-list")
         with Vertical(id="hazard-form"):
             with Horizontal(classes="form-row"):
-                yield Label(_("Description"))
+                yield Label(_("Hazard description"))
                 yield FieldInput(id="hazard-description")
             with Horizontal(classes="form-row"):
-                yield Label(_("Level"))
+                yield Label(_("Hazard level"))
                 yield Select(
                     [(level_label("major"), "major"), (level_label("general"), "general")],
                     value="general",

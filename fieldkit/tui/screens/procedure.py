@@ -129,7 +129,7 @@ class ProcedureScreen(FieldkitScreen):
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(_("Procedure"))
+        yield StatusBar(_("Procedure run"))
         yield Static("", id="step-title")
         yield GatePanel(id="gate")
         yield Static("", id="banner")

@@ -293,7 +293,7 @@ class MeasurementForm(FormBase):
     def compose(self) -> ComposeResult:
         yield Static("", id="pass-rule", classes="rule")
         yield self._row(
-            _("Unit"),
+            _("Pressure unit"),
             Select[str]([], prompt=_("choose the unit"), id="unit"),
             row_id="unit-row",
         )

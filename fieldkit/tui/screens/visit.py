@@ -127,7 +127,7 @@ class VisitScreen(FieldkitScreen):
         Binding("ctrl+s", "save_meter", "Save meter", id="visit.save"),
         Binding("f8", "handover", "Handover form", id="visit.handover"),
         Binding("ctrl+y", "meter_swap", "Meter swap", id="visit.swap"),
-        Binding("ctrl+l", "hazards", "Hazards", id="visit.hazards"),
+        Binding("ctrl+l", "hazards", "Safety hazards", id="visit.hazards"),
         Binding("ctrl+g", "end_visit", "End visit", id="visit.end"),
     ]
 
@@ -138,7 +138,7 @@ class VisitScreen(FieldkitScreen):
         self._state: Any = None
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(_("Visit"))
+        yield StatusBar(_("Visit screen"))
         yield Static("", id="visit-banner")
         with Horizontal(id="visit-body"):
             with Vertical(id="visit-left"):
