@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fieldkit.i18n import locale_dir, parse_po, placeholders, source_msgids
-from fieldkit.records import labels as handover
+from fieldkit.records import handover
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [
