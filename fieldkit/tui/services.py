@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fieldkit.config import Settings
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Services:
-    """Lazily opened domain objects for one TUI session."""
+    """Lazily opened domain objects for one TUI session.
+
+    ``clock`` is the one clock of the TUI's timers and hold countdowns (the engine measures
+    holds with it); tests replace it with a clock they move forward, instead of sleeping.
+    """
+
+    clock: Callable[[], datetime] = staticmethod(utc_now)
 
     def __init__(self, settings: Settings | Callable[[], Settings]):
         self._settings_source = settings
@@ -28,6 +39,18 @@ class Services:
         self._conduct: Any = None
         self._procedures: dict[str, Any] | None = None
         self.procedure_problems: list[Any] = []
+        self._units: Any = None
+
+    @property
+    def units(self) -> Any:
+        """The pressure unit last chosen per instrument (:class:`UnitMemory`), made on first
+        use (its module imports the procedure models, which the first paint must not wait for)."""
+        with self._lock:
+            if self._units is None:
+                from fieldkit.tui.screens.step_forms import UnitMemory
+
+                self._units = UnitMemory()
+            return self._units
 
     @property
     def settings(self) -> Settings:

@@ -3,13 +3,11 @@ and says why; the database shows the rule held."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fieldkit.config import Settings
 from fieldkit.tui.screens.close_visit import CloseVisitScreen
 from fieldkit.tui.screens.visit import VisitScreen
 from tests.tui.helpers import make_app, repo_for, screen_text, seed_order, settle
-from tests.tui.test_procedure import open_procedure, type_into, wait_hold
+from tests.tui.test_procedure import clocked_app, open_procedure, type_into
 
 
 async def test_an_ignition_visit_without_its_run_cannot_be_closed_as_completed(
@@ -38,20 +36,18 @@ async def test_an_ignition_visit_without_its_run_cannot_be_closed_as_completed(
     assert repo_for(settings).get_visit(visit_id).closed_at is None
 
 
-async def test_a_failed_test_ends_only_as_stopped_or_incomplete(
-    settings: Settings, utility_data: Path
-) -> None:
+async def test_a_failed_test_ends_only_as_stopped_or_incomplete(settings: Settings) -> None:
     seed_order(settings)
-    app = make_app(settings)
+    app, clock = clocked_app(settings)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         screen = await open_procedure(pilot, "ignition")
         visit_id = screen.visit_id
         screen.query_one("#unit").value = "kPa"
-        await type_into(pilot, "#input-1", "6")
+        await type_into(pilot, "#start", "6")
         await pilot.press("ctrl+s")
-        await wait_hold(pilot)
-        await type_into(pilot, "#input-2", "5.5")
+        clock.advance(16)  # the shipped 15-minute hold, on the injected clock
+        await type_into(pilot, "#end", "5.5")
         await pilot.press("ctrl+s")  # a pressure drop: the gate holds the job
         await settle(pilot)
         assert "停止或未完成" in screen_text(app)

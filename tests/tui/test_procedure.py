@@ -2,29 +2,75 @@
 
 from __future__ import annotations
 
-import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from fieldkit.config import Settings
 from fieldkit.tui.screens.procedure import ProcedureScreen
 from fieldkit.tui.widgets.gate import GatePanel
-from tests.tui.conftest import HOLD_MINUTES
 from tests.tui.helpers import make_app, repo_for, screen_text, seed_order, settle
 
 
-async def open_procedure(pilot: Any, procedure_id: str) -> ProcedureScreen:
-    """Home -> start the work order's visit -> run ``procedure_id``."""
+class FakeClock:
+    """A clock the test moves forward (the TUI's timers and the engine's holds read it)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, minutes: float) -> None:
+        self.now += timedelta(minutes=minutes)
+
+
+def clocked_app(settings: Settings) -> tuple[Any, FakeClock]:
+    app = make_app(settings)
+    clock = FakeClock()
+    app.services.clock = clock
+    return app, clock
+
+
+async def open_procedure(pilot: Any, procedure_id: str, *, purged: bool = False) -> ProcedureScreen:
+    """Home -> start the work order's visit -> run ``procedure_id`` (after a passed
+    置换放散 when ``purged``: ignition needs one in the same visit)."""
     app = pilot.app
     app.screen.query_one("#orders").focus()
     await pilot.press("enter")
     await settle(pilot)
+    if purged:
+        await pass_purge(pilot)
+    return await run_from_visit(pilot, procedure_id)
+
+
+async def run_from_visit(pilot: Any, procedure_id: str) -> ProcedureScreen:
+    """On the visit screen: highlight ``procedure_id`` and run it (F7)."""
+    app = pilot.app
     options = app.screen.query_one("#procedures")
     options.highlighted = app.screen._procedure_ids.index(procedure_id)
     await pilot.press("f7")
     await settle(pilot)
     assert isinstance(app.screen, ProcedureScreen)
     return app.screen
+
+
+async def answer_passing(pilot: Any, screen: ProcedureScreen) -> None:
+    """Answer the current check the passing way (F7 yes / F8 no)."""
+    step = screen.run.current
+    passing_no = step.kind == "check" and step.pass_answer == "no"
+    await pilot.press("f8" if passing_no else "f7")
+    await settle(pilot)
+
+
+async def pass_purge(pilot: Any) -> None:
+    """From the visit screen: 户内燃气置换放散 with every check passed, then back."""
+    screen = await run_from_visit(pilot, "indoor-purge")
+    while screen.run.current is not None:
+        await answer_passing(pilot, screen)
+    assert str(screen.run.status) == "completed", screen_text(pilot.app)
+    await pilot.press("escape")
+    await settle(pilot)
 
 
 async def type_into(pilot: Any, selector: str, text: str) -> None:
@@ -40,38 +86,31 @@ def events_of(settings: Settings, step_id: str | None = None) -> list[Any]:
     return [e for e in events if step_id is None or e.step_id == step_id]
 
 
-async def wait_hold(pilot: Any) -> None:
-    await asyncio.sleep(HOLD_MINUTES * 60 + 0.3)
-    await pilot.pause()
-
-
-async def test_failed_tightness_test_blocks_ignition(
-    settings: Settings, utility_data: Path
-) -> None:
+async def test_failed_tightness_test_blocks_ignition(settings: Settings) -> None:
     seed_order(settings)
-    app = make_app(settings)
+    app, clock = clocked_app(settings)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        screen = await open_procedure(pilot, "ignition")
+        screen = await open_procedure(pilot, "ignition", purged=True)
         assert screen.run.current.id == "tightness-test"
         assert "严密性试验" in screen_text(app)
 
         # Start reading: 6 kPa; the hold starts and the countdown shows.
         screen.query_one("#unit").value = "kPa"
-        await type_into(pilot, "#input-1", "6")
+        await type_into(pilot, "#start", "6")
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert "已保存" in screen_text(app)
         assert [e.kind for e in events_of(settings, "tightness-test")] == ["reading_started"]
 
         # The end reading before the hold is over is refused by the engine.
-        await type_into(pilot, "#input-2", "5.5")
+        await type_into(pilot, "#end", "5.5")
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert "时间未到" in screen_text(app)
         assert [e.kind for e in events_of(settings, "tightness-test")] == ["reading_started"]
 
-        await wait_hold(pilot)
+        clock.advance(16)  # the shipped 15-minute hold, on the injected clock
         await pilot.press("ctrl+s")  # 5.5 kPa after 6: a pressure drop
         await settle(pilot)
         gate = screen.query_one("#gate", GatePanel)
@@ -90,7 +129,7 @@ async def test_failed_tightness_test_blocks_ignition(
 
         # The way forward the engine offers: record the repair, then test again.
         await pilot.press("ctrl+r")
-        await type_into(pilot, "#input-1", "tightened the union nut")
+        await type_into(pilot, "#repair-line", "tightened the union nut")
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert not gate.shown
@@ -99,10 +138,10 @@ async def test_failed_tightness_test_blocks_ignition(
         assert repair and repair[0].value["description"] == "tightened the union nut"
 
         screen.query_one("#unit").value = "kPa"
-        await type_into(pilot, "#input-1", "6")
+        await type_into(pilot, "#start", "6")
         await pilot.press("ctrl+s")
-        await wait_hold(pilot)
-        await type_into(pilot, "#input-2", "6")
+        clock.advance(16)
+        await type_into(pilot, "#end", "6")
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert screen.run.current.id == "alarm-cutoff-test"
@@ -119,8 +158,13 @@ async def test_private_alteration_refuses_gas_and_closes_the_visit(settings: Set
         screen = await open_procedure(pilot, "indoor-purge")
         assert screen.run.current.id == "private-alteration"
         assert "私自改造" in screen_text(app)
-        await type_into(pilot, "#input-2", "厨房管道改到阳台")
+        await type_into(pilot, "#note", "厨房管道改到阳台")
         await pilot.press("f7")  # yes: the piping was altered privately
+        await settle(pilot)
+        # One key does not refuse gas: the consequence is spelled out first.
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        assert "不予通气" in screen_text(app)
+        await pilot.press("ctrl+s")  # yes, refuse gas
         await settle(pilot)
         assert screen.query_one("#gate", GatePanel).shown
         text = screen_text(app)

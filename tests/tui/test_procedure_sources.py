@@ -29,6 +29,10 @@ async def test_ignition_first_step_shows_the_intro_rule_with_its_source(
         assert "未做严密性试验不得通气点火" in text
         assert "手册：小区通气流程" in text  # the intro rule's source
         assert '原文如此："同进"，应为"同时"' in text  # the note's typo explained
+        assert "research/" not in text
+        await pilot.press("ctrl+f")  # the long source citations are folded until asked for
+        await settle(pilot)
+        text = screen_text(app)
         assert "来源：行业做法" in text and "research/" not in text
         assert "Practice:" not in text
 

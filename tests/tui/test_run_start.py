@@ -74,7 +74,7 @@ async def test_a_run_row_never_exists_without_its_first_event(
     assert len(_rows(db_file, "SELECT id FROM procedure_run")) == 1
 
 
-async def test_a_run_without_events_from_an_old_database_is_restarted(
+async def test_a_run_without_events_from_an_old_database_is_left_and_a_new_one_started(
     settings: Settings,
 ) -> None:
     customer, order = seed_order(settings)
@@ -90,10 +90,13 @@ async def test_a_run_without_events_from_an_old_database_is_restarted(
         await settle(pilot)
         screen = await _open_first_visit_procedure(pilot, "ignition")
         assert screen.run is not None, screen_text(app)
-        assert screen.run.run_id == legacy.id
         assert screen.run.current.id == "tightness-test"
         assert "第 1/" in screen_text(app)
+        started = screen.run.run_id
+    # The session keeps the empty run in the record (evidence, never rewritten) and runs
+    # the procedure in a new run whose row and first event were saved together.
     state = repo_for(settings).resume(visit.id)
-    assert [r.run_id for r in state.runs] == [legacy.id]
-    assert [e.kind for e in state.runs[0].events] == ["started"]
-    assert state.runs[0].status == "in_progress"
+    runs = {r.run_id: r for r in state.runs}
+    assert set(runs) == {legacy.id, started}
+    assert runs[legacy.id].events == []
+    assert [e.kind for e in runs[started].events] == ["started"]

@@ -88,9 +88,34 @@ def test_ignition_job_end_to_end_in_tmux(tmp_path: Path) -> None:
         pane.wait_for("WO-E2E-1")
         pane.keys("Enter")  # start the visit from the work order
         pane.wait_for("户内燃气置换放散要求")
-        pane.keys("F7")  # an ignition work order: the ignition procedure is preselected
+        # Ignition needs a completed 置换放散 in the same visit: the purge first (it is
+        # listed just below the preselected ignition procedure).
+        pane.keys("Down")
+        time.sleep(0.3)
+        pane.keys("F7")
+        pane.wait_for("是否经过私自改造")
+        for n, key in enumerate(("F8", "F8", "F7", "F7", "F7", "F7", "F7"), start=2):
+            pane.keys(key)  # every check answered the passing way
+            pane.wait_for(f"第 {n}/8 步")
+        pane.keys("F8")
+        pane.wait_for("流程已完成")
+        pane.keys("Escape")
+        pane.wait_for("户内燃气置换放散要求  [已完成]")
+        pane.keys("Up")  # back to ignition
+        time.sleep(0.3)
+        pane.keys("F7")
         pane.wait_for("点火前严密性试验")
 
+        # The unit is chosen explicitly (the cursor starts on it): Enter opens the list,
+        # Down moves from the prompt to Pa, Enter picks it and moves on to the reading.
+        pane.wait_for("选择单位")
+        pane.keys("Enter")
+        pane.wait_for("mmH2O")  # the list is open (a person looks before pressing on)
+        time.sleep(0.3)
+        pane.keys("Down")
+        time.sleep(0.3)
+        pane.keys("Enter")
+        pane.wait_for("起始读数 (Pa)")
         # Tightness test: 6000 Pa at the start, 6000 Pa after the hold: no drop, a pass.
         pane.type("6000")
         pane.keys("Enter")
@@ -108,12 +133,15 @@ def test_ignition_job_end_to_end_in_tmux(tmp_path: Path) -> None:
         pane.wait_for("第 7/9 步")
         pane.keys("F7")  # IC-card gas loaded
         pane.wait_for("第 8/9 步")
+        pane.wait_for("^s 保存")  # the handover form is up (a person reads it first)
+        time.sleep(0.5)
+        # Enter moves to the next field; Enter in the last one saves.
         pane.type("MH-2026-0001")
-        pane.keys("Tab")
-        pane.type("S-001, S-002")
-        pane.keys("Tab")
+        pane.keys("Enter")
+        pane.type("S-001、S-002")
+        pane.keys("Enter")
         pane.type("0")
-        pane.keys("Tab")
+        pane.keys("Enter")
         pane.type("20")
         pane.keys("Enter")
         pane.wait_for("第 9/9 步")
@@ -147,7 +175,8 @@ def test_ignition_job_end_to_end_in_tmux(tmp_path: Path) -> None:
     assert record.meter_no == "MH-2026-0001"
     assert record.seal_nos == ["S-001", "S-002"]
     state = repo.resume(visit.visit_id)
-    [run] = state.runs
+    purge, run = state.runs
+    assert purge.procedure_id == "indoor-purge" and purge.status == "completed"
     assert run.procedure_id == "ignition" and run.status == "completed"
     tightness = [e for e in run.events if e.step_id == "tightness-test" and e.kind == "answered"]
     assert tightness[0].passed is True

@@ -30,15 +30,10 @@ OUTCOMES = (
 
 
 def outcome_label(outcome: str) -> str:
-    labels = {
-        "completed": _("Completed"),
-        "refused_gas": _("Gas refused"),
-        "not_home": _("Nobody at home"),
-        "customer_refused": _("Customer refused the check"),
-        "stopped_unsafe": _("Stopped: unsafe"),
-        "incomplete": _("Incomplete"),
-    }
-    return labels.get(outcome, outcome)
+    """The outcome in the UI language (the records layer's one label set)."""
+    from fieldkit.records.labels import outcome_label as label
+
+    return label(outcome)
 
 
 class CloseVisitScreen(ModalScreen[bool]):
@@ -97,6 +92,10 @@ class CloseVisitScreen(ModalScreen[bool]):
         with Vertical(id="close-dialog"):
             yield Label(_("End the visit"), classes="heading")
             if why:
+                if "completed" not in self.outcomes:
+                    why = _("{outcome} is not offered: {why}").format(
+                        outcome=outcome_label("completed"), why=why
+                    )
                 yield Static(escape(narrow(why)), id="close-rules", classes="error-text")
             yield OptionList(
                 *(Option(outcome_label(o), id=o) for o in self.outcomes), id="outcomes"

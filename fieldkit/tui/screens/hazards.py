@@ -9,7 +9,7 @@ trail). The hazards show on the handover form.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, ClassVar
 
 from rich.markup import escape
@@ -26,6 +26,17 @@ from fieldkit.tui.widgets.inputs import FieldInput
 from fieldkit.tui.widgets.status import StatusBar
 
 NEXT_STATUS = {"pending": "rechecking", "rechecking": "fixed"}
+LONGEST_DEADLINE_DAYS = 366  # a rectification deadline is set within a year
+
+
+def refusal_classes() -> list[tuple[str, str]]:
+    """The manual's four 不予通气 conditions (户内燃气置换放散要求 rules 5-8), for the form."""
+    return [
+        (_("Private alteration of the indoor piping"), "private_alteration"),
+        (_("Concealed piping, valve or meter"), "concealed_piping"),
+        (_("No pipe clamps"), "no_pipe_clamps"),
+        (_("Installation not to the rules"), "non_compliant_installation"),
+    ]
 
 
 def level_label(level: Any) -> str:
@@ -56,9 +67,11 @@ class HazardsScreen(FieldkitScreen):
 
     CSS_PATH = "forms.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="hazards.back"),
+        Binding("f1", "keys", "Keys", id="hazards.keys"),
         Binding("ctrl+s", "add", "Add hazard", id="hazards.add"),
         Binding("f7", "advance", "Next status", id="hazards.advance"),
-        Binding("escape", "app.pop_screen", "Back", id="hazards.back"),
+        Binding("f8", "refusal_check", "Refusal check", id="hazards.refusal_check"),
     ]
 
     def __init__(self, visit_id: uuid.UUID) -> None:
@@ -67,14 +80,14 @@ class HazardsScreen(FieldkitScreen):
         self._hazards: list[Any] = []
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(_("Hazards"))
+        yield StatusBar(_("Safety hazards"))
         yield OptionList(id="hazard-list")
         with Vertical(id="hazard-form"):
             with Horizontal(classes="form-row"):
-                yield Label(_("Description"))
+                yield Label(_("Hazard description"))
                 yield FieldInput(id="hazard-description")
             with Horizontal(classes="form-row"):
-                yield Label(_("Level"))
+                yield Label(_("Hazard level"))
                 yield Select(
                     [(level_label("major"), "major"), (level_label("general"), "general")],
                     value="general",
@@ -82,8 +95,15 @@ class HazardsScreen(FieldkitScreen):
                     id="hazard-level",
                 )
             with Horizontal(classes="form-row"):
+                yield Label(_("Refusal class"))
+                yield Select(
+                    refusal_classes(),
+                    prompt=_("none"),
+                    id="hazard-refusal",
+                )
+            with Horizontal(classes="form-row"):
                 yield Label(_("Fix by (YYYY-MM-DD)"))
-                yield FieldInput(id="hazard-deadline")
+                yield FieldInput(id="hazard-deadline", placeholder=_("required"))
             with Horizontal(classes="form-row"):
                 yield Label(_("Basis"))
                 yield FieldInput(id="hazard-basis")
@@ -135,26 +155,69 @@ class HazardsScreen(FieldkitScreen):
             self._say(_("Describe the hazard first."), error=True, focus="#hazard-description")
             return
         raw_deadline = self.query_one("#hazard-deadline", FieldInput).value.strip()
+        if not raw_deadline:
+            self._say(
+                _("Give the rectification deadline (YYYY-MM-DD)."),
+                error=True,
+                focus="#hazard-deadline",
+            )
+            return
         try:
-            deadline = date.fromisoformat(raw_deadline) if raw_deadline else None
+            deadline = date.fromisoformat(raw_deadline)
         except ValueError:
             self._say(
                 _("The date must be written as YYYY-MM-DD."), error=True, focus="#hazard-deadline"
             )
             return
+        today = self.fk_app.services.clock().date()
+        if not today <= deadline <= today + timedelta(days=LONGEST_DEADLINE_DAYS):
+            self._say(
+                _("The deadline must be between today and one year from today."),
+                error=True,
+                focus="#hazard-deadline",
+            )
+            return
+        refusal = self.query_one("#hazard-refusal", Select)
+        refusal_code = None if refusal.is_blank() else str(refusal.value)
         basis = self.query_one("#hazard-basis", FieldInput).value.strip() or None
         level = str(self.query_one("#hazard-level", Select).value)
         try:
             hazard = self.repo.add_hazard(
-                self.visit_id, description=description, level=level, deadline=deadline, basis=basis
+                self.visit_id,
+                description=description,
+                level=level,
+                deadline=deadline,
+                basis=basis,
+                refusal_code=refusal_code,
             )
         except RecordsError as exc:
             self._say(str(exc), error=True)
             return
         for selector in ("#hazard-description", "#hazard-deadline", "#hazard-basis"):
             self.query_one(selector, FieldInput).value = ""
+        refusal.clear()
         self.refresh_hazards(highlight=hazard.id)
+        if refusal_code is not None or level == "major":
+            # Gas-in and ignition are closed while it is open; offer the refusal check.
+            self._say(
+                _(
+                    "Saved. Gas-in and ignition stay closed while it is open. "
+                    "F8: run the refusal check (indoor purge) now."
+                )
+            )
+            return
         self._say(_("Saved"))
+
+    def action_refusal_check(self) -> None:
+        """Run the 不予通气 checks of 户内燃气置换放散要求 (rules 5-8) in this visit."""
+        from fieldkit.tui.screens.procedure import ProcedureScreen
+
+        self.app.switch_screen(ProcedureScreen(self.visit_id, "indoor-purge"))
+
+    def action_keys(self) -> None:
+        from fieldkit.tui.screens.dialogs import KeysScreen
+
+        self.app.push_screen(KeysScreen(self))
 
     def action_advance(self) -> None:
         from fieldkit.records.repo import RecordsError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -118,13 +119,16 @@ class VisitScreen(FieldkitScreen):
 
     CSS_PATH = "visit.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Back first: the footer keeps it even at 60 columns. F1 lists every key (the
+        # footer has room for all of them at 80 columns; the hint line names F1).
+        Binding("escape", "app.pop_screen", "Back", id="visit.back"),
+        Binding("f1", "keys", "Keys", id="visit.keys", show=False),
         Binding("f7", "run_procedure", "Run procedure", id="visit.run"),
         Binding("ctrl+s", "save_meter", "Save meter", id="visit.save"),
         Binding("f8", "handover", "Handover form", id="visit.handover"),
         Binding("ctrl+y", "meter_swap", "Meter swap", id="visit.swap"),
-        Binding("ctrl+l", "hazards", "Hazards", id="visit.hazards"),
+        Binding("ctrl+l", "hazards", "Safety hazards", id="visit.hazards"),
         Binding("ctrl+g", "end_visit", "End visit", id="visit.end"),
-        Binding("escape", "app.pop_screen", "Back", id="visit.back"),
     ]
 
     def __init__(self, visit_id: uuid.UUID) -> None:
@@ -134,7 +138,8 @@ class VisitScreen(FieldkitScreen):
         self._state: Any = None
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(_("Visit"))
+        yield StatusBar(_("Visit screen"))
+        yield Static("", id="visit-banner")
         with Horizontal(id="visit-body"):
             with Vertical(id="visit-left"):
                 yield Static("", id="visit-customer")
@@ -215,7 +220,22 @@ class VisitScreen(FieldkitScreen):
                 if current.procedure_id in procedures
                 else current.procedure_id
             )
-        self.query_one("#visit-runs", Static).update(narrow(note))
+        note = (note + "\n" if note else "") + _("F1: every key of this screen")
+        self.query_one("#visit-runs", Static).update(escape(narrow(note)))
+        self._show_safety(repo)
+
+    def _show_safety(self, repo: Any) -> None:
+        """The banner: a standing refusal or an open hazard closes gas-in and ignition for the
+        whole visit (why, what clears it, the source)."""
+        from fieldkit.safety import derive
+        from fieldkit.tui.screens.procedure import STANDING, blocker_text
+
+        banner = self.query_one("#visit-banner", Static)
+        blockers = tuple(
+            b for b in derive(repo.safety_facts(self.visit_id)).blockers if b.kind in STANDING
+        )
+        banner.update(blocker_text(blockers))
+        banner.display = bool(blockers)
 
     @on(OptionList.OptionSelected, "#procedures")
     def _selected(self, event: OptionList.OptionSelected) -> None:
@@ -235,11 +255,9 @@ class VisitScreen(FieldkitScreen):
         from fieldkit.records.repo import RecordsError
 
         meter_no = self.query_one("#meter-no", FieldInput).value.strip()
-        seals = [
-            s.strip()
-            for s in self.query_one("#seal-nos", FieldInput).value.replace("，", ",").split(",")
-            if s.strip()
-        ]
+        from fieldkit.tui.screens.step_forms import split_list
+
+        seals = split_list(self.query_one("#seal-nos", FieldInput).value)  # 、，, or spaces
         raw_reading = self.query_one("#meter-reading", FieldInput).value.strip()
         saved = self.query_one("#visit-saved", Static)
         try:
@@ -261,6 +279,11 @@ class VisitScreen(FieldkitScreen):
             return
         saved.set_classes("saved")
         saved.update(_("Saved"))
+
+    def action_keys(self) -> None:
+        from fieldkit.tui.screens.dialogs import KeysScreen
+
+        self.app.push_screen(KeysScreen(self))
 
     def action_handover(self) -> None:
         from fieldkit.tui.screens.handover import HandoverScreen

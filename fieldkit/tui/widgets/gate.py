@@ -13,9 +13,11 @@ class GatePanel(Static):
         display: none;
         width: 1fr;
         height: auto;
-        min-height: 5;
-        padding: 1 2;
-        margin: 1 0;
+        min-height: 3;
+        max-height: 50%;
+        overflow-y: auto;
+        padding: 0 1;
+        margin: 0 1;
         background: $error;
         color: $text;
         text-style: bold;
