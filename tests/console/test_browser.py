@@ -149,7 +149,7 @@ def test_dispatch_sync_review_follow_up_and_complaint(
     _submit(disp, "button:text-is('派给')")
     facts = disp.inner_text("dl.facts")
     assert "T001" in facts and "原 T002" in facts
-    assert "work_order.assign" in disp.inner_text("ul.trail")
+    assert "工单已派发" in disp.inner_text("ul.trail")
     disp.screenshot(path=str(shots / "work-order.png"), full_page=True)
 
     # --- a real `fieldkit sync` pulls it; the technician closes a visit; sync pushes it
