@@ -44,12 +44,10 @@ def test_batches_split_on_413_and_an_oversized_visit_is_set_aside(
     (aside,) = VisitRepository(laptop).outbox_items(OutboxState.REJECTED)
     assert aside.visit_id == huge and "413" in (aside.last_error or "")
     assert report.waiting == 0 and outbox_count(laptop) == 0
-    assert [p.to_push for p in seen if p.phase == "push"][0] == 13
+    assert next(p.to_push for p in seen if p.phase == "push") == 13
 
 
-def test_a_broken_record_is_set_aside_and_the_rest_goes_on(
-    backoffice: Backoffice, laptop
-) -> None:
+def test_a_broken_record_is_set_aside_and_the_rest_goes_on(backoffice: Backoffice, laptop) -> None:
     first = close_visit(laptop, customer_no="B1")
     broken = close_visit(laptop, customer_no="B2", when=T0 + timedelta(minutes=5))
     after = close_visit(laptop, customer_no="B3", when=T0 + timedelta(minutes=10))
