@@ -71,6 +71,7 @@ LABELS: dict[str, dict[str, str]] = {
         "complaint.confirmed": "Complaint confirmed by the customer",
         "complaint.closed": "Complaint closed",
         "export": "List downloaded",
+        "handover.pdf": "Handover form downloaded",
     },
     "role": {
         "admin": "Administrator",
