@@ -90,7 +90,7 @@ def _service(ref: str | dict[str, str], call: Any, *args: Any) -> Any:
     except service.ServiceError as exc:
         raise UserError(
             SERVICE_MESSAGES.get(exc.code, "Cannot do that: {ref}"),
-            status=exc.status if exc.status < 500 else 400,
+            status=422 if exc.code == "unknown_technician" else min(exc.status, 499),
             ref=ref
             if exc.code in ("unknown_technician", "not_found", "duplicate_order_no")
             else exc.message,

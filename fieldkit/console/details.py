@@ -199,3 +199,26 @@ def technician_logins(engine: Engine, limit: int = 500) -> list[str]:
                 .limit(limit)
             )
         ]
+
+
+def handover_pdf(engine: Engine, visit_id: uuid.UUID, tz: Any) -> tuple[str, bytes]:
+    """(file name, PDF) of the visit's handover form (设施交接单), built from the pushed
+    record the way the laptop prints it, in the server's language."""
+    from fieldkit.records.handover import handover_from_payload
+    from fieldkit.records.handover_pdf import PdfError, PdfFontMissing, render_handover_pdf
+    from fieldkit.sync.schema import VisitPayload
+
+    with reading(engine) as conn:
+        row = conn.execute(
+            sa.select(t.visit.c.payload, t.visit.c.customer_no).where(t.visit.c.id == visit_id)
+        ).first()
+    if row is None:
+        raise _not_found(visit_id)
+    try:
+        form = handover_from_payload(VisitPayload.model_validate(row.payload))
+        pdf = render_handover_pdf(form, tz)
+    except (PdfError, PdfFontMissing) as exc:
+        raise UserError(
+            "The handover form cannot be made: {ref}", status=503, ref=str(exc)
+        ) from exc
+    return f"handover-{visit_id}.pdf", pdf

@@ -53,6 +53,26 @@ LABELS: dict[str, dict[str, str]] = {
         "online": "Online",
         "follow_up": "Follow-up call",
     },
+    "action": {
+        "login": "Signed in",
+        "login.failed": "Sign-in failed",
+        "logout": "Signed out",
+        "staff.create": "Staff account created",
+        "work_order.create": "Work order created",
+        "work_order.assign": "Work order assigned",
+        "work_order.cancel": "Work order cancelled",
+        "technician.enrol": "Technician enrolled",
+        "device.token_issued": "Device token issued",
+        "device.token_revoked": "Device token revoked",
+        "follow_up.call": "Follow-up call recorded",
+        "complaint.accepted": "Complaint accepted",
+        "complaint.dispatched": "Complaint dispatched",
+        "complaint.handled": "Complaint handled",
+        "complaint.confirmed": "Complaint confirmed by the customer",
+        "complaint.closed": "Complaint closed",
+        "export": "List downloaded",
+        "handover.pdf": "Handover form downloaded",
+    },
     "role": {
         "admin": "Administrator",
         "dispatcher": "Dispatcher",
@@ -69,6 +89,7 @@ COLUMN_KIND = {
     "satisfaction": "satisfaction",
     "stage": "stage",
     "channel": "channel",
+    "action": "action",
 }
 
 

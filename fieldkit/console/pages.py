@@ -316,6 +316,16 @@ def visit(c: C, visit_id: uuid.UUID) -> Response:
     return c.render("visit.html", d=d, signature_src=src, **COMMON)
 
 
+@router.get("/visits/{visit_id}/handover.pdf")
+def visit_handover_pdf(c: C, visit_id: uuid.UUID) -> Response:
+    c.require("visit.review")
+    name, pdf = details.handover_pdf(c.engine, visit_id, c.config.tz)
+    with c.engine.begin() as conn:
+        record(conn, c.staff.username, "handover.pdf", str(visit_id), {})
+    headers = {**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(pdf, media_type="application/pdf", headers=headers)
+
+
 @router.get("/hazards")
 def hazards(c: C) -> Response:
     return _list(c, lists.HAZARDS, "hazards.view", "hazards.html", default_status="open")

@@ -31,7 +31,7 @@ from fieldkit.console import lists, roles, sessions
 from fieldkit.console.errors import UserError
 from fieldkit.console.labels import COLUMN_KIND, LABELS, label
 from fieldkit.console.paging import PagingError
-from fieldkit.i18n import LANGUAGES, catalog
+from fieldkit.i18n import LANGUAGES, catalog, locale_dir, parse_po
 
 log = logging.getLogger("fieldkit.console")
 
@@ -94,8 +94,20 @@ def templates() -> Environment:
     return env
 
 
+@lru_cache(maxsize=4)
+def _console_catalog(language: str) -> dict[str, str]:
+    """The merged catalog with the console's own ``console.po`` on top: a word other areas
+    translate differently (Unit: 单位 for a measurement, 单元 here) reads right in the
+    console."""
+    if language == "en":
+        return {}
+    code = LANGUAGES.get(language, language)
+    own = locale_dir() / code / "LC_MESSAGES" / "console.po"
+    return {**catalog(language), **(parse_po(own) if own.is_file() else {})}
+
+
 def translator(language: str) -> Callable[[str], str]:
-    table = {} if language == "en" else catalog(language)
+    table = _console_catalog(language)
     return lambda message: table.get(message, message)
 
 

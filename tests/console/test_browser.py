@@ -149,7 +149,7 @@ def test_dispatch_sync_review_follow_up_and_complaint(
     _submit(disp, "button:text-is('派给')")
     facts = disp.inner_text("dl.facts")
     assert "T001" in facts and "原 T002" in facts
-    assert "work_order.assign" in disp.inner_text("ul.trail")
+    assert "工单已派发" in disp.inner_text("ul.trail")
     disp.screenshot(path=str(shots / "work-order.png"), full_page=True)
 
     # --- a real `fieldkit sync` pulls it; the technician closes a visit; sync pushes it
@@ -191,6 +191,20 @@ def test_dispatch_sync_review_follow_up_and_complaint(
     assert "2.1 kPa" in main and "软管老化" in main and "王五" in main
     assert ORDER_NO in main
     sup.screenshot(path=str(shots / "visit.png"), full_page=True)
+    # the handover form (设施交接单) as a PDF, checked with poppler's tools
+    with sup.expect_download() as info:
+        sup.click("a[href$='/handover.pdf']")
+    pdf = tmp_path / "handover.pdf"
+    info.value.save_as(pdf)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "交接单" in text and CUSTOMER_NO in text and "王五" in text
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(shots / "handover")],
+        check=True,
+    )
+    assert list(shots.glob("handover*.png"))
     sup.goto(f"{office.url}/console/hazards")
     hazards = sup.inner_text("#list tbody")
     assert "软管老化" in hazards and "已逾期" in hazards  # deadline 2026-11-25 has passed

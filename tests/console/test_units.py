@@ -72,3 +72,9 @@ def test_roles() -> None:
     assert not roles.allowed("service", "work_orders.edit")
     with pytest.raises(KeyError):
         roles.allowed("admin", "no.such.permission")
+
+
+def test_the_console_reads_its_own_catalog_first() -> None:
+    zh = web.translator("zh")
+    assert zh("Unit") == "单元"  # another catalog has 单位 (a measurement's unit)
+    assert zh("Work orders") == "工单" and web.translator("en")("Work orders") == "Work orders"
