@@ -73,23 +73,6 @@ def first_language() -> str:
     Same order as :func:`fieldkit.config.load_settings` (environment over the config file);
     if the full settings say otherwise once loaded, the TUI switches to their language.
     """
-    import os
+    from fieldkit.configfile import peek_language
 
-    for name in ("FIELDKIT_LANGUAGE", "FIELDKIT_LANG"):
-        value = os.environ.get(name)
-        if value in ("zh", "en"):
-            return value
-    from fieldkit import paths
-
-    try:
-        text = paths.config_file().read_text(encoding="utf-8")
-    except (OSError, ValueError):
-        return "zh"
-    import tomllib
-
-    try:
-        data = tomllib.loads(text)
-    except ValueError:
-        return "zh"
-    value = data.get("language")
-    return value if value in ("zh", "en") else "zh"
+    return peek_language()
