@@ -44,9 +44,15 @@ def read_config_file(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"line (\d+), column (\d+)", str(exc))
-        if found:
+        where: tuple[int | str, int | str] | None = None
+        if found is not None:
+            where = (found.group(1), found.group(2))
+        elif "end of document" in str(exc):  # something left open at the end
+            lines = text.splitlines() or [""]
+            where = (len(lines), len(lines[-1]) + 1)
+        if where is not None:
             message = _("{path}, line {line}, column {column}: not valid TOML").format(
-                path=path, line=found.group(1), column=found.group(2)
+                path=path, line=where[0], column=where[1]
             )
         else:
             message = _("{path}: not valid TOML").format(path=path)

@@ -186,8 +186,11 @@ def default_url() -> str:
     return load_settings().resolved_db_url()
 
 
-def open_database(url: str | None = None, *, migrate: bool = True) -> Database:
+def open_database(url: str | None = None, *, migrate: bool = True, create: bool = True) -> Database:
     """Open (creating if needed) the visit database and bring its schema up to date.
+
+    With ``create=False`` a database file that does not exist is a :class:`DatabaseError`
+    (a mistyped ``--db`` path must not turn into a new, empty database).
 
     ``url`` defaults to :meth:`fieldkit.config.Settings.resolved_db_url` (platform data dir,
     overridden by ``FIELDKIT_HOME``, ``FIELDKIT_DB_URL`` or the config file).
@@ -197,6 +200,12 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Database:
     url = url or default_url()
     path = _sqlite_path(url)
     where = str(path) if path is not None else url
+    if path is not None and not create and not path.exists():
+        raise DatabaseError(
+            _("There is no visit database at {path}; check the path. Nothing was created.").format(
+                path=path
+            )
+        )
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
