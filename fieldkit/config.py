@@ -175,7 +175,7 @@ def _problems(exc: ValidationError, path: Path, overrides: Mapping[str, Any]) ->
         field = loc[0] if loc else ""
         source = _source_of(field, path, overrides)
         problems.append(
-            _("{source}: setting '{field}' {problem}").format(
+            _("{source}: setting '{field}': {problem}").format(
                 source=source, field=".".join(loc), problem=describe_error(err)
             )
         )

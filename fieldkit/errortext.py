@@ -14,8 +14,8 @@ from fieldkit.i18n import N_, _
 
 # error type → message (placeholders filled from the error's ctx)
 _MESSAGES: dict[str, str] = {
-    "missing": N_("is required but missing"),
-    "extra_forbidden": N_("is not a known field (check its spelling)"),
+    "missing": N_("required field is missing"),
+    "extra_forbidden": N_("unknown field (check its spelling)"),
     "literal_error": N_("must be one of: {expected}"),
     "enum": N_("must be one of: {expected}"),
     "string_type": N_("must be text"),
@@ -60,22 +60,31 @@ _MESSAGES: dict[str, str] = {
 _VALUE_ERROR_PREFIXES = ("Value error, ", "Assertion failed, ")
 
 
-def describe_error(err: Any) -> str:
-    """The predicate for one pydantic error dict ("must be text", "必须是文本")."""
+def error_template(err: Any) -> tuple[str, dict[str, str]]:
+    """(msgid, placeholders) for one pydantic error dict; translate later with ``_()``."""
     kind = err.get("type", "")
     template = _MESSAGES.get(kind)
     if template is not None:
         ctx = {k: _ctx_text(v) for k, v in (err.get("ctx") or {}).items()}
         try:
-            return _(template).format(**ctx)
+            template.format(**ctx)
         except (KeyError, IndexError, ValueError):
-            return _(template)
+            return template.split(" (")[0].split(" {")[0], {}
+        return template, ctx
     message = str(err.get("msg", kind))
     for prefix in _VALUE_ERROR_PREFIXES:
         if message.startswith(prefix):
             # Our own validators raise ValueError with an already translated message.
-            return message[len(prefix) :]
-    return message
+            message = message[len(prefix) :]
+    return "{message}", {"message": message}
+
+
+def describe_error(err: Any) -> str:
+    """The predicate for one pydantic error dict ("must be text", "必须是文本")."""
+    template, params = error_template(err)
+    if template == "{message}":
+        return params["message"]
+    return _(template).format(**params)
 
 
 def _ctx_text(value: Any) -> str:

@@ -16,11 +16,11 @@ from fieldkit.cli.clicktext import LocalizedContext, localize_click, localize_co
 
 # command name → "module:attribute" (a click command or group)
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
-    "code": ("fieldkit.cli.lookup:code", "Decode a fault code (ERR-1, E0, …)"),
-    "search": ("fieldkit.cli.lookup:search", "Search symptoms across every fault table"),
-    "cards": ("fieldkit.cli.lookup:cards", "Explain the utility's tool cards"),
-    "conduct": ("fieldkit.cli.lookup:conduct", "Service conduct: 五个一, 文明用语 / 忌语"),
-    "data": ("fieldkit.cli.lookup:data", "Check data tables (fault codes, cards, procedures)"),
+    "code": ("fieldkit.cli.faultcodes:code", "Decode a fault code (ERR-1, E0, …)"),
+    "search": ("fieldkit.cli.faultcodes:search", "Search symptoms across every fault table"),
+    "cards": ("fieldkit.cli.toolcards:cards", "Explain the utility's tool cards"),
+    "conduct": ("fieldkit.cli.conductcmd:conduct", "Service conduct: 五个一, 文明用语 / 忌语"),
+    "data": ("fieldkit.cli.datacheck:data", "Check every kind of data table a utility edits"),
     "meter": ("fieldkit.cli.devices:meter", "Read a gas meter over serial (CJ/T 188)"),
     "card": ("fieldkit.cli.devices:card", "Read an IC card through a card reader"),
     "ports": ("fieldkit.cli.devices:ports", "List serial ports"),
