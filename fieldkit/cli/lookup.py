@@ -18,11 +18,12 @@ from fieldkit.cli.lookup_common import (
     entry_json,
     one_line_errors,
     render_entry,
-    severity_label,
     source_json,
 )
 from fieldkit.cli.textlayout import Printer, cell_width, clip, pad, wrap
 from fieldkit.cli.toolcards import cards
+from fieldkit.diagnostics.present import source_line
+from fieldkit.diagnostics.sections import entry_sections, severity_label
 
 __all__ = [
     "EXIT_FOUND",
@@ -37,11 +38,13 @@ __all__ = [
     "conduct",
     "data",
     "entry_json",
+    "entry_sections",
     "one_line_errors",
     "pad",
     "render_entry",
     "search",
     "severity_label",
     "source_json",
+    "source_line",
     "wrap",
 ]

@@ -75,81 +75,24 @@ def device_name(catalog: Catalog, device_key: str) -> str:
     return catalog.table(device_key).device.name(get_language())
 
 
-def _ref_title(catalog: Catalog, ref: str) -> str:
-    try:
-        return t(catalog.entry(ref).symptom)
-    except KeyError:
-        pass
-    try:
-        return t(catalog.note(ref).title)
-    except KeyError:
-        pass
-    try:
-        return t(catalog.cards.card(ref).name)
-    except KeyError:
-        return ""
-
-
 def render_entry(catalog: Catalog, entry: FaultEntry, out: Printer) -> None:
-    """One entry: emergency steps first when it is a danger entry, then the rest."""
-    device = catalog.device_of(entry)
-    heading = f"{device.name(get_language())} [{device.key}]"
-    if entry.codes:
-        heading += "  " + ", ".join(entry.codes)
-    out.line(f"== {heading} ==")
-    if entry.emergency:
-        out.line("!! " + _("EMERGENCY - do these first:") + " !!")
-        for n, step in enumerate(entry.emergency, 1):
-            out.field(f"!! {n}.", t(step), indent=1)
-    out.field(_("Symptom:"), t(entry.symptom))
-    if get_language() == "en":
-        out.field(_("Manual text:"), entry.symptom.zh, indent=2)
-    if entry.display:
-        out.field(_("Display:"), ", ".join(entry.display))
-    if entry.meaning is not None:
-        out.field(_("Meaning:"), t(entry.meaning))
-    for n, cause in enumerate(entry.causes, 1):
-        label = _("Cause {n}:").format(n=n) if len(entry.causes) > 1 else _("Cause:")
-        out.field(label, t(cause.text))
-        for remedy in cause.remedies:
-            out.field(_("Remedy:"), t(remedy), indent=4)
-        if cause.note is not None:
-            out.field(_("Note:"), t(cause.note), indent=4)
-    for remedy in entry.remedies:
-        out.field(_("Remedy:"), t(remedy))
-    for procedure in entry.procedures:
-        out.field(_("Procedure:"), t(procedure.title))
-        if procedure.applies_when is not None:
-            out.field(_("When:"), t(procedure.applies_when), indent=4)
-        for n, step in enumerate(procedure.steps, 1):
-            out.field(f"{n}.", t(step), indent=4)
-        if procedure.records:
-            out.field(
-                _("Record:"), ", ".join(_record_label(r) for r in procedure.records), indent=4
-            )
-    if entry.note is not None:
-        out.field(_("Note:"), t(entry.note))
-    if entry.see_also:
-        refs = [f"{ref} {_ref_title(catalog, ref)}".strip() for ref in entry.see_also]
-        out.field(_("See also:"), "; ".join(refs))
-    out.field(_("Severity:"), severity_label(entry.severity.value))
-    print_source(out, catalog.source_of(entry), entry.number)
+    """One entry as plain text, from :func:`fieldkit.diagnostics.sections.entry_sections`."""
+    from fieldkit.diagnostics.sections import entry_sections
 
-
-def _record_label(key: str) -> str:
-    """A visit-record field named by a sub-procedure, in the reader's language."""
-    return {
-        "new_meter_no": _("new meter no."),
-        "seal_no": _("seal no."),
-        "gas_used": _("gas used"),
-        "gas_remaining": _("gas remaining"),
-        "swap_date": _("date of the swap"),
-    }.get(key, key)
-
-
-def severity_label(value: str) -> str:
-    """info / warning / DANGER in the reader's language (注意, 危险 …)."""
-    return {"info": _("info"), "warning": _("warning"), "danger": _("DANGER")}.get(value, value)
+    for section in entry_sections(catalog, entry):
+        if section.kind == "heading":
+            out.line(f"== {section.title} ==")
+            continue
+        danger = section.kind == "emergency"
+        if danger:
+            out.line(f"!! {section.title} !!")
+        for line in section.lines:
+            if not line.label:
+                out.wrapped(line.text, indent=line.indent)
+            elif danger:
+                out.field(f"!! {line.label}", line.text, indent=line.indent + 1)
+            else:
+                out.field(line.label, line.text, indent=line.indent)
 
 
 def _catalog() -> Catalog:

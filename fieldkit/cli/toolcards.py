@@ -11,7 +11,6 @@ from fieldkit.cli.lookup_common import (
     EXIT_FOUND,
     EXIT_NOT_FOUND,
     _catalog,
-    _ref_title,
     _text_json,
     one_line_errors,
     print_source,
@@ -19,6 +18,7 @@ from fieldkit.cli.lookup_common import (
     t,
 )
 from fieldkit.cli.textlayout import Printer, clip
+from fieldkit.diagnostics.sections import ref_title as _ref_title
 from fieldkit.i18n import _, get_language
 
 if TYPE_CHECKING:

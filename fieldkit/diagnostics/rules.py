@@ -160,10 +160,10 @@ class Diagnosis:
         return list(seen)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "findings": [f.to_dict() for f in self.findings],
-            "problems": [str(p) for p in self.problems],
-        }
+        data: dict[str, Any] = {"findings": [f.to_dict() for f in self.findings]}
+        if self.problems:  # a broken rule file is said, not hidden
+            data["problems"] = [str(p) for p in self.problems]
+        return data
 
 
 # ---------------------------------------------------------------- rule data
