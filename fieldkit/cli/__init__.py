@@ -111,14 +111,18 @@ def cli(ctx: click.Context, lang: str | None, demo: bool, db_url: str | None) ->
         )
 
 
-def main(argv: list[str] | None = None) -> int:
+def _prepare_language() -> None:
+    """click's words through our catalogs, in the language of --help and of option errors
+    before any option is parsed (--lang, processed first, and the full settings refine it)."""
     from fieldkit.configfile import peek_language
 
     localize_click()
-    # The language of --help and of option errors, before any option is parsed
-    # (--lang, processed first, and the full settings refine it).
     i18n.set_language(peek_language())
+
+
+def main(argv: list[str] | None = None) -> int:
     try:
+        _prepare_language()
         cli.main(args=argv, prog_name="fieldkit", standalone_mode=True)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
