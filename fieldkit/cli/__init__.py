@@ -95,17 +95,22 @@ def _set_language(_ctx: click.Context, _param: click.Parameter, value: str | Non
     help="Open the TUI with demo work orders and emulated meter and card reader.",
 )
 @click.option("--db", "db_url", default=None, help="Visit database for the TUI (file or URL).")
+@click.option(
+    "--create-db", is_flag=True, help="Create the --db database if it does not exist yet."
+)
 @click.version_option(package_name="fieldkit")
 @click.pass_context
-def cli(ctx: click.Context, lang: str | None, demo: bool, db_url: str | None) -> None:
+def cli(
+    ctx: click.Context, lang: str | None, demo: bool, db_url: str | None, create_db: bool
+) -> None:
     """fieldkit — 燃气售后现场工具 / the gas technician's field toolkit.
 
     Without a command it opens the technician's TUI.
     """
     if ctx.invoked_subcommand is None:
         tui = ctx.command.get_command(ctx, "tui")  # type: ignore[attr-defined]
-        ctx.invoke(tui, lang=lang, demo=demo, db_url=db_url)
-    elif demo or db_url:
+        ctx.invoke(tui, lang=lang, demo=demo, db_url=db_url, create_db=create_db)
+    elif demo or db_url or create_db:
         raise click.UsageError(
             i18n.gettext("--demo and --db open the TUI; give them without a command."), ctx
         )

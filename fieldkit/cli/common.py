@@ -62,3 +62,12 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print an error on stderr and exit with ``code`` (never a traceback)."""
     click.echo(message, err=True)
     sys.exit(code)
+
+
+def database_url(value: str | None) -> str | None:
+    """A ``--db`` value as a database URL: a plain file path becomes ``sqlite:///…``."""
+    if value is None or "://" in value:
+        return value
+    from pathlib import Path
+
+    return f"sqlite:///{Path(value).expanduser().resolve().as_posix()}"

@@ -180,6 +180,13 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(database)
 
 
+def missing_database(url: str) -> Path | None:
+    """The file of a SQLite ``url`` when it does not exist yet (None: it exists, or the
+    database is in memory). Raises :class:`DatabaseError` for a URL that is not SQLite."""
+    path = _sqlite_path(url)
+    return path if path is not None and not path.exists() else None
+
+
 def default_url() -> str:
     from fieldkit.config import load_settings
 

@@ -140,3 +140,15 @@ def test_tui_options_with_a_command_are_an_error(args: list[str]) -> None:
     done = run_fieldkit(*args)
     assert done.returncode == 2
     assert "--demo" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_tui_refuses_a_missing_database_unless_asked_to_create_it(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such" / "x.db"
+    for args in (["--db", str(missing)], ["tui", "--db", f"sqlite:///{missing.as_posix()}"]):
+        done = run_fieldkit(*args, "--lang", "en") if args[0] == "tui" else run_fieldkit(*args)
+        assert done.returncode == 1, done.stderr
+        assert str(missing) in done.stderr and "--create-db" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert not missing.parent.exists()
+    done = run_fieldkit("tui", "--db", "postgresql://office/fieldkit", "--lang", "en")
+    assert done.returncode == 1 and "must be SQLite" in done.stderr

@@ -27,7 +27,6 @@ def test_the_sync_command_speaks_chinese_by_default(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from fieldkit.cli import cli
-
     from fieldkit.records.db import open_database
 
     url = f"sqlite:///{(tmp_path / 'l.db').as_posix()}"
