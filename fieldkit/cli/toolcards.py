@@ -18,6 +18,7 @@ from fieldkit.cli.lookup_common import (
     t,
 )
 from fieldkit.cli.textlayout import Printer, clip
+from fieldkit.diagnostics.present import as_written_line, clears_codes_text
 from fieldkit.diagnostics.sections import ref_title as _ref_title
 from fieldkit.i18n import _, get_language
 
@@ -91,8 +92,12 @@ def render_card(
         out.field("!! " + _("Destroys / afterwards:"), t(card.destroys))
     if card.restrictions is not None:
         out.field(_("Restrictions:"), t(card.restrictions))
-    if card.resolves_codes:
+    if card.resolves_as_stated is not None:
+        out.field(_("Clears codes:"), clears_codes_text(card))
+    elif card.resolves_codes:
         out.field(_("Clears codes:"), ", ".join(card.resolves_codes))
+    for item in card.as_written:
+        out.field(_("Note:"), as_written_line(item))
     if card.reusable is not None:
         out.field(_("Reusable:"), _("yes") if card.reusable else _("no"))
     if catalog is not None and card.see_also:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fieldkit.diagnostics.present import source_line
+from fieldkit.diagnostics.present import as_written_line, source_line
 from fieldkit.i18n import _, get_language
 
 if TYPE_CHECKING:
@@ -125,8 +125,10 @@ def entry_sections(catalog: Catalog, entry: FaultEntry) -> list[EntrySection]:
             records = ", ".join(record_label(r) for r in procedure.records)
             lines.append(EntryLine(_("Record:"), records, indent=4))
         sections.append(EntrySection("procedure", lines=lines))
-    if entry.note is not None:
-        sections.append(EntrySection("note", lines=[EntryLine(_("Note:"), _t(entry.note))]))
+    notes = [EntryLine(_("Note:"), _t(entry.note))] if entry.note is not None else []
+    notes.extend(EntryLine(_("Note:"), as_written_line(item)) for item in entry.as_written)
+    if notes:
+        sections.append(EntrySection("note", lines=notes))
     if entry.see_also:
         refs = [f"{ref} {ref_title(catalog, ref)}".strip() for ref in entry.see_also]
         sections.append(
