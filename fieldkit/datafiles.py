@@ -15,6 +15,8 @@ from typing import Any, Protocol, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from fieldkit.i18n import N_, _
+
 try:  # libyaml's C loader is several times faster; PyYAML wheels ship it.
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - pure-Python fallback
@@ -41,12 +43,58 @@ def find_by_id(items: Iterable[Item], item_id: str, missing: type[KeyError] = Ke
 
 @dataclass(frozen=True)
 class DataProblem:
-    """One thing wrong in one data file."""
+    """One thing wrong in one data file.
+
+    ``message`` is English (logs, ``str()``); :meth:`text` and :meth:`describe` give it in
+    the current language: ``template`` is its msgid and ``params`` fill it in. A problem
+    built with :meth:`of` or :meth:`from_error` carries both; a plain one is looked up in
+    the catalogs as it is.
+    """
 
     file: Path
     message: str
     entry: str | None = None
     field: str | None = None
+    template: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        file: Path,
+        template: str,
+        *,
+        entry: str | None = None,
+        field: str | None = None,
+        **params: object,
+    ) -> DataProblem:
+        values = tuple((k, str(v)) for k, v in params.items())
+        return cls(file, template.format(**dict(values)), entry, field, template, values)
+
+    @classmethod
+    def from_error(
+        cls, file: Path, err: Any, *, entry: str | None = None, field: str | None = None
+    ) -> DataProblem:
+        """One pydantic error, worded for a person editing the YAML (not pydantic's words)."""
+        from fieldkit.errortext import error_template
+
+        template, params = error_template(err)
+        return cls.of(file, template, entry=entry, field=field, **params)
+
+    def text(self) -> str:
+        """The message in the current language."""
+        if self.template is not None:
+            return _(self.template).format(**dict(self.params))
+        return _(self.message)
+
+    def describe(self) -> str:
+        """File, entry, field and message, in the current language."""
+        parts = [str(self.file)]
+        if self.entry:
+            parts.append(_("entry {entry}").format(entry=self.entry))
+        if self.field:
+            parts.append(_("field {field}").format(field=self.field))
+        return _("{where}: {message}").format(where=", ".join(parts), message=self.text())
 
     def __str__(self) -> str:
         where = str(self.file)
@@ -70,16 +118,24 @@ def read_yaml(path: Path) -> tuple[Any, list[DataProblem]]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        return None, [DataProblem(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
+        return None, [DataProblem.of(path, N_("not UTF-8 text (at byte {byte})"), byte=exc.start)]
     except OSError as exc:
-        return None, [DataProblem(path, f"cannot read: {exc.strerror or exc}")]
+        return None, [DataProblem.of(path, N_("cannot read: {error}"), error=exc.strerror or exc)]
     try:
         return yaml.load(text, Loader=_Loader), []
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        return None, [DataProblem(path, f"YAML syntax error{where}: {problem}")]
+        if mark is None:
+            return None, [DataProblem.of(path, N_("YAML syntax error: {problem}"), problem=problem)]
+        found = DataProblem.of(
+            path,
+            N_("YAML syntax error at line {line}, column {column}: {problem}"),
+            line=mark.line + 1,
+            column=mark.column + 1,
+            problem=problem,
+        )
+        return None, [found]
 
 
 def _loc(loc: Iterable[Any]) -> str:
@@ -95,12 +151,7 @@ def validation_problems(
         field = _loc(err["loc"])
         if prefix:
             field = f"{prefix}.{field}" if field else prefix
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field (check its spelling)"
-        elif err["type"] == "missing":
-            msg = "required field is missing"
-        problems.append(DataProblem(path, msg, entry=entry, field=field or None))
+        problems.append(DataProblem.from_error(path, err, entry=entry, field=field or None))
     return problems
 
 
@@ -126,7 +177,9 @@ def load_entries(
     if items is None:
         return [], []
     if not isinstance(items, list):
-        return [], [DataProblem(path, "must be a list", field=list_field)]
+        return [], [
+            DataProblem.of(path, N_("must be a list (lines starting with '- ')"), field=list_field)
+        ]
     good: list[M] = []
     problems: list[DataProblem] = []
     for index, raw in enumerate(items):
@@ -145,3 +198,82 @@ def yaml_files(folder: Path) -> Iterator[Path]:
     return iter(
         sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file())
     )
+
+
+# ---------------------------------------------------------------- layered folders
+
+
+def read_layered(
+    folders: Iterable[Path], subfolder: str, problems: list[DataProblem]
+) -> Iterator[tuple[Path, Any]]:
+    """``(path, parsed YAML)`` of every file of ``folder/subfolder``, folders in order.
+
+    The folder → YAML half of every layered loader (shipped data first, then the utility's
+    folders, so later files override). A file that cannot be read or parsed adds its
+    problem to ``problems`` and is skipped.
+    """
+    for folder in folders:
+        for path in yaml_files(folder / subfolder):
+            data, errs = read_yaml(path)
+            problems.extend(errs)
+            if not errs:
+                yield path, data
+
+
+def schema_problem(path: Path, data: Any, schema: str) -> DataProblem | None:
+    """A problem when ``data`` is not a mapping whose ``schema`` is ``schema``."""
+    if isinstance(data, dict) and data.get("schema") == schema:
+        return None
+    return DataProblem.of(path, N_("expected schema: {schema}"), field="schema", schema=schema)
+
+
+# ---------------------------------------------------------------- the data kinds
+
+
+@dataclass(frozen=True)
+class DataKind:
+    """One kind of table a utility edits: its folder under a data root and its checker.
+
+    ``check`` is ``"module:function"``, imported only when used; the function takes the
+    data folders (in load order) and returns ``(items loaded, problems)``.
+    """
+
+    key: str
+    label: str
+    check: str
+
+    def run(self, folders: list[Path]) -> tuple[int, list[DataProblem]]:
+        import importlib
+
+        module_name, attr = self.check.split(":")
+        checker = getattr(importlib.import_module(module_name), attr)
+        count, problems = checker(folders)
+        return int(count), list(problems)
+
+
+# Every kind, in the order `fieldkit data check` reports them.
+DATA_KINDS: tuple[DataKind, ...] = (
+    DataKind("fault_codes", N_("fault codes"), "fieldkit.datakinds:check_fault_codes"),
+    DataKind("tool_cards", N_("tool cards"), "fieldkit.datakinds:check_tool_cards"),
+    DataKind("procedures", N_("procedures"), "fieldkit.datakinds:check_procedures"),
+    DataKind("conduct", N_("service conduct"), "fieldkit.datakinds:check_conduct"),
+    DataKind("diagnosis_rules", N_("diagnosis rules"), "fieldkit.datakinds:check_diagnosis_rules"),
+    DataKind("card_layouts", N_("card layouts"), "fieldkit.datakinds:check_card_layouts"),
+    DataKind("meter_profiles", N_("meter profiles"), "fieldkit.datakinds:check_meter_profiles"),
+)
+
+
+@dataclass(frozen=True)
+class KindReport:
+    kind: DataKind
+    count: int
+    problems: list[DataProblem]
+
+
+def check_data(folders: list[Path]) -> list[KindReport]:
+    """Check every kind of data in ``folders`` (shipped first, as at run time)."""
+    reports = []
+    for kind in DATA_KINDS:
+        count, problems = kind.run(folders)
+        reports.append(KindReport(kind, count, problems))
+    return reports

@@ -139,6 +139,16 @@ def gettext(message: str) -> str:
 _ = gettext
 
 
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The English form for ``n``, translated (Chinese has one form; both msgids are listed)."""
+    return gettext(singular if n == 1 else plural)
+
+
+def N_(message: str) -> str:
+    """Mark a msgid for the catalogs without translating it yet (translate with ``_()`` later)."""
+    return message
+
+
 def source_msgids(path: Path, markers: tuple[str, ...] = ("_", "N_")) -> dict[str, int]:
     """The msgids a Python source file marks for translation → the line of first use.
 

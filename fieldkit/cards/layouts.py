@@ -40,9 +40,8 @@ from fieldkit.datafiles import (
     DataFileError,
     DataProblem,
     find_by_id,
-    read_yaml,
+    read_layered,
     validate,
-    yaml_files,
 )
 from fieldkit.i18n import _
 from fieldkit.textmodel import Source, Strict, Text
@@ -289,38 +288,33 @@ def load_layouts(folders: list[Path] | None = None, *, strict: bool = False) -> 
     tables: dict[str, CardCodeTable] = {}
     problems: list[DataProblem] = []
     order: list[str] = []
-    for folder in folders:
-        for path in yaml_files(folder / FOLDER):
-            data, errs = read_yaml(path)
+    for path, data in read_layered(folders, FOLDER, problems):
+        if not isinstance(data, dict):
+            problems.append(DataProblem(path, "must be a mapping with 'schema'"))
+            continue
+        entry = data.get("id")
+        schema = data.get("schema")
+        if schema == "fieldkit.card_codes/1":
+            table, errs = validate(CardCodeTable, data, path, entry=entry)
             problems.extend(errs)
-            if errs:
-                continue
-            if not isinstance(data, dict):
-                problems.append(DataProblem(path, "must be a mapping with 'schema'"))
-                continue
-            entry = data.get("id")
-            schema = data.get("schema")
-            if schema == "fieldkit.card_codes/1":
-                table, errs = validate(CardCodeTable, data, path, entry=entry)
-                problems.extend(errs)
-                if table is not None:
-                    tables[table.id] = table
-            elif schema == "fieldkit.card_layout/1":
-                layout, errs = validate(CardLayout, data, path, entry=entry)
-                problems.extend(errs)
-                if layout is not None:
-                    if layout.id not in layouts:
-                        order.insert(0, layout.id)  # later folders (the utility's) first
-                    layouts[layout.id] = layout
-            else:
-                problems.append(
-                    DataProblem(
-                        path,
-                        "unknown schema (use fieldkit.card_layout/1 or fieldkit.card_codes/1)",
-                        entry=entry,
-                        field="schema",
-                    )
+            if table is not None:
+                tables[table.id] = table
+        elif schema == "fieldkit.card_layout/1":
+            layout, errs = validate(CardLayout, data, path, entry=entry)
+            problems.extend(errs)
+            if layout is not None:
+                if layout.id not in layouts:
+                    order.insert(0, layout.id)  # later folders (the utility's) first
+                layouts[layout.id] = layout
+        else:
+            problems.append(
+                DataProblem(
+                    path,
+                    "unknown schema (use fieldkit.card_layout/1 or fieldkit.card_codes/1)",
+                    entry=entry,
+                    field="schema",
                 )
+            )
     for layout_id in order:
         for spec in layouts[layout_id].fields:
             if spec.codes and spec.codes not in tables:

@@ -12,13 +12,16 @@ import sys
 
 import click
 
+from fieldkit import i18n
+from fieldkit.cli.clicktext import LocalizedContext, localize_click, localize_command
+
 # command name → "module:attribute" (a click command or group)
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
-    "code": ("fieldkit.cli.lookup:code", "Decode a fault code (ERR-1, E0, …)"),
-    "search": ("fieldkit.cli.lookup:search", "Search symptoms across every fault table"),
-    "cards": ("fieldkit.cli.lookup:cards", "Explain the utility's tool cards"),
-    "conduct": ("fieldkit.cli.lookup:conduct", "Service conduct: 五个一, 文明用语 / 忌语"),
-    "data": ("fieldkit.cli.lookup:data", "Check data tables (fault codes, cards, procedures)"),
+    "code": ("fieldkit.cli.faultcodes:code", "Decode a fault code (ERR-1, E0, …)"),
+    "search": ("fieldkit.cli.faultcodes:search", "Search symptoms across every fault table"),
+    "cards": ("fieldkit.cli.toolcards:cards", "Explain the utility's tool cards"),
+    "conduct": ("fieldkit.cli.conductcmd:conduct", "Service conduct: 五个一, 文明用语 / 忌语"),
+    "data": ("fieldkit.cli.datacheck:data", "Check every kind of data table a utility edits"),
     "meter": ("fieldkit.cli.devices:meter", "Read a gas meter over serial (CJ/T 188)"),
     "card": ("fieldkit.cli.devices:card", "Read an IC card through a card reader"),
     "ports": ("fieldkit.cli.devices:ports", "List serial ports"),
@@ -37,15 +40,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-# Options of the default command: `fieldkit --demo` means `fieldkit tui --demo`.
-TUI_OPTIONS = ("--demo", "--lang", "--db")
-
-
 class LazyGroup(click.Group):
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0].split("=", 1)[0] in TUI_OPTIONS:
-            args = ["tui", *args]
-        return super().parse_args(ctx, args)
+    context_class = LocalizedContext
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*LAZY_COMMANDS, *super().list_commands(ctx)})
@@ -58,7 +54,7 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         try:
             module = importlib.import_module(module_name)
-            return getattr(module, attr)
+            return localize_command(getattr(module, attr))
         except (ImportError, AttributeError) as exc:
             # A half-installed command must not take the whole CLI down with it.
             return _broken_command(name, target, exc)
@@ -66,7 +62,7 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Help text from the table, so `fieldkit --help` imports nothing heavy.
         rows = [(name, LAZY_COMMANDS[name][1]) for name in sorted(LAZY_COMMANDS)]
-        with formatter.section("Commands"):
+        with formatter.section(i18n.gettext("Commands")):
             formatter.write_dl(rows)
 
 
@@ -79,13 +75,55 @@ def _broken_command(name: str, target: str, exc: Exception) -> click.Command:
     return broken
 
 
+def _set_language(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        i18n.set_language(value)
+    return value
+
+
 @click.group(cls=LazyGroup, invoke_without_command=True)
+@click.option(
+    "--lang",
+    type=click.Choice(sorted(i18n.LANGUAGES)),
+    default=None,
+    is_eager=True,
+    callback=_set_language,
+    help="Interface language: zh (default) or en; also the 'language' setting.",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Open the TUI with demo work orders and emulated meter and card reader.",
+)
+@click.option("--db", "db_url", default=None, help="Visit database for the TUI (file or URL).")
+@click.option(
+    "--create-db", is_flag=True, help="Create the --db database if it does not exist yet."
+)
 @click.version_option(package_name="fieldkit")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
-    """fieldkit — 燃气售后现场工具 / the gas technician's field toolkit."""
+def cli(
+    ctx: click.Context, lang: str | None, demo: bool, db_url: str | None, create_db: bool
+) -> None:
+    """fieldkit — 燃气售后现场工具 / the gas technician's field toolkit.
+
+    Without a command it opens the technician's TUI.
+    """
     if ctx.invoked_subcommand is None:
-        ctx.invoke(ctx.command.get_command(ctx, "tui"))  # type: ignore[union-attr]
+        tui = ctx.command.get_command(ctx, "tui")  # type: ignore[attr-defined]
+        ctx.invoke(tui, lang=lang, demo=demo, db_url=db_url, create_db=create_db)
+    elif demo or db_url or create_db:
+        raise click.UsageError(
+            i18n.gettext("--demo and --db open the TUI; give them without a command."), ctx
+        )
+
+
+def _prepare_language() -> None:
+    """click's words through our catalogs, in the language of --help and of option errors
+    before any option is parsed (--lang, processed first, and the full settings refine it)."""
+    from fieldkit.configfile import peek_language
+
+    localize_click()
+    i18n.set_language(peek_language())
 
 
 def safe_console() -> None:
@@ -104,6 +142,7 @@ def safe_console() -> None:
 def main(argv: list[str] | None = None) -> int:
     safe_console()
     try:
+        _prepare_language()
         cli.main(args=argv, prog_name="fieldkit", standalone_mode=True)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1

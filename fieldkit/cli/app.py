@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fieldkit.cli.common import fail
+from fieldkit.cli.common import database_url, fail
 
 if TYPE_CHECKING:
     from fieldkit.config import Settings
@@ -28,12 +28,20 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Start the meter and card-reader emulators and add demo work orders.",
 )
-def tui(lang: str | None, db_url: str | None, demo: bool) -> None:
+@click.option(
+    "--create-db",
+    is_flag=True,
+    help="Create the --db database if it does not exist yet.",
+)
+def tui(lang: str | None, db_url: str | None, demo: bool, create_db: bool = False) -> None:
     """Open the technician's TUI (the default when fieldkit runs without a command)."""
     from fieldkit import i18n
 
     language = lang or first_language()
     i18n.set_language(language)
+    db_url = database_url(db_url)
+    if db_url is not None and not (demo or create_db):
+        _refuse_a_missing_database(db_url)
 
     def settings_loader() -> Settings:
         from fieldkit.config import load_settings
@@ -67,29 +75,33 @@ def tui(lang: str | None, db_url: str | None, demo: bool) -> None:
             demo_session.stop()
 
 
+def _refuse_a_missing_database(db_url: str) -> None:
+    """A mistyped --db must not become a new, empty database (the demo and --create-db may)."""
+    from fieldkit.i18n import _
+    from fieldkit.records.db import DatabaseError, missing_database
+
+    try:
+        missing = missing_database(db_url)
+    except (DatabaseError, ValueError) as exc:
+        fail(_("Error: {error}").format(error=exc), code=1)
+    if missing is not None:
+        message = _(
+            "There is no visit database at {path}; check the path. Nothing was created."
+        ).format(path=missing)
+        fail(
+            _("Error: {error}").format(error=message)
+            + " "
+            + _("To start a new one there, add --create-db."),
+            code=1,
+        )
+
+
 def first_language() -> str:
     """The language to draw the first screen in, before the settings are loaded.
 
     Same order as :func:`fieldkit.config.load_settings` (environment over the config file);
     if the full settings say otherwise once loaded, the TUI switches to their language.
     """
-    import os
+    from fieldkit.configfile import peek_language
 
-    for name in ("FIELDKIT_LANGUAGE", "FIELDKIT_LANG"):
-        value = os.environ.get(name)
-        if value in ("zh", "en"):
-            return value
-    from fieldkit import paths
-
-    try:
-        text = paths.config_file().read_text(encoding="utf-8")
-    except (OSError, ValueError):
-        return "zh"
-    import tomllib
-
-    try:
-        data = tomllib.loads(text)
-    except ValueError:
-        return "zh"
-    value = data.get("language")
-    return value if value in ("zh", "en") else "zh"
+    return peek_language()

@@ -421,7 +421,7 @@ def sync(
             ca_bundle=ca_bundle,
             db_url=db_url,
         )
-        database = open_database(settings.resolved_db_url())
+        database = open_database(settings.resolved_db_url(), create=settings.is_default_db())
     except (ConfigError, DatabaseError) as exc:
         fail(_("Error: {error}").format(error=exc))
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from fieldkit.cli.common import echo_json, fail, json_option, lang_option
+from fieldkit.cli.common import database_url, echo_json, fail, json_option, lang_option
 from fieldkit.i18n import _
 
 
@@ -18,13 +18,16 @@ def _repo(ctx: click.Context) -> Any:
     from fieldkit.records.db import DatabaseError, open_database
     from fieldkit.records.repo import VisitRepository
 
-    url = ctx.obj.get("db_url") if ctx.obj else None
-    if url is not None and "://" not in url:  # a plain file path
-        url = f"sqlite:///{Path(url).expanduser().resolve().as_posix()}"
+    url = database_url(ctx.obj.get("db_url") if ctx.obj else None)
     try:
+        # Only the default database in the user data dir may be created here; a --db
+        # or configured path that does not exist is an error (a mistyped backup path).
+        create = False
         if url is None:
-            url = load_settings().resolved_db_url()
-        database = open_database(url)
+            settings = ctx.meta.get("fieldkit.settings") or load_settings()
+            url = settings.resolved_db_url()
+            create = settings.is_default_db()
+        database = open_database(url, create=create)
     except (ConfigError, DatabaseError) as exc:
         fail(_("Error: {error}").format(error=exc))
         raise SystemExit(1) from exc  # not reached: fail() exits

@@ -34,6 +34,7 @@ from fieldkit.diagnostics.models import Device, FaultEntry, FaultTable, Note
 from fieldkit.diagnostics.normalize import normalize_code
 from fieldkit.diagnostics.search import SearchHit, SearchIndex
 from fieldkit.diagnostics.tables import TableSource, load_layered, load_table_file
+from fieldkit.i18n import N_
 from fieldkit.textmodel import Source
 
 SCHEMA = "fieldkit.fault_table/1"
@@ -85,11 +86,12 @@ def _check_entry(path: Path, table: FaultTable, item: BaseModel, index: int) -> 
     if item.id.startswith(prefix):
         return []
     return [
-        DataProblem(
+        DataProblem.of(
             path,
-            f"entry id must start with {prefix!r} (the table's device key)",
+            N_("entry id must start with {prefix} (the table's device key)"),
             entry=item.id,
             field=f"entries[{index}].id",
+            prefix=prefix,
         )
     ]
 
@@ -130,12 +132,12 @@ class Catalog:
             for entry in table.entries:
                 if entry.id in self._entries:
                     self.problems.append(
-                        DataProblem(
+                        DataProblem.of(
                             table_paths.get(key, Path(key)),
-                            f"duplicate entry id (already in {self._device_of[entry.id]}; "
-                            "the first one is kept)",
+                            N_("duplicate entry id (already in {table}; the first one is kept)"),
                             entry=entry.id,
                             field="id",
+                            table=self._device_of[entry.id],
                         )
                     )
                     continue
@@ -168,11 +170,12 @@ class Catalog:
         for n, ref in enumerate(refs):
             if not self.resolves(ref):
                 self.problems.append(
-                    DataProblem(
+                    DataProblem.of(
                         path,
-                        f"see_also {ref!r} is not an entry, note or tool card",
+                        N_("see_also {ref} is not an entry, note or tool card"),
                         entry=owner,
                         field=f"{field}.see_also[{n}]",
+                        ref=ref,
                     )
                 )
 
@@ -191,11 +194,12 @@ class Catalog:
             for device in family.family.devices:
                 if device not in self.tables:
                     self.problems.append(
-                        DataProblem(
+                        DataProblem.of(
                             path,
-                            f"device {device!r} has no fault table",
+                            N_("device {device} has no fault table"),
                             entry=family.family.key,
                             field="family.devices",
+                            device=device,
                         )
                     )
 

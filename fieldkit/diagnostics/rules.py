@@ -37,8 +37,8 @@ from fieldkit.datafiles import (
     DataProblem,
     find_by_id,
     load_entries,
-    read_yaml,
-    yaml_files,
+    read_layered,
+    schema_problem,
 )
 from fieldkit.diagnostics.models import Severity
 from fieldkit.textmodel import Source, Strict, Text
@@ -146,6 +146,8 @@ class Finding:
 @dataclass(frozen=True)
 class Diagnosis:
     findings: list[Finding]
+    # Problems of the rule files (a broken file must not pass silently as "no findings").
+    problems: list[DataProblem] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.findings)
@@ -158,7 +160,10 @@ class Diagnosis:
         return list(seen)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"findings": [f.to_dict() for f in self.findings]}
+        data: dict[str, Any] = {"findings": [f.to_dict() for f in self.findings]}
+        if self.problems:  # a broken rule file is said, not hidden
+            data["problems"] = [str(p) for p in self.problems]
+        return data
 
 
 # ---------------------------------------------------------------- rule data
@@ -200,21 +205,15 @@ def load_rules(folders: list[Path] | None = None, *, strict: bool = False) -> Ru
         folders = paths.data_dirs()
     by_id: dict[str, StateRule] = {}
     problems: list[DataProblem] = []
-    for folder in folders:
-        for path in yaml_files(folder / FOLDER):
-            data, errs = read_yaml(path)
-            problems.extend(errs)
-            if errs:
-                continue
-            if not isinstance(data, dict) or data.get("schema") != "fieldkit.diagnosis_rules/1":
-                problems.append(
-                    DataProblem(path, "expected schema: fieldkit.diagnosis_rules/1", field="schema")
-                )
-                continue
-            rules, errs = load_entries(path, data.get("rules"), StateRule, "rules")
-            problems.extend(errs)
-            for rule in rules:
-                by_id[rule.id] = rule
+    for path, data in read_layered(folders, FOLDER, problems):
+        wrong_schema = schema_problem(path, data, "fieldkit.diagnosis_rules/1")
+        if wrong_schema is not None:
+            problems.append(wrong_schema)
+            continue
+        rules, errs = load_entries(path, data.get("rules"), StateRule, "rules")
+        problems.extend(errs)
+        for rule in rules:
+            by_id[rule.id] = rule
     if strict and problems:
         raise DataFileError(problems)
     return RuleSet(list(by_id.values()), problems)
@@ -402,4 +401,4 @@ def diagnose(state: DeviceState, rules: RuleSet | None = None) -> Diagnosis:
             )
         )
     findings.sort(key=lambda f: _SEVERITY_ORDER[f.severity])
-    return Diagnosis(findings)
+    return Diagnosis(findings, list(rules.problems))

@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from fieldkit.datafiles import DataProblem, load_entries, read_yaml, validate, yaml_files
+from fieldkit.i18n import N_
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -81,7 +82,7 @@ def load_table_file(
     if problems:
         return None, problems
     if not isinstance(raw, dict):
-        return None, [DataProblem(path, "the file must be a mapping (schema, source, ...)")]
+        return None, [DataProblem(path, N_("the file must be a mapping (schema, source, ...)"))]
     header_raw = {k: v for k, v in raw.items() if k != list_field}
     header, problems = validate(table_model, header_raw, path)
     if header is None:
@@ -154,7 +155,7 @@ def load_layered(
     for folder in folders:
         if not folder.is_dir():
             if claim_unknown:  # reported once, by the fault-table loader
-                problems.append(DataProblem(folder, "data folder does not exist"))
+                problems.append(DataProblem(folder, N_("data folder does not exist")))
             continue
         flat = not (folder / subfolder).is_dir()
         seen_here: dict[str, Path] = {}
@@ -169,11 +170,16 @@ def load_layered(
             key = key_of(table)
             if key in seen_here:
                 problems.append(
-                    DataProblem(
+                    DataProblem.of(
                         path,
-                        f"{kind} key {key!r} is already defined by {seen_here[key].name} "
-                        "in the same folder; this file is ignored",
+                        N_(
+                            "{kind} key {key} is already defined by {other} in the same "
+                            "folder; this file is ignored"
+                        ),
                         field="key",
+                        kind=kind,
+                        key=key,
+                        other=seen_here[key].name,
                     )
                 )
                 continue

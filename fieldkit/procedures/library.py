@@ -67,7 +67,10 @@ def _problems_from(path: Path, data: Any, exc: ValidationError) -> list[DataProb
             message = f"unknown step kind; use one of {', '.join(sorted(_STEP_KINDS))}"
         elif err["type"] == "union_tag_not_found":
             message = "a step needs 'kind'"
-        problems.append(DataProblem(path, message, entry=entry, field=field))
+        if message == err["msg"]:  # pydantic's own words: reworded for the YAML's editor
+            problems.append(DataProblem.from_error(path, err, entry=entry, field=field))
+        else:
+            problems.append(DataProblem(path, message, entry=entry, field=field))
     return problems
 
 

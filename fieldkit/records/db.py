@@ -180,14 +180,24 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(database)
 
 
+def missing_database(url: str) -> Path | None:
+    """The file of a SQLite ``url`` when it does not exist yet (None: it exists, or the
+    database is in memory). Raises :class:`DatabaseError` for a URL that is not SQLite."""
+    path = _sqlite_path(url)
+    return path if path is not None and not path.exists() else None
+
+
 def default_url() -> str:
     from fieldkit.config import load_settings
 
     return load_settings().resolved_db_url()
 
 
-def open_database(url: str | None = None, *, migrate: bool = True) -> Database:
+def open_database(url: str | None = None, *, migrate: bool = True, create: bool = True) -> Database:
     """Open (creating if needed) the visit database and bring its schema up to date.
+
+    With ``create=False`` a database file that does not exist is a :class:`DatabaseError`
+    (a mistyped ``--db`` path must not turn into a new, empty database).
 
     ``url`` defaults to :meth:`fieldkit.config.Settings.resolved_db_url` (platform data dir,
     overridden by ``FIELDKIT_HOME``, ``FIELDKIT_DB_URL`` or the config file).
@@ -197,6 +207,12 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Database:
     url = url or default_url()
     path = _sqlite_path(url)
     where = str(path) if path is not None else url
+    if path is not None and not create and not path.exists():
+        raise DatabaseError(
+            _("There is no visit database at {path}; check the path. Nothing was created.").format(
+                path=path
+            )
+        )
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

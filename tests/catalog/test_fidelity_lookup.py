@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from fieldkit.cli import cli
 from fieldkit.diagnostics.catalog import load_catalog
+from fieldkit.diagnostics.sections import entry_sections
 from fieldkit.i18n import set_language
 from fieldkit.tui.screens.lookup import render_card, render_entry
 
@@ -29,7 +30,7 @@ def test_tui_lookup_renders_typo_notes_and_stated_codes() -> None:
     catalog = load_catalog()
     set_language("zh")
     entry = catalog.entry("meihua-ic.10")
-    markup = render_entry(entry, "美华 智能燃气表", catalog.source_of(entry))
+    markup = render_entry(entry_sections(catalog, entry))
     assert "原文如此" in markup and "故障卡卡" in markup
     families = catalog.cards.families()
     card = catalog.cards.card("meihua-residential.data-transfer")
@@ -45,5 +46,5 @@ def test_tui_lookup_source_line_is_chinese_for_an_outside_table() -> None:
     catalog = load_catalog()
     set_language("zh")
     entry = catalog.entry("sime-boiler.al01")
-    markup = render_entry(entry, "SIME 壁挂炉", catalog.source_of(entry))
+    markup = render_entry(entry_sections(catalog, entry))
     assert "来源：俄罗斯锅炉维修公司" in markup and "research/" not in markup

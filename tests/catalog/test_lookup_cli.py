@@ -232,39 +232,7 @@ def test_conduct(run) -> None:  # type: ignore[no-untyped-def]
     assert run("conduct", "没有这一节").exit_code == 1
 
 
-# -- data check --------------------------------------------------------------------------
-def test_data_check_clean_folder(run, fixture_root: Path) -> None:  # type: ignore[no-untyped-def]
-    result = run("data", "check", str(fixture_root))
-    assert result.exit_code == 0, result.output
-    assert "0 个问题" in result.stdout
-
-
-def test_data_check_reports_every_problem(run, data_copy: Path) -> None:  # type: ignore[no-untyped-def]
-    path = data_copy / "fault_codes" / "alarm-home.yaml"
-    path.write_text(
-        path.read_text(encoding="utf-8").replace("severity: danger", "severity: bad"),
-        encoding="utf-8",
-    )
-    (data_copy / "fault_codes" / "broken.yaml").write_text("schema: [\n", encoding="utf-8")
-    result = run("data", "check", str(data_copy))
-    assert result.exit_code == 1
-    assert "alarm-home.yaml [entry alarm-home.03] field 'entries[0].severity'" in result.stdout
-    assert "broken.yaml: YAML syntax error" in result.stdout
-    assert "2 个问题" in result.stdout
-    data = as_json(run("data", "check", str(data_copy), "--json"))
-    assert len(data["problems"]) == 2
-    assert data["fault_tables"] == 5
-
-
-def test_data_check_shipped_data(run) -> None:  # type: ignore[no-untyped-def]
-    result = run("data", "check", "--json")
-    data = as_json(result)
-    assert data["problems"] == [], data["problems"]
-    assert result.exit_code == 0
-    assert data["fault_tables"] >= 8 and data["card_families"] == 3
-
-
-# -- width helpers -----------------------------------------------------------------------
+# data check: tests/cli/test_data_check.py
 def test_cell_width_and_padding() -> None:
     assert cell_width("ERR-1") == 5
     assert cell_width("液晶屏") == 6
@@ -347,21 +315,6 @@ def test_lookup_does_not_import_textual_or_servers() -> None:
     lines = done.stderr.splitlines()
     assert "RC=000" in lines, done.stderr
     assert "HEAVY=" in lines, done.stderr  # nothing after the '=': no heavy module loaded
-
-
-def test_data_check_reports_conduct_problems(run, data_copy: Path) -> None:  # type: ignore[no-untyped-def]
-    from fieldkit.paths import shipped_data_dir
-
-    shipped = shipped_data_dir() / "conduct" / "service_conduct.yaml"
-    (data_copy / "conduct").mkdir()
-    text = shipped.read_text(encoding="utf-8").replace("kind: forbidden_phrases", "kind: taboo", 1)
-    (data_copy / "conduct" / "service_conduct.yaml").write_text(text, encoding="utf-8")
-    result = run("data", "check", str(data_copy), "--json")
-    assert result.exit_code == 1
-    problems = as_json(result)["problems"]
-    assert len(problems) == 1
-    assert problems[0]["file"].endswith("service_conduct.yaml")
-    assert problems[0]["field"].endswith(".kind")
 
 
 def test_code_in_two_words_and_cause_notes(run, fixture_root: Path) -> None:  # type: ignore[no-untyped-def]

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import fieldkit.cli.lookup as lookup
 from fieldkit.i18n import locale_dir, parse_po, placeholders, source_msgids
 
 # Characters whose terminal width is ambiguous (East-Asian width "A"): kept out of our own
 # strings so columns line up on every terminal.
 AMBIGUOUS = set("…“”‘’·①②③④⑤⑥⑦⑧⑨○●※—")
 PO = locale_dir() / "zh_CN" / "LC_MESSAGES" / "cli.po"
+CLI = Path(__file__).resolve().parents[2] / "fieldkit" / "cli"
+# The lookup commands, split into small modules (see fieldkit/cli/lookup.py).
+MODULES = ["lookup_common", "textlayout", "faultcodes", "toolcards", "conductcmd"]
 
 
 def msgids() -> list[str]:
-    return list(source_msgids(Path(lookup.__file__)))
+    found: dict[str, int] = {}
+    for name in MODULES:
+        found.update(source_msgids(CLI / f"{name}.py"))
+    return list(found)
 
 
 def test_every_msgid_is_translated() -> None:

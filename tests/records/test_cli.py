@@ -95,6 +95,7 @@ def test_db_may_be_a_plain_file_path(tmp_path: Path, visit_id: uuid.UUID) -> Non
 
 
 def test_list_when_empty(url: str) -> None:
+    open_database(url).close()  # an empty database (a missing one is an error)
     result = run("visits", "--db", url, "list", "--lang", "en")
     assert result.exit_code == 0
     assert "No visits recorded yet." in result.output

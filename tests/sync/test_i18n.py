@@ -27,8 +27,10 @@ def test_the_sync_command_speaks_chinese_by_default(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from fieldkit.cli import cli
+    from fieldkit.records.db import open_database
 
     url = f"sqlite:///{(tmp_path / 'l.db').as_posix()}"
+    open_database(url).close()  # a --db that does not exist is an error of its own
     result = CliRunner().invoke(cli, ["sync", "--db", url, "--once"])
     assert result.exit_code == 1
     assert "未设置服务器地址" in result.output

@@ -41,53 +41,24 @@ def source_line(source: Any, number: int | None = None) -> str:
     return narrow(describe_source(source, number, language=get_language()))
 
 
-def render_entry(entry: Any, device_name: str, source: Any) -> str:
-    """The entry as Rich markup: symptom, codes, causes with remedies, emergency steps."""
+def render_entry(sections: list[Any]) -> str:
+    """An entry's sections (:func:`fieldkit.diagnostics.sections.entry_sections`, the model
+    ``fieldkit code`` prints too) as Rich markup: bold heading, red emergency steps."""
     from rich.markup import escape
 
-    def e(text: Any) -> str:
-        return escape(_t(text))
-
-    lines = [f"[b]{e(entry.symptom)}[/b]"]
-    if device_name:
-        lines.append(escape(narrow(device_name)))
-    if entry.codes or entry.display:
-        lines.append(
-            _("Shows: {codes}").format(codes=escape(", ".join([*entry.codes, *entry.display])))
-        )
-    if entry.emergency:
+    lines: list[str] = []
+    for section in sections:
+        if section.kind == "heading":
+            lines.append(f"[b]{escape(narrow(section.title))}[/b]")
+            continue
+        style = {"emergency": "b red", "source": "dim"}.get(section.kind, "")
         lines.append("")
-        lines.append(f"[b reverse red] {_('EMERGENCY')} [/]")
-        lines.extend(f"[b red]! {e(step)}[/]" for step in entry.emergency)
-    if entry.meaning is not None:
-        lines.append("")
-        lines.append(_("Meaning: {text}").format(text=e(entry.meaning)))
-    for number, cause in enumerate(entry.causes, start=1):
-        lines.append("")
-        lines.append(_("Cause {n}: {text}").format(n=number, text=e(cause.text)))
-        lines.extend(f"  ・{e(remedy)}" for remedy in cause.remedies)
-        note = getattr(cause, "note", None)
-        if note is not None:
-            lines.append(f"  ({e(note)})")
-    if entry.remedies:
-        lines.append("")
-        lines.append(_("What to do:"))
-        lines.extend(f"  ・{e(remedy)}" for remedy in entry.remedies)
-    for procedure in entry.procedures:
-        lines.append("")
-        lines.append(f"[b]{e(procedure.title)}[/b]")
-        if procedure.applies_when is not None:
-            lines.append(f"({e(procedure.applies_when)})")
-        lines.extend(f"  {i}. {e(step)}" for i, step in enumerate(procedure.steps, start=1))
-    if entry.note is not None:
-        lines.append("")
-        lines.append(_("Note: {text}").format(text=e(entry.note)))
-    for item in getattr(entry, "as_written", []):
-        lines.append(_("Note: {text}").format(text=escape(narrow(as_written_line(item)))))
-    where = source_line(entry.source or source, entry.number)
-    if where:
-        lines.append("")
-        lines.append(f"[dim]{escape(where)}[/dim]")
+        if section.kind == "emergency":
+            lines.append(f"[b reverse red] {escape(narrow(section.title))} [/]")
+        for line in section.lines:
+            text = " " * line.indent + (f"{line.label} " if line.label else "") + line.text
+            text = escape(narrow(text))
+            lines.append(f"[{style}]{text}[/]" if style else text)
     return "\n".join(lines)
 
 
@@ -264,9 +235,11 @@ class LookupScreen(FieldkitScreen):
         return device.name(get_language()), catalog.source_of(entry)
 
     def _show_entry(self, index: int) -> None:
+        from fieldkit.diagnostics.sections import entry_sections
+
         entry = self._hits[index].entry
-        name, table_source = self._device_of(entry)
-        self.query_one("#detail", Static).update(render_entry(entry, name, table_source))
+        sections = entry_sections(self.services.catalog(), entry)
+        self.query_one("#detail", Static).update(render_entry(sections))
         self._set_cards(self._linked_cards(entry))
 
     def _linked_cards(self, entry: Any) -> list[Any]:

@@ -117,14 +117,6 @@ class SettingsScreen(FieldkitScreen):
 
 def _file_values(config_path: Path | None) -> dict[str, Any]:
     """The settings written in the config file (no environment, no command line)."""
-    import tomllib
+    from fieldkit.config import file_settings
 
-    from fieldkit import paths
-
-    path = config_path or paths.config_file()
-    if not path.is_file():
-        return {}
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
-        return {}
+    return file_settings(config_path)
