@@ -10,6 +10,7 @@ stored text is never changed.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -65,3 +66,13 @@ def narrow(text: str) -> str:
 def ambiguous_characters(text: str) -> set[str]:
     """The East Asian ambiguous-width characters in ``text`` (used by the tests)."""
     return {ch for ch in text if unicodedata.east_asian_width(ch) == "A"}
+
+
+# What technicians type between numbers in a list: ASCII and full-width commas, the
+# enumeration comma 、, semicolons and spaces (full-width too).
+_LIST_SEPARATORS = re.compile(r"[,，、;；\s\u3000]+")
+
+
+def split_list(raw: str) -> list[str]:
+    """``"QF21、QF22"``, ``"QF21，QF22"``, ``"QF21 QF22"`` → ``["QF21", "QF22"]``."""
+    return [item for item in _LIST_SEPARATORS.split(raw.strip()) if item]

@@ -16,12 +16,13 @@ from typing import Any, ClassVar
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
 from fieldkit.i18n import _
 from fieldkit.tui.keys import translate_bindings
+from fieldkit.tui.text import split_list
 from fieldkit.tui.widgets.inputs import FieldInput
 
 SWAP_FIELDS = (
@@ -41,7 +42,7 @@ def swap_label(name: str) -> str:
     labels = {
         "old_meter_no": _("Old meter no."),
         "new_meter_no": _("New meter no. (required)"),
-        "seal_nos": _("Seal nos. (comma separated, required)"),
+        "seal_nos": _("Seal nos. (required; separate with , or 、)"),
         "old_meter_reading": _("Old meter reading (m3)"),
         "gas_used": _("Gas used (m3)"),
         "gas_remaining": _("Gas remaining (m3)"),
@@ -49,11 +50,6 @@ def swap_label(name: str) -> str:
         "reason": _("Reason"),
     }
     return labels[name]
-
-
-def split_list(raw: str) -> list[str]:
-    """A comma list typed with ASCII or full-width commas."""
-    return [item.strip() for item in raw.replace("，", ",").split(",") if item.strip()]
 
 
 class MeterSwapScreen(ModalScreen[bool]):
@@ -72,7 +68,7 @@ class MeterSwapScreen(ModalScreen[bool]):
         self.old_meter_no = old_meter_no
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="swap-dialog"):
+        with VerticalScroll(id="swap-dialog"):
             yield Label(_("Meter replaced"), classes="heading")
             for name in SWAP_FIELDS:
                 with Horizontal(classes="form-row"):
