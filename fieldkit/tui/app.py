@@ -47,6 +47,7 @@ class FieldkitApp(App[None]):
     # The F-keys work on every screen but only the home screen lists them in its footer
     # (HomeScreen.BINDINGS), so every footer fits in 80 columns with the screen's own keys.
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help", id="app.help", show=False),
         Binding("f2", "home", "Home", id="app.home", show=False),
         Binding("f3", "lookup", "Faults", id="app.lookup", show=False),
         Binding("f4", "conduct", "Conduct", id="app.conduct", show=False),
@@ -133,6 +134,29 @@ class FieldkitApp(App[None]):
                     self.pop_screen()
                 return
         self.push_screen(screen_type(*args))
+
+    def action_help(self) -> None:
+        """F1: every key of the current screen (the footer may have no room for all)."""
+        from fieldkit.tui.screens.help import HelpScreen, screen_keys
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        from fieldkit.tui.widgets.status import StatusBar
+
+        bars = self.screen.query(StatusBar)
+        heading = bars.first().heading if bars else ""
+        self.push_screen(HelpScreen(screen_keys(self, self.screen), heading))
+
+    def notify(self, message: str, *args: Any, markup: bool = False, **kwargs: Any) -> None:
+        """As App.notify, but the message is plain text unless ``markup=True``: messages
+        carry data ([keymap], codes in brackets) that must be shown as typed."""
+        super().notify(message, *args, markup=markup, **kwargs)
+
+    def on_input_changed(self, event: Any) -> None:
+        """Typing always happens where the user can see it: the input is scrolled into view."""
+        if event.input.has_focus:  # not a value set by the program
+            event.input.scroll_visible(animate=False)
 
     def action_home(self) -> None:
         while len(self.screen_stack) > 2:

@@ -76,3 +76,22 @@ _LIST_SEPARATORS = re.compile(r"[,，、;；\s\u3000]+")
 def split_list(raw: str) -> list[str]:
     """``"QF21、QF22"``, ``"QF21，QF22"``, ``"QF21 QF22"`` → ``["QF21", "QF22"]``."""
     return [item for item in _LIST_SEPARATORS.split(raw.strip()) if item]
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` terminal cells (CJK characters count two), ending in "..."
+    when cut."""
+    from rich.cells import cell_len
+
+    if cell_len(text) <= width:
+        return text
+    if width <= 3:
+        return "." * max(width, 0)
+    out, used = [], 0
+    for ch in text:
+        w = cell_len(ch)
+        if used + w > width - 3:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "..."

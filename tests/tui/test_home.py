@@ -85,7 +85,7 @@ async def test_todays_and_overdue_orders_come_first_and_are_labelled(settings: S
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#orders")
-        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         assert [r[0] for r in rows] == ["WO-OVERDUE", "WO-TODAY", "WO-LATER", "WO-NODATE"]
         overdue = (today - timedelta(days=3)).strftime("%m-%d")
         assert [r[4] for r in rows] == [

@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, Label, OptionList, Static
+from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from fieldkit.diagnostics.present import source_line as describe_source
 from fieldkit.i18n import _, get_language, pick
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.text import narrow
+from fieldkit.tui.widgets.footer import FieldFooter
 from fieldkit.tui.widgets.inputs import FieldInput
 from fieldkit.tui.widgets.status import StatusBar
 
@@ -140,6 +141,7 @@ class LookupScreen(FieldkitScreen):
 
     CSS_PATH = "lookup.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "app.help", "Help", id="app.help"),
         Binding("ctrl+f", "focus_search", "Search", id="lookup.search"),
         Binding("f7", "focus_cards", "Tool cards", id="lookup.cards"),
         Binding("escape", "app.pop_screen", "Back", id="lookup.back"),
@@ -174,7 +176,7 @@ class LookupScreen(FieldkitScreen):
                 yield OptionList(id="cards")
             with VerticalScroll(id="lookup-detail"):
                 yield Static(_("Loading the fault catalog..."), id="detail")
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         self.query_one("#search", FieldInput).focus()

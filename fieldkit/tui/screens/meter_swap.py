@@ -18,11 +18,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from fieldkit.i18n import _
 from fieldkit.tui.keys import translate_bindings
 from fieldkit.tui.text import split_list
+from fieldkit.tui.widgets.footer import FieldFooter
 from fieldkit.tui.widgets.inputs import FieldInput
 
 SWAP_FIELDS = (
@@ -57,6 +58,7 @@ class MeterSwapScreen(ModalScreen[bool]):
 
     CSS_PATH = "forms.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "app.help", "Help", id="app.help"),
         Binding("ctrl+s", "save", "Save swap", id="swap.save"),
         Binding("escape", "cancel", "Cancel", id="swap.cancel"),
     ]
@@ -77,7 +79,7 @@ class MeterSwapScreen(ModalScreen[bool]):
                         id=f"swap-{name}", type="number" if name in NUMBER_FIELDS else "text"
                     )
             yield Static("", id="swap-message", classes="error-text")
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         self.query_one("#swap-old_meter_no", FieldInput).value = self.old_meter_no

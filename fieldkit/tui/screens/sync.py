@@ -11,10 +11,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from fieldkit.i18n import _
 from fieldkit.tui.keys import translate_bindings
+from fieldkit.tui.widgets.footer import FieldFooter
 from fieldkit.tui.widgets.progress import AsciiProgress
 
 
@@ -69,6 +70,7 @@ class SyncScreen(ModalScreen[None]):
 
     CSS_PATH = "sync.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "app.help", "Help", id="app.help"),
         Binding("f5", "start", "Sync now", id="sync.start"),
         Binding("escape", "close", "Close", id="sync.close"),
     ]
@@ -106,7 +108,7 @@ class SyncScreen(ModalScreen[None]):
             yield AsciiProgress(id="sync-progress")
             yield Static("", id="sync-status")
             yield Static(_("F5: sync now.  Esc: close."), classes="hint")
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         self._count()
