@@ -42,6 +42,7 @@ def tui(lang: str | None, db_url: str | None, demo: bool) -> None:
 
     settings: Settings | None = None
     notices: list[str] = []
+    banner = ""
     demo_session = None
     if demo:
         from fieldkit.config import ConfigError
@@ -54,12 +55,19 @@ def tui(lang: str | None, db_url: str | None, demo: bool) -> None:
             return
         settings = demo_session.settings
         notices = demo_session.notes
+        banner = demo_session.banner
 
     from fieldkit.tui.app import FieldkitApp
 
     # Without --demo the settings file is read after the first paint (pydantic is the
     # slowest import of the start-up); a broken file is reported on the home screen.
-    app = FieldkitApp(settings, settings_loader=settings_loader, language=language, notices=notices)
+    app = FieldkitApp(
+        settings,
+        settings_loader=settings_loader,
+        language=language,
+        notices=notices,
+        banner=banner,
+    )
     try:
         app.run()
     finally:

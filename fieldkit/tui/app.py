@@ -67,6 +67,7 @@ class FieldkitApp(App[None]):
         cursor_blink: bool = True,
         config_path: Path | None = None,
         notices: list[str] | None = None,
+        banner: str = "",
     ) -> None:
         self._settings = settings
         self._settings_loader = settings_loader or _load_default_settings
@@ -80,6 +81,8 @@ class FieldkitApp(App[None]):
         """False freezes the cursor of every input (tests and screenshots)."""
         self.config_path = config_path
         self.notices = list(notices or [])
+        self.banner = banner
+        """Shown in every screen's status bar (the demo says where its data goes)."""
         translate_bindings(self)
         if settings is not None:
             self.settings_ready()
@@ -120,9 +123,31 @@ class FieldkitApp(App[None]):
         self.push_screen(HomeScreen())
         for notice in self.notices:
             self.notify(notice, timeout=8)
+        self._handle_signals(install=True)
 
     def on_unmount(self) -> None:
+        self._handle_signals(install=False)
         self.services.close()
+
+    def _handle_signals(self, *, install: bool) -> None:
+        """TERM and HUP (a closed terminal) end the app as Ctrl+Q does, so what runs after
+        it (the demo's clean-up) runs. Every answer is saved when given: nothing is lost.
+        Where the event loop cannot take signals (Windows) this does nothing."""
+        import asyncio
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for name in ("SIGTERM", "SIGHUP"):
+            number = getattr(signal, name, None)
+            if number is None:
+                continue
+            try:
+                if install:
+                    loop.add_signal_handler(number, self.exit)
+                else:
+                    loop.remove_signal_handler(number)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue
 
     # -- navigation ----------------------------------------------------------------------
 

@@ -63,7 +63,7 @@ class ConductScreen(FieldkitScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar(_("Service conduct"))
         with Horizontal(id="conduct-body"):
-            yield OptionList(id="sections")
+            yield OptionList(id="sections", markup=False)
             with VerticalScroll(id="conduct-detail"):
                 yield Static(_("Loading..."), id="conduct-text")
         yield FieldFooter()

@@ -171,9 +171,9 @@ class LookupScreen(FieldkitScreen):
         )
         with Horizontal(id="lookup-body"):
             with Vertical(id="lookup-left"):
-                yield OptionList(id="results")
+                yield OptionList(id="results", markup=False)
                 yield Label(_("Tool cards"), classes="heading")
-                yield OptionList(id="cards")
+                yield OptionList(id="cards", markup=False)
             with VerticalScroll(id="lookup-detail"):
                 yield Static(_("Loading the fault catalog..."), id="detail")
         yield FieldFooter()
@@ -228,7 +228,12 @@ class LookupScreen(FieldkitScreen):
         for index, hit in enumerate(self._hits):
             entry = hit.entry
             codes = " ".join(entry.codes[:2])
-            label = f"{codes} {_t(entry.symptom)}".strip()
+            device = narrow(catalog.device_of(entry).name(get_language()))
+            # Which device the hit is for: the same code means different things on
+            # different meters and boilers.
+            label = _("{entry} ({device})").format(
+                entry=f"{codes} {_t(entry.symptom)}".strip(), device=device
+            )
             results.add_option(Option(label, id=f"hit-{index}"))
         if self._hits:
             results.highlighted = 0

@@ -86,9 +86,9 @@ class SettingsScreen(FieldkitScreen):
         yield StatusBar(_("Settings"))
         # Above the form, so a problem or "saved" is seen whatever the form is scrolled to.
         yield Static(
-            _(
-                "The settings file cannot be read, so it will not be changed here: {error}"
-            ).format(error=self._broken)
+            _("The settings file cannot be read, so it will not be changed here: {error}").format(
+                error=self._broken
+            )
             if self._broken
             else "",
             id="settings-message",
