@@ -74,11 +74,17 @@ def is_visible(app: Any, widget: Any) -> bool:
     if region.width <= 0 or region.height <= 0:
         return False
     width, height = app.size
-    screen = app.screen
-    for y in range(max(region.y, 0), min(region.bottom, height)):
-        for x in range(max(region.x, 0), min(region.right, width)):
+    top, bottom = max(region.y, 0), min(region.bottom, height) - 1
+    left, right = max(region.x, 0), min(region.right, width) - 1
+    if top > bottom or left > right:
+        return False  # wholly outside the terminal
+    # Sample a few cells (corners, middle): enough to see the widget is drawn somewhere.
+    rows = {top, (top + bottom) // 2, bottom}
+    columns = {left, (left + right) // 2, right}
+    for y in rows:
+        for x in columns:
             try:
-                found, _ = screen.get_widget_at(x, y)
+                found, _ = app.screen.get_widget_at(x, y)
             except Exception:
                 continue
             if found is widget or widget in found.ancestors:
