@@ -174,6 +174,7 @@ class HomeScreen(FieldkitScreen):
         """True once the lists have been filled from the database."""
         self._pending_open = False
         self._load_started = False
+        self._focus_placed = False
         self._steps: dict[uuid.UUID, str] = {}
 
     def compose(self) -> ComposeResult:
@@ -209,6 +210,7 @@ class HomeScreen(FieldkitScreen):
 
     def on_screen_resume(self) -> None:
         if self._load_started:  # back from a visit or settings (the first load: on_mount)
+            self._focus_placed = False  # e.g. on the visit just started, now unfinished
             self.action_refresh()
 
     def action_refresh(self) -> None:
@@ -224,6 +226,7 @@ class HomeScreen(FieldkitScreen):
                 self.LoadFailed(_("The settings have a problem: {error}").format(error=exc))
             )
             return
+        self._glance()
         try:
             from fieldkit.records.repo import format_address
 
@@ -262,6 +265,32 @@ class HomeScreen(FieldkitScreen):
             return  # the column keeps "..."; the visit screen reports the problem
         self.post_message(self.StepsKnown(steps))
 
+    def _glance(self) -> None:
+        """The lists read with the standard library only, shown while SQLAlchemy loads
+        (see fieldkit.records.glance); nothing is shown if the glance is not sure."""
+        from fieldkit.records.glance import glance
+
+        settings = self.fk_app.settings
+        try:
+            first = glance(settings.resolved_db_url(), settings.technician_id)
+        except Exception:
+            return
+        if first is None:
+            return
+        rows = [
+            OrderRow(
+                order_id=o.order_id,
+                order_no=o.order_no,
+                visit_type=o.visit_type,
+                customer_id=o.customer_id,
+                customer=" ".join(p for p in (o.customer_no, o.customer_name or "") if p),
+                address=o.address,
+                scheduled_for=o.scheduled_for,
+            )
+            for o in first.orders
+        ]
+        self.post_message(self.Loaded(sort_orders(rows, date.today()), first.visits, first.waiting))
+
     @on(StepsKnown)
     def _show_steps(self, message: StepsKnown) -> None:
         table = self.query_one("#visits", DataTable)
@@ -291,10 +320,12 @@ class HomeScreen(FieldkitScreen):
         if not message.orders and not message.visits:
             text = _("No open work orders. Sync (F5) to fetch them, or start a visit (Ctrl+N).")
         self.query_one("#home-message", Static).update(text)
-        if message.visits:
-            self.query_one("#visits", DataTable).focus()
-        elif message.orders:
-            self.query_one("#orders", DataTable).focus()
+        if not self._focus_placed:  # the first time only: later loads keep the user's place
+            self._focus_placed = True
+            if message.visits:
+                self.query_one("#visits", DataTable).focus()
+            elif message.orders:
+                self.query_one("#orders", DataTable).focus()
         if self._pending_open:  # Enter was pressed while the list was loading
             self._pending_open = False
             self.action_open_selected()
