@@ -57,7 +57,7 @@ async def test_no_technician_means_no_visit(settings: Settings) -> None:
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, HomeScreen)
-        assert any("工号" in n.message or "技师" in n.message for n in app._notifications)
+        assert any("工号" in n or "技师" in n for n in app.notified)
     assert repo_for(settings).unfinished_visits() == []
 
 

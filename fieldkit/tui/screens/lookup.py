@@ -227,7 +227,7 @@ class LookupScreen(FieldkitScreen):
         results.clear_options()
         for index, hit in enumerate(self._hits):
             entry = hit.entry
-            codes = " ".join(entry.codes[:2])
+            codes = " ".join(dict.fromkeys(entry.codes[:2]))
             device = narrow(catalog.device_of(entry).name(get_language()))
             # Which device the hit is for: the same code means different things on
             # different meters and boilers.
