@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 REPEATS = 9
 KEY_REPEATS = 15
@@ -149,13 +149,13 @@ async def bare_keys() -> tuple[float, float]:
     from textual.widgets import Label
 
     class Other(Screen[None]):
-        BINDINGS = [("escape", "app.pop_screen", "Back")]
+        BINDINGS: ClassVar[list[Any]] = [("escape", "app.pop_screen", "Back")]
 
         def compose(self) -> Any:
             yield Label("other")
 
     class Bare(App[None]):
-        BINDINGS = [("ctrl+l", "open", "Open")]
+        BINDINGS: ClassVar[list[Any]] = [("ctrl+l", "open", "Open")]
 
         def compose(self) -> Any:
             yield Label("bare")
