@@ -35,7 +35,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from fieldkit.textmodel import Source, Strict, Text
+from fieldkit.textmodel import AsWritten, Source, Strict, Text, check_as_written
 
 FAMILY_KEY = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 CARD_ID = r"^[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*$"
@@ -76,10 +76,32 @@ class ToolCard(Strict):
         default=None, description="what using it destroys, and what must happen afterwards"
     )
     restrictions: Text | None = Field(default=None, description="e.g. only G6 and below")
-    resolves_codes: list[str] = Field(default_factory=list, description="fault codes it clears")
+    resolves_codes: list[str] = Field(
+        default_factory=list, description="fault codes it clears that the fault tables hold"
+    )
+    resolves_as_stated: Text | None = Field(
+        default=None,
+        description="the codes as the manual words them (ERR-1到ERR-7); zh must be in purpose",
+    )
     reusable: bool | None = None
+    as_written: list[AsWritten] = Field(
+        default_factory=list,
+        description="原文如此: words the manual prints with a typo or unclear, explained",
+    )
     see_also: list[str] = Field(default_factory=list)
     source: Source | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ToolCard:
+        if (
+            self.resolves_as_stated is not None
+            and self.resolves_as_stated.zh not in self.purpose.zh
+        ):
+            raise ValueError(
+                f"resolves_as_stated {self.resolves_as_stated.zh!r} is not in the card's purpose"
+            )
+        check_as_written(self.as_written, self)
+        return self
 
 
 class Rule(Strict):

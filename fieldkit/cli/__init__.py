@@ -6,6 +6,7 @@ as ``fieldkit code ERR-1`` never imports Textual, FastAPI or SQLAlchemy.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 
@@ -87,7 +88,21 @@ def cli(ctx: click.Context) -> None:
         ctx.invoke(ctx.command.get_command(ctx, "tui"))  # type: ignore[union-attr]
 
 
+def safe_console() -> None:
+    """Output degrades, never raises: a console or pipe that cannot encode Chinese or "m³"
+    (GBK, cp1252, a redirected Windows console) gets replacement characters instead of a
+    UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:
+            continue
+        # a closed or unusual stream is left as it is
+        with contextlib.suppress(ValueError, OSError):
+            reconfigure(errors="replace")
+
+
 def main(argv: list[str] | None = None) -> int:
+    safe_console()
     try:
         cli.main(args=argv, prog_name="fieldkit", standalone_mode=True)
     except SystemExit as exc:

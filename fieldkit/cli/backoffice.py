@@ -7,7 +7,9 @@ back-office side and import the server package only when run.
 from __future__ import annotations
 
 import os
+import ssl
 import sys
+import unicodedata
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,54 @@ from fieldkit.i18n import _
 from fieldkit.sync.schema import VISIT_TYPES
 
 ENV_DB = "FIELDKIT_SERVER_DB"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+MAX_LOGIN = 64  # a technician id (工号) as the laptop stores it
+
+
+def _login_problem(value: str) -> str | None:
+    """Why an account name (technician id) cannot be used, in the user's language."""
+    if not value.strip():
+        return _("must not be blank")
+    if len(value) > MAX_LOGIN:
+        return _("is longer than {n} characters").format(n=MAX_LOGIN)
+    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in value):
+        return _("must not contain spaces or control characters")
+    return None
+
+
+def _text_problem(value: str, limit: int = 200) -> str | None:
+    """Why a one-line value (order number, customer number) cannot be used."""
+    if not value.strip():
+        return _("must not be blank")
+    if len(value) > limit:
+        return _("is longer than {n} characters").format(n=limit)
+    if any(unicodedata.category(ch).startswith("C") for ch in value):
+        return _("must not contain control characters")
+    return None
+
+
+def _check(option: str, problem: str | None) -> None:
+    if problem:
+        fail(_("Error: {option} {problem}").format(option=option, problem=problem))
+
+
+def _check_tls_files(certfile: str | None, keyfile: str | None) -> None:
+    if certfile is None and keyfile is None:
+        return
+    if certfile is None or keyfile is None:
+        fail(_("Error: --ssl-certfile and --ssl-keyfile go together"))
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        fail(_("Error: the certificate or key cannot be used for HTTPS: {error}").format(error=exc))
 
 
 # ------------------------------------------------------------------------------ serve
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8765, show_default=True, type=int, help="TCP port.")
+@click.option(
+    "--port", default=8765, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
+)
 @click.option(
     "--db",
     "db_url",
@@ -42,7 +86,7 @@ ENV_DB = "FIELDKIT_SERVER_DB"
     type=click.IntRange(1024),
     help="Largest request body in bytes (bigger: 413).",
 )
-@click.option("--log-level", default="info", show_default=True)
+@click.option("--log-level", default="info", show_default=True, type=click.Choice(LOG_LEVELS))
 @lang_option
 def serve(
     host: str,
@@ -60,6 +104,7 @@ def serve(
 
     from fieldkit.sync.server.db import ServerDatabaseError, default_url, open_server_database
 
+    _check_tls_files(ssl_certfile, ssl_keyfile)
     url = db_url or default_url()
     try:
         engine = open_server_database(url, migrate=True)  # migrate once, before the workers
@@ -133,6 +178,11 @@ def _print_token(login: str, token_id: str, token: str) -> None:
 def _enrol(ctx: click.Context, login: str, role: str, name: str | None, label: str | None) -> None:
     """Create the account, issue its first token and print the token once."""
     from fieldkit.sync.server import auth
+
+    _check(_("the account name"), _login_problem(login))
+    for option, value in (("--name", name), ("--label", label)):
+        if value is not None:
+            _check(option, _text_problem(value))
 
     engine = _engine(ctx)
     _service_call(auth.create_account, engine, login, role, name)
@@ -245,6 +295,11 @@ def add_work_order(ctx: click.Context, **opts: Any) -> None:
     from fieldkit.sync.schema import Address, CustomerPayload
     from fieldkit.sync.server import service
 
+    for option, key in (("--order-no", "order_no"), ("--customer-no", "customer_no")):
+        _check(option, _text_problem(opts[key]))
+    _check("--assign", _login_problem(opts["assigned_to"]))
+    opts["order_no"] = opts["order_no"].strip()
+    opts["customer_no"] = opts["customer_no"].strip()
     try:
         customer = CustomerPayload(
             customer_no=opts["customer_no"],
@@ -260,7 +315,11 @@ def add_work_order(ctx: click.Context, **opts: Any) -> None:
             ),
         )
     except ValidationError as exc:
-        fail(_("Error: {error}").format(error=exc))
+        problems = "; ".join(
+            f"--{'.'.join(str(p) for p in e['loc'][-1:]).replace('_', '-')}: {e['msg']}"
+            for e in exc.errors()
+        )
+        fail(_("Error: {error}").format(error=problems))
     when: date | None = opts["scheduled_for"].date() if opts["scheduled_for"] else None
     order = service.NewWorkOrder(
         order_no=opts["order_no"],
@@ -297,6 +356,26 @@ def cancel(ctx: click.Context, order: str) -> None:
     click.echo(_("Work order {no} cancelled.").format(no=order))
 
 
+@admin.command("restored")
+@click.pass_context
+def restored(ctx: click.Context) -> None:
+    """Run after restoring the server database from a backup: laptops then fetch every work
+    order again and drop those the restored database does not have."""
+    from fieldkit.sync.server import service
+
+    epoch = _service_call(
+        service.mark_restored,
+        _engine(ctx),
+    )
+    click.echo(_("Restore recorded; the server's epoch is now {epoch}.").format(epoch=epoch))
+    click.echo(
+        _(
+            "Tokens revoked after the backup was taken are valid again: revoke them once "
+            "more (fieldkit admin revoke)."
+        )
+    )
+
+
 # ------------------------------------------------------------------------------- sync
 @click.command()
 @click.option("--server", "server_url", default=None, help="Server URL (else from settings).")
@@ -325,8 +404,11 @@ def sync(
 ) -> None:
     """Push closed visits to the back office and pull work orders.
 
-    Exit status: 0 all done, 1 stopped by an error, 3 conflicts kept on this laptop.
+    Exit status: 0 all done, 1 stopped by an error, 3 conflicts kept on this laptop or
+    visits set aside because the back office refused them.
     """
+    if push_only and pull_only:
+        fail(_("Error: --push-only and --pull-only cannot be used together"), 2)
     from fieldkit.config import ConfigError, load_settings
     from fieldkit.records.db import DatabaseError, open_database
     from fieldkit.sync.client import SyncError, SyncProgress, sync_once
@@ -382,8 +464,12 @@ def sync(
                     if report.failed
                     else None
                 ),
+                "rejected": [[str(v), d] for v, d in report.rejected],
+                "server_errors": [[str(v), d] for v, d in report.server_errors],
                 "pulled": report.pulled,
                 "cancelled": report.cancelled,
+                "epoch_changed": report.epoch_changed,
+                "dropped": report.dropped,
                 "waiting": report.waiting,
             }
         )
@@ -400,6 +486,28 @@ def sync(
                 waiting=report.waiting,
             )
         )
+        if report.epoch_changed:
+            click.echo(
+                _(
+                    "The back office's database was replaced or restored: every work order "
+                    "was fetched again; {n} that no longer exist there were removed."
+                ).format(n=report.dropped),
+                err=True,
+            )
+        for visit_id, detail in report.rejected:
+            click.echo(
+                _("Set aside, refused by the back office: visit {id}: {detail}").format(
+                    id=visit_id, detail=detail
+                ),
+                err=True,
+            )
+        for visit_id, detail in report.server_errors:
+            click.echo(
+                _("Not sent, will be retried: visit {id}: {detail}").format(
+                    id=visit_id, detail=detail
+                ),
+                err=True,
+            )
         for visit_id, detail in report.conflicts:
             click.echo(
                 _("Conflict, kept on this laptop: visit {id}: {detail}").format(
@@ -414,7 +522,16 @@ def sync(
             else:
                 stopped = _("Sync stopped: {error}").format(error=error)
             click.echo(stopped, err=True)
-    if report.failed:
+    if report.failed or report.server_errors:
         sys.exit(1)
-    if report.conflicts:
+    if report.conflicts or report.rejected:
         sys.exit(3)
+
+
+def _register_console_commands() -> None:
+    from fieldkit.cli.staff import add_staff
+
+    admin.add_command(add_staff)
+
+
+_register_console_commands()

@@ -50,6 +50,81 @@ def _device_errors() -> tuple[type[BaseException], ...]:
     return (PortError, FrameError, MeterError, CardError, AddressError)
 
 
+def _check_baud(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    from fieldkit.devices.meter import BAUD_RATES
+
+    if value is not None and value not in BAUD_RATES:
+        raise click.BadParameter(
+            _("{baud} is not a baud rate meters use; choose one of {rates}.").format(
+                baud=value, rates=", ".join(str(b) for b in BAUD_RATES)
+            )
+        )
+    return value
+
+
+def _check_address(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """14 BCD digits, checked before anything is opened or sent."""
+    from fieldkit.devices.cjt188 import AddressError, encode_address
+
+    if value is None:
+        return None
+    try:
+        encode_address(value)
+    except AddressError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    text = value.strip().replace(" ", "").upper()
+    if any(ch not in "0123456789" for ch in text) and text != "A" * 14:
+        raise click.BadParameter(
+            _("The meter address {address!r} is not made of digits (BCD).").format(address=value)
+        )
+    return text
+
+
+def _check_device(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from fieldkit.diagnostics.catalog import default_catalog
+
+    catalog = default_catalog()
+    key = catalog.resolve_device(value)
+    if key is None:
+        raise click.BadParameter(
+            _("no fault table for device {device!r}; known: {keys}").format(
+                device=value, keys=", ".join(catalog.device_keys())
+            )
+        )
+    return key
+
+
+def _check_port(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from fieldkit.devices.transport import PortError, check_port_name
+
+    if value is None:
+        return None
+    try:
+        check_port_name(value)
+    except PortError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    return value
+
+
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(0.05, 30),
+    default=None,
+    help="Seconds a slow meter may take to answer (default: the profile's).",
+)
+retries_option = click.option(
+    "--retries",
+    type=click.IntRange(0, 5),
+    default=None,
+    help="Resends after silence or a bad checksum (default: the profile's, 2).",
+)
+no_cache_option = click.option(
+    "--no-cache", is_flag=True, help="Do not start with what worked last time on this port."
+)
+
+
 def _print_lines(lines: list[tuple[str, str]]) -> None:
     """Label and value, the values aligned by display width (a Chinese character is 2)."""
     from fieldkit.cli.lookup import cell_width, pad
@@ -59,12 +134,21 @@ def _print_lines(lines: list[tuple[str, str]]) -> None:
         click.echo(f"{pad(label, width)}  {value}")
 
 
-def _print_exchanges(exchanges: list[Any]) -> None:
+def _print_exchanges(exchanges: list[Any], *, err: bool = False) -> None:
     """Every request (>>) and reply (<<) in hex, as the meter really said it."""
-    for exchange in exchanges:
-        frames = exchange.to_dict()
-        click.echo(f">> {frames['request']}")
-        click.echo(f"<< {frames['reply'] or _('(no reply)')}")
+    from fieldkit.devices.present import exchange_lines
+
+    for line in exchange_lines(exchanges):
+        click.echo(line, err=err)
+
+
+def _meter_failed(exc: BaseException, raw: bool) -> None:
+    """One clear line, and with ``--raw`` every frame that was sent and received."""
+    from fieldkit.devices.meter import frames_of
+
+    if raw:
+        _print_exchanges(frames_of(exc), err=True)
+    fail(_("Error: {error}").format(error=exc))
 
 
 def _write_to_meter(
@@ -117,6 +201,7 @@ def _print_diagnosis(diagnosis: Any) -> None:
 device_option = click.option(
     "--device",
     default=None,
+    callback=_check_device,
     help="Fault-table device key for the diagnosis (meihua-ic, meihua-mhcg, qianfeng-ic).",
 )
 
@@ -129,12 +214,74 @@ def meter() -> None:
     """Read a gas meter over serial (CJ/T 188). Read-only unless you confirm a write."""
 
 
+def _meter_options(func: Callable[..., None]) -> Callable[..., None]:
+    """Options shared by ``meter read`` and ``meter scan``."""
+    options = [
+        click.option(
+            "--port",
+            required=True,
+            callback=_check_port,
+            help="COM3, /dev/ttyUSB0, a pty, socket://host:port …",
+        ),
+        click.option(
+            "--address",
+            default=None,
+            callback=_check_address,
+            help="Read this meter directly (14 digits); default: broadcast read-address.",
+        ),
+        click.option(
+            "--profile", "profile_id", default=None, help="Meter profile id; default: probe."
+        ),
+        click.option(
+            "--baud",
+            type=int,
+            default=None,
+            callback=_check_baud,
+            help="Baud rate; default: try 2400/4800/9600.",
+        ),
+        timeout_option,
+        retries_option,
+        no_cache_option,
+        click.option(
+            "--raw", is_flag=True, help="Also print every frame in hex (also on failure)."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _find(
+    port: str,
+    address: str | None,
+    profile_id: str | None,
+    baud: int | None,
+    timeout: float | None,
+    retries: int | None,
+    no_cache: bool,
+    raw: bool,
+) -> Any:
+    from fieldkit.devices.linkcache import LinkCache
+    from fieldkit.devices.meter import find_meter
+
+    profile = _profile(profile_id)
+    candidates = profile if profile is not None else _profiles().profiles
+    try:
+        return find_meter(
+            port,
+            candidates,
+            address=address,
+            baudrate=baud,
+            timeout=timeout,
+            retries=retries,
+            cache=None if no_cache else LinkCache(),
+        )
+    except _device_errors() as exc:
+        _meter_failed(exc, raw)
+
+
 @meter.command("read")
-@click.option("--port", required=True, help="COM3, /dev/ttyUSB0, a pty, socket://host:port …")
-@click.option("--address", default=None, help="Meter address (14 digits); default: broadcast.")
-@click.option("--profile", "profile_id", default=None, help="Meter profile id; default: probe.")
-@click.option("--baud", type=int, default=None, help="Baud rate; default: the profile's first.")
-@click.option("--raw", is_flag=True, help="Also print every frame in hex.")
+@_meter_options
 @device_option
 @json_option
 @lang_option
@@ -143,28 +290,19 @@ def meter_read(
     address: str | None,
     profile_id: str | None,
     baud: int | None,
+    timeout: float | None,
+    retries: int | None,
+    no_cache: bool,
     raw: bool,
     device: str | None,
     as_json: bool,
     lang: str,
 ) -> None:
     """Read the meter's volume, clock, valve and battery state (DI 901F)."""
-    from fieldkit.devices.meter import probe, read_meter
     from fieldkit.devices.present import meter_lines
     from fieldkit.diagnostics.rules import DeviceState, diagnose
 
-    profile = _profile(profile_id)
-    probe_frames: list[Any] = []
-    try:
-        if profile is None:
-            found = probe(port, _profiles().profiles)
-            profile, baud = found.profile, baud or found.baudrate
-            address = address or found.address
-            probe_frames = found.exchanges
-        reading = read_meter(port, profile, address=address, baudrate=baud)
-    except _device_errors() as exc:
-        fail(_("Error: {error}").format(error=exc))
-        return
+    reading = _find(port, address, profile_id, baud, timeout, retries, no_cache, raw).reading(port)
     diagnosis = diagnose(DeviceState.from_readings(meter=reading.metering, device=device))
     if as_json:
         data = reading.to_dict()
@@ -175,29 +313,35 @@ def meter_read(
     _print_diagnosis(diagnosis)
     if raw:
         click.echo("")
-        _print_exchanges([*probe_frames, *reading.exchanges])
+        _print_exchanges(reading.exchanges)
 
 
 @meter.command("scan")
-@click.option("--port", required=True)
-@click.option("--raw", is_flag=True, help="Also print every frame in hex.")
+@_meter_options
 @json_option
 @lang_option
-def meter_scan(port: str, raw: bool, as_json: bool, lang: str) -> None:
-    """Find the meter on the line: broadcast read-address at 2400/4800/9600 8E1, both DI orders."""
-    from fieldkit.devices.meter import probe
-
-    try:
-        found = probe(port, _profiles().profiles)
-    except _device_errors() as exc:
-        fail(_("Error: {error}").format(error=exc))
-        return
+def meter_scan(
+    port: str,
+    address: str | None,
+    profile_id: str | None,
+    baud: int | None,
+    timeout: float | None,
+    retries: int | None,
+    no_cache: bool,
+    raw: bool,
+    as_json: bool,
+    lang: str,
+) -> None:
+    """Find the meter on the line: read-address, then a 901F read that confirms the profile
+    (both DI orders, 2400/4800/9600 8E1)."""
+    found = _find(port, address, profile_id, baud, timeout, retries, no_cache, raw)
     if as_json:
         echo_json(
             {
                 "address": found.address,
                 "profile": found.profile.id,
                 "baudrate": found.baudrate,
+                "broadcast": found.broadcast,
                 "frames": [e.to_dict() for e in found.exchanges],
             }
         )
@@ -210,16 +354,17 @@ def meter_scan(port: str, raw: bool, as_json: bool, lang: str) -> None:
         ]
     )
     if raw:
+        click.echo("")
         _print_exchanges(found.exchanges)
 
 
 def _write_options(address_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """The options every meter write takes: one meter, one profile, and ``--yes``."""
     options = [
-        click.option("--port", required=True),
-        click.option("--address", required=True, help=address_help),
+        click.option("--port", required=True, callback=_check_port),
+        click.option("--address", required=True, callback=_check_address, help=address_help),
         click.option("--profile", "profile_id", required=True),
-        click.option("--baud", type=int, default=None),
+        click.option("--baud", type=int, default=None, callback=_check_baud),
         click.option("--yes", is_flag=True, help="Do not ask (scripts). Use with care."),
         lang_option,
     ]
@@ -296,7 +441,12 @@ def card() -> None:
     "default: the first reader.",
 )
 @click.option("--backend", type=click.Choice(["acr30", "pcsc"]), default="acr30", show_default=True)
-@click.option("--baud", type=int, default=9600, show_default=True)
+@click.option(
+    "--baud",
+    type=click.Choice(["9600", "19200", "38400", "115200"]),
+    default="9600",
+    show_default=True,
+)
 @click.option("--layout", "layout_id", default=None, help="Card layout id; default: by match.")
 @click.option("--meter-card-number", default=None, help="The customer number of this meter.")
 @click.option("--meter-purchase-count", type=int, default=None, help="表内购气次数, if known.")
@@ -306,7 +456,7 @@ def card() -> None:
 def card_read(
     port: str | None,
     backend: str,
-    baud: int,
+    baud: str,
     layout_id: str | None,
     meter_card_number: str | None,
     meter_purchase_count: int | None,
@@ -321,7 +471,7 @@ def card_read(
     from fieldkit.diagnostics.rules import DeviceState, diagnose
 
     try:
-        reader = open_reader(port, backend=backend, baudrate=baud)
+        reader = open_reader(port, backend=backend, baudrate=int(baud))
         try:
             image = reader.read_card()
         finally:
@@ -402,13 +552,50 @@ def _wait_for_ctrl_c(stop: Callable[[], None]) -> None:
         stop()
 
 
+def _check_seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not 0 <= value <= 30:
+        raise click.BadParameter(_("between 0 and 30 seconds"))
+    return value
+
+
 @emulate.command("meter")
 @click.option("--profile", "profile_id", default="cjt188-2004", show_default=True)
-@click.option("--baud", type=int, default=None)
-@click.option("--address", default="30000000123456", show_default=True)
-@click.option("--volume", type=float, default=123.45, show_default=True)
+@click.option("--baud", type=int, default=None, callback=_check_baud)
+@click.option("--address", default="30000000123456", show_default=True, callback=_check_address)
+@click.option("--volume", type=click.FloatRange(0, 999999.99), default=123.45, show_default=True)
 @click.option("--valve", type=click.Choice(["open", "closed", "abnormal"]), default="open")
 @click.option("--low-battery", is_flag=True)
+@click.option(
+    "--di-order",
+    type=click.Choice(["2004", "2018", "both"]),
+    default=None,
+    help="DI byte order(s) the meter answers 901F in (2004: 90 1F, 2018: 1F 90); "
+    "default: the profile's.",
+)
+@click.option(
+    "--address-order",
+    type=click.Choice(["2004", "2018", "both"]),
+    default=None,
+    help="DI order(s) it answers read-address in; default: as --di-order.",
+)
+@click.option("--echo", is_flag=True, help="The RS-485 adapter echoes every request.")
+@click.option("--noise", is_flag=True, help="Stray 68/16 bytes around every reply.")
+@click.option(
+    "--split",
+    type=float,
+    default=0.0,
+    callback=_check_seconds,
+    help="Send each reply in three pieces, this many seconds apart.",
+)
+@click.option(
+    "--delay",
+    type=float,
+    default=0.0,
+    callback=_check_seconds,
+    help="Seconds before each reply starts.",
+)
+@click.option("--corrupt-first", is_flag=True, help="The first reply has a bad checksum.")
+@click.option("--no-broadcast", is_flag=True, help="Ignore broadcast read-address.")
 @lang_option
 def emulate_meter(
     profile_id: str,
@@ -417,18 +604,43 @@ def emulate_meter(
     volume: float,
     valve: str,
     low_battery: bool,
+    di_order: str | None,
+    address_order: str | None,
+    echo: bool,
+    noise: bool,
+    split: float,
+    delay: float,
+    corrupt_first: bool,
+    no_broadcast: bool,
     lang: str,
 ) -> None:
-    """A gas meter answering CJ/T 188 (Windows: use a com0com pair instead)."""
+    """A gas meter answering CJ/T 188, with the faults real meters have (Windows: use a
+    com0com pair instead)."""
     from fieldkit.devices.cjt188 import ValveState
-    from fieldkit.devices.emulator import EmulatorUnavailable, MeterState, start_meter_emulator
+    from fieldkit.devices.emulator import (
+        DI_ORDERS,
+        EmulatorUnavailable,
+        MeterFaults,
+        MeterState,
+        start_meter_emulator,
+    )
 
     profile = _profile(profile_id)
     state = MeterState(
         address=address, current=volume, valve=ValveState(valve), low_battery=low_battery
     )
+    faults = MeterFaults(
+        data_orders=DI_ORDERS[di_order] if di_order else None,
+        address_orders=DI_ORDERS[address_order] if address_order else None,
+        echo=echo,
+        noise=noise,
+        split=split,
+        delay=delay,
+        corrupt_first=corrupt_first,
+        broadcast=not no_broadcast,
+    )
     try:
-        handle = start_meter_emulator(profile, state, baudrate=baud)
+        handle = start_meter_emulator(profile, state, baudrate=baud, faults=faults)
     except EmulatorUnavailable as exc:
         fail(str(exc))
         return
@@ -439,7 +651,12 @@ def emulate_meter(
 @click.option("--card-number", type=int, default=12345678, show_default=True)
 @click.option("--remaining", type=float, default=123.4, show_default=True)
 @click.option("--no-card", is_flag=True, help="A reader with no card inserted.")
-@click.option("--baud", type=int, default=9600, show_default=True)
+@click.option(
+    "--baud",
+    type=click.Choice(["9600", "19200", "38400", "115200"]),
+    default="9600",
+    show_default=True,
+)
 @click.option(
     "--pcsc",
     "vpcd_port",
@@ -455,7 +672,7 @@ def emulate_card(
     card_number: int,
     remaining: float,
     no_card: bool,
-    baud: int,
+    baud: str,
     vpcd_port: int | None,
     lang: str,
 ) -> None:
@@ -475,7 +692,7 @@ def emulate_card(
         _wait_for_ctrl_c(virtual.stop)
         return
     try:
-        handle = start_card_emulator(card_image, baudrate=baud)
+        handle = start_card_emulator(card_image, baudrate=int(baud))
     except EmulatorUnavailable as exc:
         fail(str(exc))
         return

@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from fieldkit.cli.common import echo_json, fail, json_option, lang_option
-from fieldkit.diagnostics.present import confidence_label, source_line
+from fieldkit.diagnostics.present import (
+    as_written_line,
+    clears_codes_text,
+    confidence_label,
+    source_line,
+)
 from fieldkit.i18n import _, get_language
 
 if TYPE_CHECKING:
@@ -292,6 +297,8 @@ def render_entry(catalog: Catalog, entry: FaultEntry, out: Printer) -> None:
             )
     if entry.note is not None:
         out.field(_("Note:"), t(entry.note))
+    for item in entry.as_written:
+        out.field(_("Note:"), as_written_line(item))
     if entry.see_also:
         refs = [f"{ref} {_ref_title(catalog, ref)}".strip() for ref in entry.see_also]
         out.field(_("See also:"), "; ".join(refs))
@@ -611,8 +618,12 @@ def render_card(
         out.field("!! " + _("Destroys / afterwards:"), t(card.destroys))
     if card.restrictions is not None:
         out.field(_("Restrictions:"), t(card.restrictions))
-    if card.resolves_codes:
+    if card.resolves_as_stated is not None:
+        out.field(_("Clears codes:"), clears_codes_text(card))
+    elif card.resolves_codes:
         out.field(_("Clears codes:"), ", ".join(card.resolves_codes))
+    for item in card.as_written:
+        out.field(_("Note:"), as_written_line(item))
     if card.reusable is not None:
         out.field(_("Reusable:"), _("yes") if card.reusable else _("no"))
     if catalog is not None and card.see_also:

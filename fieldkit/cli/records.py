@@ -175,6 +175,8 @@ def show(ctx: click.Context, visit_id: str, as_json: bool, lang: str) -> None:
         )
         for e in run.events:
             verdict = "" if e.passed is None else (" ✓" if e.passed else " ✗")
+            if e.kind == "answered" and e.value.get("answer") == "n/a":
+                verdict = " –"  # 不适用: not a pass
             click.echo(
                 f"  {e.seq:3d}  {e.at.astimezone():%H:%M:%S}  {e.step_id}  {e.kind}{verdict}  "
                 f"{e.value if e.value else ''}"
@@ -190,15 +192,32 @@ def show(ctx: click.Context, visit_id: str, as_json: bool, lang: str) -> None:
     default=None,
     help="Also write the form as an HTML file to print.",
 )
+@click.option(
+    "--pdf",
+    "pdf_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the form as a PDF (with the customer's signature image, if captured).",
+)
 @lang_option
 @click.pass_context
-def handover(ctx: click.Context, visit_id: str, html_path: Path | None, lang: str) -> None:
+def handover(
+    ctx: click.Context, visit_id: str, html_path: Path | None, pdf_path: Path | None, lang: str
+) -> None:
     """Print the handover form (设施交接单) for the customer to read and sign."""
     from fieldkit.records.handover import build_handover, handover_html, handover_text
 
     repo = _repo(ctx)
     form = build_handover(repo.database, _visit_id(repo, visit_id))
     click.echo(handover_text(form), nl=False)
+    if pdf_path is not None:
+        from fieldkit.records.handover_pdf import PdfError, PdfFontMissing, write_handover_pdf
+
+        try:
+            write_handover_pdf(form, pdf_path)
+        except (PdfFontMissing, PdfError) as exc:
+            fail(_("Error: {error}").format(error=exc))
+        click.echo(_("Written to {path}").format(path=pdf_path))
     if html_path is not None:
         try:
             html_path.write_text(handover_html(form), encoding="utf-8")

@@ -26,7 +26,7 @@ END = 0x16
 PREAMBLE = 0xFE
 HEADER_LEN = 11  # 68 T A0..A6 C L
 MIN_FRAME = HEADER_LEN + 2
-MAX_DATA_LEN = 0x64  # longest data field fieldkit accepts (2018 freeze records are 26 B)
+MAX_DATA_LEN = 0xFF  # L is one byte: every length the standard allows (0..255)
 BROADCAST_ADDRESS = "AAAAAAAAAAAAAA"
 WILDCARD_TYPE = 0xAA
 GAS_METER_TYPE = 0x30
@@ -105,7 +105,7 @@ class TerminatorError(FrameError):
 
 
 class LengthError(FrameError):
-    """A length byte larger than any CJ/T 188 frame fieldkit knows."""
+    """A frame cut short: its length byte promises more bytes than ever arrived."""
 
 
 class PayloadError(FrameError):
@@ -317,14 +317,50 @@ class FrameDecoder:
     Skips FE/FF preambles and noise, resyncs on 68, checks L, the 16 terminator and CS.
     A candidate 68 that has not yet received its full length does not hide a complete,
     valid frame further on in the buffer (noise before a frame never hides it).
+
+    Frame-shaped input that is dropped is not dropped silently: a 68 … whose byte at the
+    length's end is not 16 is kept as a :class:`TerminatorError` in :attr:`rejected` (the
+    last few; noise makes many), and :meth:`finish` says why the bytes still waiting are no
+    frame (a :class:`LengthError` when the length byte promised more than arrived).
     """
+
+    REJECTED_KEPT = 8
 
     def __init__(self) -> None:
         self._buf = bytearray()
         self.skipped = 0  # noise bytes dropped so far
+        self.rejected: list[FrameError] = []
 
     def reset(self) -> None:
         self._buf.clear()
+        self.rejected.clear()
+
+    def _reject(self, error: FrameError) -> None:
+        self.rejected.append(error)
+        del self.rejected[: -self.REJECTED_KEPT]
+
+    def finish(self) -> list[FrameError]:
+        """At the end of a reply (deadline passed): why the waiting bytes are not a frame.
+
+        Returns a :class:`LengthError` for a 68-headed candidate cut short, and nothing for
+        bytes without a frame header. The buffer is cleared.
+        """
+        buf = bytes(self._buf)
+        self._buf.clear()
+        out: list[FrameError] = []
+        idx = buf.find(bytes((START,)))
+        if idx >= 0 and len(buf) - idx >= HEADER_LEN:
+            length = buf[idx + 10]
+            out.append(
+                LengthError(
+                    _(
+                        "Frame cut short: its length byte says {want} data bytes, "
+                        "only {got} arrived: {hex}"
+                    ).format(want=length, got=len(buf) - idx - HEADER_LEN, hex=hexstr(buf[idx:])),
+                    buf[idx:],
+                )
+            )
+        return out
 
     @property
     def pending(self) -> bytes:
@@ -347,11 +383,7 @@ class FrameDecoder:
                 self.skipped += idx - pos
                 pos = idx
                 break
-            length = buf[idx + 10]
-            if length > MAX_DATA_LEN:
-                self.skipped += idx + 1 - pos
-                pos = idx + 1
-                continue
+            length = buf[idx + 10]  # every value 0..255 is a length the standard allows
             end = idx + HEADER_LEN + length + 2
             if end > n:
                 ahead = self._complete_frame_after(idx + 1, n)
@@ -363,6 +395,15 @@ class FrameDecoder:
                 pos = ahead
                 continue
             if buf[end - 1] != END:
+                raw = bytes(buf[idx:end])
+                self._reject(
+                    TerminatorError(
+                        _("No 16 at the end of a frame ({got:02X} instead): {hex}").format(
+                            got=raw[-1], hex=hexstr(raw)
+                        ),
+                        raw,
+                    )
+                )
                 self.skipped += idx + 1 - pos
                 pos = idx + 1
                 continue
@@ -424,8 +465,7 @@ class FrameDecoder:
             length = buf[idx + 10]
             end = idx + HEADER_LEN + length + 2
             if (
-                length <= MAX_DATA_LEN
-                and end <= n
+                end <= n
                 and buf[end - 1] == END
                 and (sum(buf[idx : end - 2]) & 0xFF) == buf[end - 2]
             ):

@@ -85,6 +85,7 @@ class PtyEmulator:
         self.stopbits = stopbits
         self.pace = pace
         self.check_line_settings = check_line_settings
+        self.echo = False  # an RS-485 adapter that hears what the PC sends
         self.received = bytearray()
         self.sent = bytearray()
         self.ignored_wrong_settings = 0
@@ -164,6 +165,8 @@ class PtyEmulator:
                 first_at = now
             count += len(chunk)
             self.received += chunk
+            if self.echo:
+                os.write(self._master, chunk)
             if not self.line_settings_match():
                 self.ignored_wrong_settings += 1
                 first_at, count = None, 0
@@ -176,7 +179,10 @@ class PtyEmulator:
                 self._sleep_until(first_at + count * self.byte_time)
             first_at, count = None, 0
             for reply in replies:
-                self._send(reply)
+                if isinstance(reply, float):  # a pause inside or before a reply
+                    self._sleep_until(time.monotonic() + reply)
+                else:
+                    self._send(reply)
 
     def _sleep_until(self, when: float) -> None:
         delay = when - time.monotonic()
@@ -199,7 +205,8 @@ class PtyEmulator:
             self.sent += data[i:done]
             i = done
 
-    def respond(self, chunk: bytes) -> list[bytes]:  # pragma: no cover - abstract
+    def respond(self, chunk: bytes) -> list[bytes | float]:  # pragma: no cover - abstract
+        """What to send back: bytes, and pauses (float seconds) between them."""
         raise NotImplementedError
 
 
@@ -222,6 +229,33 @@ class MeterState:
     silent: bool = False  # answer nothing (a dead meter)
 
 
+DI_ORDERS = {"2004": ("big",), "2018": ("little",), "both": ("big", "little")}
+NOISE_BEFORE = bytes.fromhex("00 68 16 FF 68 10")  # stray 68/16 bytes, as on a noisy line
+NOISE_AFTER = bytes.fromhex("68 16")
+
+
+@dataclass
+class MeterFaults:
+    """How a real meter (or its line) misbehaves; every default is a well-behaved meter.
+
+    ``data_orders``: the DI byte orders it answers 901F in (None: its profile's).
+    ``address_orders``: the orders it answers read-address in (None: as ``data_orders``).
+    ``echo``: the RS-485 adapter echoes the request. ``noise``: stray 68/16 bytes around
+    each reply. ``split``: the reply comes in three pieces this many seconds apart.
+    ``delay``: seconds before the reply starts. ``corrupt_first``: the first reply has a bad
+    checksum. ``broadcast``: False for a meter that ignores broadcast read-address.
+    """
+
+    data_orders: tuple[str, ...] | None = None
+    address_orders: tuple[str, ...] | None = None
+    echo: bool = False
+    noise: bool = False
+    split: float = 0.0
+    delay: float = 0.0
+    corrupt_first: bool = False
+    broadcast: bool = True
+
+
 class MeterEmulator(PtyEmulator):
     def __init__(
         self,
@@ -231,6 +265,7 @@ class MeterEmulator(PtyEmulator):
         baudrate: int | None = None,
         pace: bool = True,
         echo: bool = False,
+        faults: MeterFaults | None = None,
     ) -> None:
         super().__init__(
             baudrate=baudrate or profile.bauds[0],
@@ -241,7 +276,12 @@ class MeterEmulator(PtyEmulator):
         )
         self.profile = profile
         self.state = state or MeterState()
-        self.echo = echo  # an RS-485 adapter that echoes what it sends
+        self.faults = faults or MeterFaults()
+        self.echo = echo or self.faults.echo
+        if self.faults.corrupt_first:
+            self.state.corrupt_next_reply = True
+        self.data_orders = self.faults.data_orders or (profile.di_order,)
+        self.address_orders = self.faults.address_orders or self.data_orders
         self._decoder = FrameDecoder()
         self.requests: list[Frame] = []
 
@@ -270,17 +310,29 @@ class MeterEmulator(PtyEmulator):
             raw = raw[:-2] + bytes(((raw[-2] + 1) & 0xFF,)) + raw[-1:]
         return raw
 
-    def respond(self, chunk: bytes) -> list[bytes]:
-        out: list[bytes] = []
+    def respond(self, chunk: bytes) -> list[bytes | float]:
+        out: list[bytes | float] = []
+        f = self.faults
         for item in self._decoder.feed(chunk):
             if isinstance(item, Frame) and not item.is_reply:
                 self.requests.append(item)
                 reply = self._answer(item)
-                if reply:
+                if not reply:
+                    continue
+                if f.delay:
+                    out.append(float(f.delay))
+                if f.noise:
+                    reply = NOISE_BEFORE + reply + NOISE_AFTER
+                if f.split:
+                    cut1, cut2 = len(reply) // 3, 2 * len(reply) // 3
+                    out += [reply[:cut1], float(f.split), reply[cut1:cut2], float(f.split)]
+                    out.append(reply[cut2:])
+                else:
                     out.append(reply)
-        if out and self.echo:
-            out.insert(0, bytes(chunk))
         return out
+
+    def _order(self, req: Frame, di: int, orders: tuple[str, ...]) -> bool:
+        return any(req.di(order) == di for order in orders)  # type: ignore[arg-type]
 
     def _answer(self, req: Frame) -> bytes | None:
         p, s = self.profile, self.state
@@ -288,14 +340,19 @@ class MeterEmulator(PtyEmulator):
             return None
         if req.address not in (s.address, cjt188.BROADCAST_ADDRESS):
             return None
+        if req.address == cjt188.BROADCAST_ADDRESS and not self.faults.broadcast:
+            return None
         if req.meter_type not in (p.meter_type, cjt188.WILDCARD_TYPE):
             return None
-        di = req.di(p.di_order)
         ser = bytes((req.ser or 0,))
         di_bytes = req.data[:2]
-        if req.function == cjt188.Function.READ_ADDRESS and di == DI.ADDRESS:
+        if req.function == cjt188.Function.READ_ADDRESS and self._order(
+            req, DI.ADDRESS, self.address_orders
+        ):
             return self._reply(req, di_bytes + ser)
-        if req.function == cjt188.Function.READ_DATA and di == DI.METERING:
+        if req.function == cjt188.Function.READ_DATA and self._order(
+            req, DI.METERING, self.data_orders
+        ):
             payload = cjt188.encode_metering(
                 s.current,
                 s.settlement,
@@ -305,7 +362,11 @@ class MeterEmulator(PtyEmulator):
                 decimals=p.volume_decimals,
             )
             return self._reply(req, di_bytes + ser + payload)
-        if req.function == cjt188.Function.WRITE_DATA and di == DI.VALVE and len(req.data) >= 4:
+        if (
+            req.function == cjt188.Function.WRITE_DATA
+            and self._order(req, DI.VALVE, self.data_orders)
+            and len(req.data) >= 4
+        ):
             command = req.data[3]
             if command == cjt188.VALVE_OPEN:
                 s.valve = ValveState.OPEN
@@ -314,7 +375,7 @@ class MeterEmulator(PtyEmulator):
             return self._reply(req, di_bytes + ser)
         if (
             req.function == cjt188.Function.WRITE_ADDRESS
-            and di == DI.WRITE_ADDRESS
+            and self._order(req, DI.WRITE_ADDRESS, self.data_orders)
             and len(req.data) == 10
             and req.address == s.address  # never by broadcast
         ):
@@ -324,6 +385,26 @@ class MeterEmulator(PtyEmulator):
         return None  # unknown DI or the other DI byte order: a real meter stays silent
 
 
+_RUNNING: dict[str, str] = {}  # port → "meter" / "card": emulators running in this process
+
+
+def running_emulators() -> dict[str, str]:
+    """The emulators this process runs (port → kind), so a screen can offer their ports."""
+    return dict(_RUNNING)
+
+
+def _track(handle: EmulatorHandle, kind: str) -> EmulatorHandle:
+    _RUNNING[handle.port_path] = kind
+    stop = handle.stop
+
+    def stop_and_forget() -> None:
+        _RUNNING.pop(handle.port_path, None)
+        stop()
+
+    handle.stop = stop_and_forget
+    return handle
+
+
 def start_meter_emulator(
     profile: MeterProfile | str = "cjt188-2004",
     state: MeterState | None = None,
@@ -331,10 +412,12 @@ def start_meter_emulator(
     baudrate: int | None = None,
     pace: bool = True,
     echo: bool = False,
+    faults: MeterFaults | None = None,
 ) -> EmulatorHandle:
     if isinstance(profile, str):
         profile = load_profiles().profile(profile)
-    return MeterEmulator(profile, state, baudrate=baudrate, pace=pace, echo=echo).start()
+    emulator = MeterEmulator(profile, state, baudrate=baudrate, pace=pace, echo=echo, faults=faults)
+    return _track(emulator.start(), "meter")
 
 
 # ---------------------------------------------------------------- card reader
@@ -358,8 +441,8 @@ class CardReaderEmulator(PtyEmulator):
     def insert(self, card: Sle4442 | None) -> None:
         self.card = card
 
-    def respond(self, chunk: bytes) -> list[bytes]:
-        out: list[bytes] = []
+    def respond(self, chunk: bytes) -> list[bytes | float]:
+        out: list[bytes | float] = []
         for item in self._decoder.feed(chunk):
             if isinstance(item, Exception):
                 out.append(acr30_encode_reply(0x60, 0x00))
@@ -390,7 +473,7 @@ def start_card_emulator(
     """A card reader on a pty. Default: holding :func:`example_user_card`; ``None``: empty."""
     if card is _EXAMPLE_CARD:
         card = example_user_card()
-    return CardReaderEmulator(card, baudrate=baudrate, pace=pace).start()
+    return _track(CardReaderEmulator(card, baudrate=baudrate, pace=pace).start(), "card")
 
 
 def example_user_card(

@@ -1,22 +1,41 @@
-"""Reading a gas meter over CJ/T 188: one request, one reply, raw bytes kept beside the values.
+"""Reading a gas meter over CJ/T 188: requests matched to their replies, raw bytes kept.
 
-Layers: :class:`MeterLink` (transport + profile + codec) → :func:`read_meter`,
-:func:`scan_address`, :func:`probe`. Read-only by default: :meth:`MeterLink.set_valve`
-needs a ``confirm`` callback that returns True, and the CLI asks the technician first.
+Layers: :class:`MeterLink` (transport + profile + codec; :meth:`MeterLink.transact` sends
+requests and credits each reply to the request it answers) → :func:`read_meter` (find the
+meter: read-address, then a 901F read in the profile's DI order that *confirms* the profile,
+the other order on silence) and :func:`probe`. Read-only by default:
+:meth:`MeterLink.set_valve` needs a ``confirm`` callback that returns True.
+
+A reply belongs to a request when its control code is the request's with the reply bit, its
+address is the request's (any address for a broadcast), and its DI bytes and SER are the
+request's (SER when the profile says the meter echoes it). Anything else on the line (our
+own echo, noise, a late reply to another request) is ignored. A read ends on a whole frame
+or at a deadline, never on a pause between bytes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fieldkit.devices import cjt188
-from fieldkit.devices.cjt188 import DI, Frame, FrameDecoder, FrameError, MeteringData
+from fieldkit.devices.cjt188 import (
+    DI,
+    ChecksumError,
+    Frame,
+    FrameDecoder,
+    FrameError,
+    MeteringData,
+)
 from fieldkit.devices.profiles import MeterProfile, load_profiles
 from fieldkit.devices.transport import NoReplyError, PortError, SerialTransport
 from fieldkit.i18n import _
+
+BAUD_RATES = (1200, 2400, 4800, 9600, 19200)
+REPLY_ESTIMATE = 40  # bytes of the longest reply waited for (901F with 4 × FE)
 
 
 class MeterError(Exception):
@@ -27,18 +46,50 @@ class NotConfirmedError(MeterError):
     """A write was refused because the technician did not confirm it."""
 
 
+class NoDataError(MeterError):
+    """The meter answered read-address but not the 901F data read in any DI order."""
+
+
+def _request_frame(request: bytes) -> Frame:
+    items = cjt188.decode_frames(request)
+    frame = items[0] if items else None
+    if not isinstance(frame, Frame):  # pragma: no cover - our own encoder made it
+        raise ValueError("not a frame")
+    return frame
+
+
+def answers(request: Frame, reply: Frame, *, check_ser: bool = True) -> bool:
+    """Does ``reply`` answer ``request``? (control code, address, DI, SER)."""
+    if not reply.is_reply or reply.function != request.function:
+        return False
+    if request.address != cjt188.BROADCAST_ADDRESS and reply.address != request.address:
+        return False
+    if reply.is_error_reply:  # error replies carry no DI (vendors differ on their body)
+        return True
+    if reply.data[:2] != request.data[:2]:
+        return False
+    return not (check_ser and len(request.data) >= 3 and reply.ser != request.ser)
+
+
 @dataclass(frozen=True)
 class RawExchange:
-    """One request and what came back, as bytes (the technician can always see them)."""
+    """One request sent and every byte that came back while it was the latest one."""
 
     request: bytes
     reply: bytes
     frame: Frame | None
+    baudrate: int = 0
+    attempt: int = 1  # 2, 3 … for a resend
+    error: str = ""  # the checksum or framing error seen, if any
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "request": cjt188.hexstr(self.request),
             "reply": cjt188.hexstr(self.reply),
+            "baud": self.baudrate,
+            "attempt": self.attempt,
+            "answered": self.frame is not None,
+            "error": self.error,
         }
 
 
@@ -53,6 +104,7 @@ class MeterReading:
     metering: MeteringData
     exchanges: list[RawExchange] = field(default_factory=list)
     taken_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    from_cache: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         m = self.metering
@@ -78,63 +130,209 @@ class MeterReading:
 
 
 class MeterLink:
-    """A meter on an open transport, spoken to with one profile."""
+    """A meter on an open transport, spoken to with one profile (or several, when probing).
 
-    def __init__(self, transport: SerialTransport, profile: MeterProfile) -> None:
+    ``timeout`` overrides the profile's deadlines, ``retries`` its resend count.
+    """
+
+    def __init__(
+        self,
+        transport: SerialTransport,
+        profile: MeterProfile,
+        *,
+        timeout: float | None = None,
+        retries: int | None = None,
+    ) -> None:
         self.transport = transport
         self.profile = profile
+        self.timeout = timeout
+        self.retries = profile.timing.retries if retries is None else retries
         self.exchanges: list[RawExchange] = []
+        self.errors: list[FrameError] = []  # corrupt frames seen (for the failure message)
+        self.heard = False  # any byte other than the echo of our own request came back
+        self.found_address: str | None = None  # a meter answered read-address
         self._ser = 0
 
     def _next_ser(self) -> int:
         self._ser = (self._ser + 1) & 0xFF
         return self._ser
 
-    def exchange(
-        self, request: bytes, *, want_function: int, timeout: float | None = None
-    ) -> Frame:
-        """Send ``request`` and return the first reply frame for ``want_function``.
+    def wire_time(self, nbytes: int) -> float:
+        p = self.profile
+        bits = 1 + p.bytesize + (0 if p.parity == "N" else 1) + p.stopbits
+        return nbytes * bits / self.transport.baudrate
 
-        Our own request echoed back by an RS-485 adapter is ignored (direction bit clear).
-        A corrupt reply with no good frame after it raises the codec's :class:`FrameError`.
+    @property
+    def reply_wait(self) -> float:
+        return self.profile.timing.reply if self.timeout is None else self.timeout
+
+    @property
+    def probe_wait(self) -> float:
+        return self.profile.timing.probe if self.timeout is None else self.timeout
+
+    def transact(
+        self,
+        requests: Sequence[bytes],
+        *,
+        window: float,
+        wait: float,
+        silence_retries: int,
+        corrupt_retries: int,
+        check_ser: Sequence[bool] | None = None,
+    ) -> tuple[int, Frame] | None:
+        """Send ``requests`` in turn until one is answered; return (its index, the reply).
+
+        The next request goes out when the one before had no reply within ``window``
+        seconds; after the last one, replies are awaited for ``wait`` seconds (both counted
+        from when the request has left the wire). A reply answering *any* request sent so
+        far is credited to that request, never to a later one. A checksum error resends the
+        current request at once (``corrupt_retries``); silence after the last request starts
+        the round again (``silence_retries``). None when nothing answered.
         """
+        frames = [_request_frame(r) for r in requests]
+        ser_checks = (
+            list(check_ser) if check_ser is not None else [self.profile.echoes_ser] * len(requests)
+        )
         decoder = FrameDecoder()
-        found: list[Frame] = []
-        errors: list[FrameError] = []
+        sent: list[int] = []
+        queue = list(range(len(requests)))
+        attempts = [0] * len(requests)
+        first = True
+        while queue:
+            index = queue.pop(0)
+            request = requests[index]
+            match: list[tuple[int, Frame]] = []
+            corrupt: list[FrameError] = []
 
-        def done(chunk: bytes) -> bool:
-            for item in decoder.feed(chunk):
-                if isinstance(item, FrameError):
-                    errors.append(item)
-                elif item.is_reply and item.function == want_function:
-                    found.append(item)
-            return bool(found)
+            def feed(
+                chunk: bytes,
+                match: list[tuple[int, Frame]] = match,
+                corrupt: list[FrameError] = corrupt,
+            ) -> bool:
+                for item in decoder.feed(chunk):
+                    if isinstance(item, ChecksumError):
+                        if len(item.raw) > 9 and item.raw[9] & 0x80:
+                            corrupt.append(item)
+                        continue
+                    if isinstance(item, FrameError):
+                        continue
+                    for j in sent:
+                        if answers(frames[j], item, check_ser=ser_checks[j]):
+                            match.append((j, item))
+                            return True
+                return bool(corrupt)
 
-        self.transport.write(request)
-        reply = self.transport.read_until(done, timeout)
-        frame = found[0] if found else None
-        self.exchanges.append(RawExchange(request, reply, frame))
-        if frame is None:
-            if errors:
-                raise errors[-1]
-            raise NoReplyError(
-                self.transport.url,
-                _("No reply from the meter on {port} at {baud} baud.").format(
-                    port=self.transport.url, baud=self.transport.baudrate
-                )
-                + (
-                    " " + _("Received: {hex}").format(hex=cjt188.hexstr(reply))
-                    if reply
-                    else " " + _("Check the wiring (A/B), the meter address and the profile.")
-                ),
+            if not first:  # bytes already here may answer an earlier request
+                early = self.transport.drain()
+                if early:
+                    feed(early)
+                    self._late(early, match[0][1] if match else None)
+                    if match:
+                        return self._answered(match[0])
+            self.transport.write(request, flush=first)
+            first = False
+            attempts[index] += 1
+            if index not in sent:
+                sent.append(index)
+            # counted from when the request has left the wire; the last wait also allows
+            # for the reply's own wire time
+            deadline = time.monotonic() + self.wire_time(len(request))
+            deadline += window if queue else wait + self.wire_time(REPLY_ESTIMATE)
+            reply = self.transport.read_until(feed, deadline=deadline)
+            self._record(request, reply, match[0][1] if match else None, attempts[index], corrupt)
+            if match:
+                return self._answered(match[0])
+            if corrupt and corrupt_retries > 0:
+                corrupt_retries -= 1
+                queue.insert(0, index)
+                continue
+            if not queue and silence_retries > 0:
+                silence_retries -= 1
+                queue = list(range(len(requests)))
+        self.errors += decoder.rejected + decoder.finish()
+        return None
+
+    def _record(
+        self,
+        request: bytes,
+        reply: bytes,
+        frame: Frame | None,
+        attempt: int,
+        corrupt: list[FrameError],
+    ) -> None:
+        if reply.replace(request, b"", 1):
+            self.heard = True
+        self.errors += corrupt
+        self.exchanges.append(
+            RawExchange(
+                request,
+                reply,
+                frame,
+                baudrate=self.transport.baudrate,
+                attempt=attempt,
+                error="; ".join(str(e) for e in corrupt),
             )
+        )
+
+    def _late(self, data: bytes, frame: Frame | None) -> None:
+        """Bytes that arrived after the last exchange's deadline belong to that exchange."""
+        self.heard = True
+        last = self.exchanges[-1]
+        self.exchanges[-1] = replace(last, reply=last.reply + data, frame=last.frame or frame)
+
+    def _answered(self, match: tuple[int, Frame]) -> tuple[int, Frame]:
+        index, frame = match
         if frame.is_error_reply:
             raise MeterError(
                 _("The meter answered with an error (C={control:02X}): {hex}").format(
                     control=frame.control, hex=frame.hex()
                 )
             )
-        return frame
+        return index, frame
+
+    def exchange(
+        self,
+        request: bytes,
+        *,
+        want_function: int | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+    ) -> Frame:
+        """Send one request (resent on silence or a bad checksum) and return its reply."""
+        tries = self.retries if retries is None else retries
+        got = self.transact(
+            [request],
+            window=0.0,
+            wait=self.reply_wait if timeout is None else timeout,
+            silence_retries=tries,
+            corrupt_retries=tries,
+        )
+        if got is not None:
+            return got[1]
+        corrupt = [e for e in self.errors if isinstance(e, ChecksumError)]
+        if corrupt:
+            raise corrupt[-1]
+        raise NoReplyError(self.transport.url, self.silence_message())
+
+    def silence_message(self, address: str | None = None) -> str:
+        port, baud = self.transport.url, self.transport.baudrate
+        if self.errors:
+            return _("Bytes arrived on {port} at {baud} baud, but no valid reply: {error}").format(
+                port=port, baud=baud, error=self.errors[-1]
+            )
+        if self.heard:
+            return _(
+                "Bytes arrived on {port} at {baud} baud, but none of them was a reply to "
+                "fieldkit's request. Check the meter address and the profile."
+            ).format(port=port, baud=baud)
+        return _(
+            "No reply at all from {meter} on {port} at {baud} baud. Check the wiring (A/B) "
+            "and the profile; a slow meter needs a longer --timeout."
+        ).format(
+            meter=address or _("the meter"),
+            port=port,
+            baud=baud,
+        )
 
     def read_address(self, timeout: float | None = None) -> str:
         p = self.profile
@@ -176,7 +374,10 @@ class MeterLink:
         """Ask ``confirm(what)``; only on True is the request from ``encode`` sent."""
         if not confirm(what):
             raise NotConfirmedError(_("Not confirmed: nothing was sent to the meter."))
-        return self.exchange(encode(**self._request_options()), want_function=want_function)
+        # never resent: a write whose reply was lost may still have been carried out
+        return self.exchange(
+            encode(**self._request_options()), want_function=want_function, retries=0
+        )
 
     def set_valve(self, address: str, open_valve: bool, *, confirm: Callable[[str], bool]) -> Frame:
         """Open or close the valve. ``confirm`` receives a description and must return True."""
@@ -222,28 +423,22 @@ def open_transport(
     )
 
 
-def read_meter(
-    port: str,
-    profile: MeterProfile,
-    *,
-    address: str | None = None,
-    baudrate: int | None = None,
-    timeout: float | None = None,
-) -> MeterReading:
-    """Read 901F from one meter. Without ``address`` the meter is found by broadcast first."""
-    with open_transport(port, profile, baudrate) as transport:
-        link = MeterLink(transport, profile)
-        if address is None:
-            address = link.read_address(timeout)
-        metering = link.read_metering(address, timeout)
-        return MeterReading(
-            port=port,
-            profile_id=profile.id,
-            baudrate=transport.baudrate,
-            address=address,
-            metering=metering,
-            exchanges=list(link.exchanges),
+def check_baudrate(baudrate: int | None) -> None:
+    if baudrate is not None and baudrate not in BAUD_RATES:
+        raise MeterError(
+            _("{baud} is not a baud rate meters use; choose one of {rates}.").format(
+                baud=baudrate, rates=", ".join(str(b) for b in BAUD_RATES)
+            )
         )
+
+
+def _attach_frames(exc: BaseException, exchanges: list[RawExchange]) -> None:
+    """Failures carry every frame sent and received, so ``--raw`` can show them."""
+    exc.exchanges = list(exchanges)  # type: ignore[attr-defined]
+
+
+def frames_of(exc: BaseException) -> list[RawExchange]:
+    return list(getattr(exc, "exchanges", []))
 
 
 @dataclass(frozen=True)
@@ -252,6 +447,225 @@ class ProbeResult:
     baudrate: int
     address: str
     exchanges: list[RawExchange]
+    metering: MeteringData | None = None
+    broadcast: bool = True
+    from_cache: bool = False
+
+    def reading(self, port: str) -> MeterReading:
+        """The confirming 901F read as a :class:`MeterReading`."""
+        assert self.metering is not None, "find_meter always confirms with a 901F read"
+        return MeterReading(
+            port=port,
+            profile_id=self.profile.id,
+            baudrate=self.baudrate,
+            address=self.address,
+            metering=self.metering,
+            exchanges=list(self.exchanges),
+            from_cache=self.from_cache,
+        )
+
+
+def _candidates(profiles: MeterProfile | Iterable[MeterProfile] | None) -> list[MeterProfile]:
+    if isinstance(profiles, MeterProfile):
+        return [profiles]
+    given = list(profiles) if profiles is not None else load_profiles().profiles
+    found = [p for p in given if p.probe] if len(given) > 1 else given
+    if not found:
+        raise MeterError(_("No meter profile is marked for probing."))
+    return found
+
+
+def _first(items: list[Any], wanted: Any) -> list[Any]:
+    return [wanted, *(i for i in items if i != wanted)] if wanted in items else items
+
+
+def _read_at(
+    link: MeterLink,
+    candidates: list[MeterProfile],
+    address: str | None,
+    directed: bool,
+) -> tuple[MeterProfile, str, Frame, bool] | None:
+    """At the transport's current baud: find the meter (read-address, unless ``address``),
+    then confirm a profile with a 901F read in its DI order (the other orders on silence)."""
+    first = candidates[0].timing
+    broadcast = address is None
+    if address is None:
+        requests = [
+            cjt188.request_read_address(order=p.di_order, ser=link._next_ser(), preamble=p.preamble)
+            for p in candidates
+        ]
+        got = link.transact(
+            requests,
+            window=first.window,
+            wait=link.reply_wait if directed else link.probe_wait,
+            silence_retries=link.retries if directed else 0,
+            corrupt_retries=link.retries,
+            check_ser=[p.echoes_ser for p in candidates],
+        )
+        if got is None:
+            return None
+        index, frame = got
+        address = frame.address
+        link.found_address = address
+        candidates = _first(candidates, candidates[index])
+        directed = True  # the meter is here: wait for it as for one meter
+    requests = [
+        cjt188.request_read_data(
+            address,
+            DI.METERING,
+            order=p.di_order,
+            meter_type=p.meter_type,
+            ser=link._next_ser(),
+            preamble=p.preamble,
+        )
+        for p in candidates
+    ]
+    got = link.transact(
+        requests,
+        window=first.window,
+        wait=link.reply_wait if directed else link.probe_wait,
+        silence_retries=link.retries if directed else 0,
+        corrupt_retries=link.retries,
+        check_ser=[p.echoes_ser for p in candidates],
+    )
+    if got is None:
+        return None
+    index, frame = got
+    return candidates[index], address, frame, broadcast
+
+
+def find_meter(
+    port: str,
+    profiles: MeterProfile | Iterable[MeterProfile] | None = None,
+    *,
+    address: str | None = None,
+    baudrate: int | None = None,
+    timeout: float | None = None,
+    retries: int | None = None,
+    cache: Any = None,
+) -> ProbeResult:
+    """Find and read the meter on ``port``: the profile is confirmed by a real 901F read.
+
+    ``profiles``: one profile, or the candidates (default: every profile marked for probing).
+    ``address``: read that meter directly (no broadcast). ``baudrate``: only that rate.
+    ``cache`` (a :class:`fieldkit.devices.linkcache.LinkCache`): what worked last time is
+    tried first and what works now is remembered. Errors carry ``exchanges`` (see
+    :func:`frames_of`).
+    """
+    if address is not None:
+        cjt188.encode_address(address)  # 14 BCD digits, checked before any I/O
+        address = address.strip().replace(" ", "").upper()
+        if address == cjt188.BROADCAST_ADDRESS:
+            address = None
+    check_baudrate(baudrate)
+    candidates = _candidates(profiles)
+    bauds = [baudrate] if baudrate else sorted({b for p in candidates for b in p.bauds})
+    bauds = [b for b in bauds if b in BAUD_RATES]
+    hint = cache.get(port, address) if cache is not None else None
+    if hint is not None:
+        wanted = next((p for p in candidates if p.id == hint.profile_id), None)
+        if wanted is not None and hint.baudrate in bauds:
+            candidates = _first(candidates, wanted)
+            bauds = _first(bauds, hint.baudrate)
+            if address is None and not hint.broadcast:
+                address = hint.address  # a meter that ignores broadcast: ask it by name
+        else:
+            hint = None
+    directed = len(bauds) == 1 and len(candidates) == 1
+    link: MeterLink | None = None
+    try:
+        with open_transport(port, candidates[0], bauds[0]) as transport:
+            link = MeterLink(transport, candidates[0], timeout=timeout, retries=retries)
+            for baud in bauds:
+                transport.set_baudrate(baud)
+                here = [p for p in candidates if baudrate or baud in p.bauds]
+                got = _read_at(link, here, address, directed)
+                if got is not None:
+                    profile, found, frame, broadcast = got
+                    metering = cjt188.decode_metering(
+                        frame.payload, profile.bitmap(), profile.volume_decimals
+                    )
+                    result = ProbeResult(
+                        profile,
+                        baud,
+                        found,
+                        list(link.exchanges),
+                        metering,
+                        broadcast,
+                        from_cache=hint is not None
+                        and (hint.profile_id, hint.baudrate) == (profile.id, baud),
+                    )
+                    if cache is not None:
+                        from fieldkit.devices.linkcache import CachedLink
+
+                        cache.put(port, CachedLink(profile.id, baud, found, broadcast))
+                    return result
+                if link.found_address is not None:
+                    raise NoDataError(
+                        _(
+                            "Meter {address} answered read-address at {baud} baud but not the "
+                            "901F data read in either DI order (90 1F, 1F 90). Try "
+                            "--profile, a longer --timeout, or check the meter's protocol."
+                        ).format(address=link.found_address, baud=baud)
+                    )
+            raise NoReplyError(port, _nothing_message(link, port, bauds, candidates, address))
+    except (PortError, MeterError, FrameError, cjt188.AddressError) as exc:
+        _attach_frames(exc, link.exchanges if link is not None else [])
+        raise
+
+
+def _nothing_message(
+    link: MeterLink,
+    port: str,
+    bauds: list[int],
+    candidates: list[MeterProfile],
+    address: str | None,
+) -> str:
+    rates = "/".join(str(b) for b in bauds)
+    if link.errors:
+        return _(
+            "Bytes arrived on {port}, but no valid frame ({error}). Check the baud rate "
+            "and parity (8E1) and the line for noise."
+        ).format(port=port, error=link.errors[-1])
+    if link.heard:
+        return _(
+            "Bytes arrived on {port} at {bauds} baud, but none of them answered fieldkit's "
+            "requests. Check the meter address and the profile."
+        ).format(port=port, bauds=rates)
+    if address is not None:
+        return _(
+            "Meter {address} did not answer on {port} at {bauds} baud, in any DI order. "
+            "Check the address on the meter's label and the wiring (A/B); a slow meter "
+            "needs a longer --timeout."
+        ).format(address=address, port=port, bauds=rates)
+    return _(
+        "Nothing at all came back on {port} at {bauds} baud (profiles {profiles}). Check "
+        "the wiring (A/B) and that the meter is awake; a meter that ignores broadcast needs "
+        "--address, a slow one a longer --timeout."
+    ).format(port=port, bauds=rates, profiles=", ".join(p.id for p in candidates))
+
+
+def read_meter(
+    port: str,
+    profile: MeterProfile | Iterable[MeterProfile] | None = None,
+    *,
+    address: str | None = None,
+    baudrate: int | None = None,
+    timeout: float | None = None,
+    retries: int | None = None,
+    cache: Any = None,
+) -> MeterReading:
+    """Read 901F from the meter on ``port`` (see :func:`find_meter`)."""
+    found = find_meter(
+        port,
+        profile,
+        address=address,
+        baudrate=baudrate,
+        timeout=timeout,
+        retries=retries,
+        cache=cache,
+    )
+    return found.reading(port)
 
 
 def probe(
@@ -259,51 +673,49 @@ def probe(
     profiles: Iterable[MeterProfile] | None = None,
     *,
     bauds: Iterable[int] | None = None,
-    timeout: float = 0.6,
+    timeout: float | None = None,
+    address: str | None = None,
+    cache: Any = None,
 ) -> ProbeResult:
-    """Find the baud rate and DI order a meter answers to (broadcast read-address).
-
-    Tries every baud rate (each profile's list, or ``bauds``) with every probing profile,
-    8E1 unless the profile says otherwise. The port is opened once and re-configured.
-    """
-    candidates = [p for p in (profiles or load_profiles().profiles) if p.probe]
-    if not candidates:
-        raise MeterError(_("No meter profile is marked for probing."))
-    rates = list(bauds) if bauds else sorted({b for p in candidates for b in p.bauds})
-    tried: list[RawExchange] = []
-    first = candidates[0]
-    with open_transport(port, first, rates[0]) as transport:
-        for baud in rates:
-            transport.set_baudrate(baud)
-            for profile in candidates:
-                if not bauds and baud not in profile.bauds:
-                    continue
-                link = MeterLink(transport, profile)
-                try:
-                    address = link.read_address(timeout)
-                except (NoReplyError, FrameError, MeterError):
-                    tried.extend(link.exchanges)
-                    continue
-                tried.extend(link.exchanges)
-                return ProbeResult(profile, baud, address, tried)
-    raise NoReplyError(
+    """Which profile and baud rate the meter on ``port`` answers to, confirmed by 901F."""
+    rates = list(bauds) if bauds else []
+    if len(rates) > 1:
+        last: BaseException | None = None
+        exchanges: list[RawExchange] = []
+        for rate in rates:
+            try:
+                return find_meter(
+                    port, profiles, address=address, baudrate=rate, timeout=timeout, cache=cache
+                )
+            except NoReplyError as exc:
+                exchanges += frames_of(exc)
+                last = exc
+        assert last is not None
+        _attach_frames(last, exchanges)
+        raise last
+    return find_meter(
         port,
-        _("No meter answered on {port} at {bauds} baud with profiles {profiles}.").format(
-            port=port,
-            bauds="/".join(str(b) for b in rates),
-            profiles=", ".join(p.id for p in candidates),
-        ),
+        profiles,
+        address=address,
+        baudrate=rates[0] if rates else None,
+        timeout=timeout,
+        cache=cache,
     )
 
 
 __all__ = [
+    "BAUD_RATES",
     "MeterError",
     "MeterLink",
     "MeterReading",
+    "NoDataError",
     "NotConfirmedError",
     "PortError",
     "ProbeResult",
     "RawExchange",
+    "answers",
+    "find_meter",
+    "frames_of",
     "probe",
     "read_meter",
 ]

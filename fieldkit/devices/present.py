@@ -42,6 +42,23 @@ def meter_lines(reading: Any) -> list[tuple[str, str]]:
     return lines
 
 
+def exchange_lines(exchanges: list[Any]) -> list[str]:
+    """Every request (>>) and what came back (<<) in hex; resends and errors marked (!!)."""
+    lines: list[str] = []
+    for exchange in exchanges:
+        tags = []
+        if exchange.baudrate:
+            tags.append(_("{baud} baud").format(baud=exchange.baudrate))
+        if exchange.attempt > 1:
+            tags.append(_("resend {n}").format(n=exchange.attempt - 1))
+        suffix = f"   ({', '.join(tags)})" if tags else ""
+        lines.append(f">> {hexstr(exchange.request)}{suffix}")
+        lines.append(f"<< {hexstr(exchange.reply) if exchange.reply else _('(no reply)')}")
+        if exchange.error:
+            lines.append(f"!! {exchange.error}")
+    return lines
+
+
 def card_lines(decoded: Any) -> list[tuple[str, str]]:
     """``decoded`` is a :class:`fieldkit.cards.layouts.DecodedCard`."""
     language = get_language()

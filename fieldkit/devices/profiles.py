@@ -14,7 +14,12 @@ meter type byte, the serial settings to probe, and the ST bit map. Example::
     status:
       valve: {byte: 0, mask: 0x03, values: {0x00: open, 0x01: closed, 0x03: abnormal}}
       low_battery: {byte: 0, mask: 0x04}
+    timing: {reply: 1.2, probe: 0.9, window: 0.3, retries: 2}
+    echoes_ser: true
     source: {kind: external, citation: "...", confidence: S}
+
+``timing`` holds the deadlines (seconds the meter may think after a request has left the
+wire; ``--timeout`` and the TUI's setting override ``reply`` and ``probe``).
 """
 
 from __future__ import annotations
@@ -70,6 +75,26 @@ class StatusMap(Strict):
     vendor_bits: list[VendorBit] = Field(default_factory=list)
 
 
+class Timing(Strict):
+    """How long to wait for this kind of meter (seconds after the request left the wire)."""
+
+    reply: float = Field(
+        default=1.2, ge=0.05, le=30, description="deadline for a reply to one meter"
+    )
+    probe: float = Field(
+        default=0.9, ge=0.05, le=30, description="deadline at each baud rate while probing"
+    )
+    window: float = Field(
+        default=0.3,
+        ge=0.05,
+        le=30,
+        description="while probing: how long one DI order is waited for before the other is sent",
+    )
+    retries: int = Field(
+        default=2, ge=0, le=5, description="resends after a checksum error or silence"
+    )
+
+
 class MeterProfile(Strict):
     schema_: Literal["fieldkit.meter_profile/1"] = Field(alias="schema")
     id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
@@ -84,6 +109,10 @@ class MeterProfile(Strict):
     stopbits: Literal[1, 2] = 1
     volume_decimals: int = Field(default=2, ge=0, le=4)
     status: StatusMap
+    timing: Timing = Field(default_factory=Timing)
+    echoes_ser: bool = Field(
+        default=True, description="the meter repeats the request's SER byte in its reply"
+    )
     devices: list[str] = Field(
         default_factory=list, description="fault-table device keys this profile is known on"
     )

@@ -21,9 +21,9 @@ import serial
 from fieldkit.i18n import _
 
 # Half-duplex RS-485 / M-Bus: a battery meter may need a few hundred ms to wake up and
-# answer; once bytes flow, a gap longer than this ends the reply.
+# answer. A read ends when the caller recognises a whole frame, or at this deadline; there
+# is no inter-byte gap rule (meters that send a reply in pieces are common).
 DEFAULT_REPLY_TIMEOUT = 1.5
-DEFAULT_INTER_BYTE_GAP = 0.05
 
 
 class PortError(Exception):
@@ -87,7 +87,55 @@ def classify_open_error(port: str, exc: BaseException) -> PortError:
         or "cannot find the file" in text
     ):
         return PortNotFoundError(port, _not_found_message(port))
+    if err == errno.ENOTTY or "Inappropriate ioctl" in text:
+        return PortNotFoundError(
+            port,
+            _(
+                "{port} is not a serial port. Run `fieldkit ports` to see the ports this "
+                "computer has."
+            ).format(port=port),
+        )
+    if port.startswith(("socket://", "rfc2217://")) and (
+        "refused" in text or "not known" in text or "timed out" in text or "resolve" in text
+    ):
+        return PortNotFoundError(
+            port,
+            _(
+                "Nothing answers at {port}. Check the serial server's address and port, and "
+                "that it is switched on and on this network."
+            ).format(port=port),
+        )
     return PortIOError(port, _("Cannot open port {port}: {error}").format(port=port, error=text))
+
+
+def _bad_port_message(port: str) -> str:
+    return _(
+        "{port!r} is not a port fieldkit can open. Give a serial port (COM3, /dev/ttyUSB0) or "
+        "socket://host:port (port 1-65535); `fieldkit ports` lists this computer's ports."
+    ).format(port=port)
+
+
+def check_port_name(port: str) -> None:
+    """Refuse, before any I/O, a port name pyserial would choke on with a library message."""
+    from urllib.parse import urlsplit
+
+    text = port.strip()
+    if not text or any(ord(ch) < 32 for ch in text):
+        raise PortError(port, _bad_port_message(port))
+    if "://" not in text:
+        return
+    scheme = text.split("://", 1)[0].lower()
+    if scheme in ("loop", "spy", "alt", "hwgrep"):
+        return
+    if scheme not in ("socket", "rfc2217"):
+        raise PortError(port, _bad_port_message(port))
+    try:
+        parts = urlsplit(text)
+        number = parts.port
+    except ValueError:
+        number = None
+    if not parts.hostname or number is None or not 1 <= number <= 65535:
+        raise PortError(port, _bad_port_message(port))
 
 
 def _open_port(port: Any, baudrate: int) -> None:
@@ -141,12 +189,11 @@ class SerialTransport:
         bytesize: int = 8,
         stopbits: int = 1,
         reply_timeout: float = DEFAULT_REPLY_TIMEOUT,
-        inter_byte_gap: float = DEFAULT_INTER_BYTE_GAP,
     ) -> None:
         self.url = url
         self.reply_timeout = reply_timeout
-        self.inter_byte_gap = inter_byte_gap
         self.traffic = Traffic()
+        check_port_name(url)
         try:
             port = serial.serial_for_url(url, do_not_open=True)
             port.baudrate = baudrate
@@ -158,12 +205,11 @@ class SerialTransport:
             if hasattr(port, "exclusive") and not url.startswith(("loop://", "socket://")):
                 port.exclusive = True
             _open_port(port, baudrate)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            if isinstance(exc, ValueError) and not isinstance(exc, serial.SerialException):
-                raise PortError(
-                    url, _("Bad port settings for {port}: {error}").format(port=url, error=exc)
-                ) from exc
+        except (serial.SerialException, OSError) as exc:
             raise classify_open_error(url, exc) from exc
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            # pyserial's URL handlers let their parsing errors out raw ('<=' not supported…)
+            raise PortError(url, _bad_port_message(url)) from exc
         self._port: Any = port
 
     # -- context manager
@@ -191,9 +237,29 @@ class SerialTransport:
         except Exception as exc:  # termios.error is not an OSError
             raise PortIOError(self.url, str(exc)) from exc
 
-    def write(self, data: bytes) -> None:
+    def drain(self) -> bytes:
+        """Whatever has arrived and not been read yet, without waiting (logged as rx)."""
         try:
-            self._port.reset_input_buffer()
+            waiting = self._port.in_waiting
+            chunk = self._port.read(waiting) if waiting else b""
+        except (serial.SerialException, OSError, TypeError) as exc:
+            raise self._read_failed(exc) from exc
+        self.traffic.add("rx", chunk)
+        return bytes(chunk)
+
+    def _read_failed(self, exc: BaseException) -> PortIOError:
+        return PortIOError(
+            self.url,
+            _("Reading from {port} failed ({error}); is the adapter still plugged in?").format(
+                port=self.url, error=exc
+            ),
+        )
+
+    def write(self, data: bytes, *, flush: bool = True) -> None:
+        """Send ``data``; with ``flush`` (the default) stale input is discarded first."""
+        try:
+            if flush:
+                self._port.reset_input_buffer()
             self._port.write(data)
             self._port.flush()
         except (serial.SerialException, OSError) as exc:
@@ -209,37 +275,28 @@ class SerialTransport:
         self,
         done: Callable[[bytes], bool],
         timeout: float | None = None,
+        *,
+        deadline: float | None = None,
     ) -> bytes:
-        """Read chunks, calling ``done(chunk)`` on each, until it returns True, the reply
-        timeout passes with nothing received, or the line goes quiet after some bytes."""
-        wait = self.reply_timeout if timeout is None else timeout
-        deadline = time.monotonic() + wait
-        hard_deadline = deadline + wait  # a line that never stops babbling still ends
+        """Read chunks, calling ``done(chunk)`` on each, until it returns True or the deadline
+        (``time.monotonic()`` value; default now + ``timeout``) passes. The caller decides when
+        a reply is complete (a whole frame), never a gap between bytes."""
+        if deadline is None:
+            deadline = time.monotonic() + (self.reply_timeout if timeout is None else timeout)
         received = bytearray()
-        last = 0.0
         port = self._port
         while True:
             try:
                 waiting = port.in_waiting
                 chunk = port.read(waiting or 1)
             except (serial.SerialException, OSError, TypeError) as exc:
-                raise PortIOError(
-                    self.url,
-                    _(
-                        "Reading from {port} failed ({error}); is the adapter still plugged in?"
-                    ).format(port=self.url, error=exc),
-                ) from exc
-            now = time.monotonic()
+                raise self._read_failed(exc) from exc
             if chunk:
                 received += chunk
                 self.traffic.add("rx", chunk)
-                last = now
-                if done(bytes(chunk)) or now > hard_deadline:
+                if done(bytes(chunk)):
                     break
-                continue
-            if now <= deadline:
-                continue
-            if not received or now - last > self.inter_byte_gap:
+            if time.monotonic() >= deadline:
                 break
         return bytes(received)
 

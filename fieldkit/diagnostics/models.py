@@ -31,7 +31,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from fieldkit.textmodel import Source, Strict, Text
+from fieldkit.textmodel import AsWritten, Source, Strict, Text, check_as_written
 
 DEVICE_KEY = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 ENTRY_ID = r"^[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9.-]*$"
@@ -133,6 +133,10 @@ class FaultEntry(Strict):
     )
     procedures: list[SubProcedure] = Field(default_factory=list)
     note: Text | None = None
+    as_written: list[AsWritten] = Field(
+        default_factory=list,
+        description="原文如此: words the manual prints with a typo or unclear, explained",
+    )
     see_also: list[str] = Field(
         default_factory=list, description="ids of entries, notes or tool cards"
     )
@@ -162,6 +166,7 @@ class FaultEntry(Strict):
                 )
         if self.severity == Severity.DANGER and not self.emergency:
             raise ValueError("a danger entry must list its emergency steps")
+        check_as_written(self.as_written, self)
         return self
 
     @property

@@ -39,7 +39,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from fieldkit.procedures.units import PressureUnit
-from fieldkit.textmodel import Source, Strict, Text
+from fieldkit.textmodel import AsWritten, Source, Strict, Text, check_as_written
 
 SCHEMA_ID = "fieldkit.procedure/1"
 PROCEDURE_ID = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
@@ -142,11 +142,15 @@ class StepBase(Strict):
         default_factory=list, description="facts that must hold first (e.g. tightness_passed)"
     )
     applies_if: StepCondition | None = None
+    as_written: list[AsWritten] = Field(
+        default_factory=list, description="原文如此: the manual's typos in this step, explained"
+    )
 
     @model_validator(mode="after")
     def _sourced(self) -> StepBase:
         if self.manual_ref is None and self.source is None:
             raise ValueError("a step needs 'manual_ref' (manual item) or its own 'source'")
+        check_as_written(self.as_written, self)
         for fact in self.requires:
             if not re.match(FACT_NAME, fact):
                 raise ValueError(f"requires {fact!r} is not a fact name (lower_snake_case)")
@@ -285,6 +289,10 @@ class CaptureField(Strict):
     unit: str | None = None
     required: bool = True
     min_items: int = Field(default=1, ge=0, description="for text_list: how many at least")
+    source: Source | None = Field(
+        default=None,
+        description="for a field the manual does not list: where it comes from (kind: utility)",
+    )
 
 
 class CaptureStep(StepBase):
@@ -314,14 +322,30 @@ Step = Annotated[
 ]
 
 
+class SourcedText(Text):
+    """An intro or note paragraph; one not in the manual carries its ``source``, and the
+    manual's typos in it are explained in ``as_written``."""
+
+    source: Source | None = None
+    as_written: list[AsWritten] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_as_written(self) -> SourcedText:
+        check_as_written(self.as_written, self)
+        return self
+
+
 class Procedure(Strict):
     schema_: Literal["fieldkit.procedure/1"] = Field(alias="schema")
     id: str = Field(pattern=PROCEDURE_ID)
     version: int = Field(ge=1)
     title: Text
     source: Source
-    intro: list[Text] = Field(default_factory=list)
-    notes: list[Text] = Field(default_factory=list)
+    intro: list[SourcedText] = Field(
+        default_factory=list,
+        description="shown before the first step; a rule not in the manual carries its source",
+    )
+    notes: list[SourcedText] = Field(default_factory=list)
     steps: list[Step] = Field(min_length=1)
 
     def step(self, step_id: str) -> Step:

@@ -13,8 +13,10 @@ import html
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from enum import StrEnum
+from typing import Any
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from fieldkit.i18n import _
 from fieldkit.records.db import Database
@@ -38,16 +40,103 @@ from fieldkit.records.repo import (
     measurements_from_value,
 )
 
+NOT_APPLICABLE_ANSWER = "n/a"  # the engine's answer for 不适用 (procedures.engine.NOT_APPLICABLE)
+VOLUME_UNIT = "m³"  # the unit of meter readings and gas quantities on the form
+UTILITY_MARK = "*"  # marks a field the manual does not list (the utility's own addition)
+# The engine's appended correction of an answer: {"corrects": event id, "reason", "value"}.
+CORRECTION_KINDS = frozenset({"corrected"})
+REFUSAL_CORRECTED = "refusal_corrected"  # after 不予通气: {"what": …, "by": …}
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for translation where it is defined; translate it where it is shown."""
+    return message
+
+
+class Verdict(StrEnum):
+    """What a line of the form's trail says about a step, as the technician recorded it.
+
+    A "not applicable" answer is :attr:`NOT_APPLICABLE`, never :attr:`PASSED`; a failed
+    test stays :attr:`FAILED` beside the :attr:`REPAIRED` line and the later pass.
+    """
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_APPLICABLE = "not_applicable"  # the technician answered 不适用
+    SKIPPED = "skipped"  # the step's condition did not hold (engine: not_applicable)
+    DONE = "done"  # an instruction or timer confirmed
+    RECORDED = "recorded"  # handover data written down
+    SIGNED = "signed"  # the customer signed
+    REPAIRED = "repaired"
+    FINDING = "finding"  # a symptom flow named the cause
+    REFUSED = "refused"  # 不予通气
+    STOPPED = "stopped"  # a stop gate (e.g. smoking during a purge)
+    REUSED = "reused"  # a test passed earlier in the visit counts here
+    CORRECTED = "corrected"  # an appended correction of an earlier answer
+    PUT_RIGHT = "put_right"  # after 不予通气: what was done to put the site right, by whom
+    ABANDONED = "abandoned"
+
+
+VERDICT_LABELS = {
+    Verdict.PASSED: N_("passed"),
+    Verdict.FAILED: N_("failed"),
+    Verdict.NOT_APPLICABLE: N_("not applicable"),
+    Verdict.SKIPPED: N_("not done (condition not met)"),
+    Verdict.DONE: N_("done"),
+    Verdict.RECORDED: N_("recorded"),
+    Verdict.SIGNED: N_("signed"),
+    Verdict.REPAIRED: N_("repaired"),
+    Verdict.FINDING: N_("cause found"),
+    Verdict.REFUSED: N_("gas refused"),
+    Verdict.STOPPED: N_("stopped"),
+    Verdict.REUSED: N_("passed earlier in this visit"),
+    Verdict.CORRECTED: N_("corrected"),
+    Verdict.PUT_RIGHT: N_("put right after the refusal"),
+    Verdict.ABANDONED: N_("abandoned"),
+}
+ANSWER_LABELS = {"yes": N_("yes"), "no": N_("no"), NOT_APPLICABLE_ANSWER: N_("not applicable")}
+
 
 @dataclass(frozen=True)
 class TestLine:
+    """One line of the form's trail: a step's answer as given, or a repair, a refusal…"""
+
     procedure_id: str
     step_id: str
     title: str
-    passed: bool | None  # None: a repair recorded after a failed test
-    readings: list[str]
+    verdict: Verdict
     at: datetime
-    repair: str | None = None
+    run_id: uuid.UUID | None = None
+    answer: str | None = None  # the answer as given, in words (是 / 否 / 不适用)
+    readings: list[str] = field(default_factory=list)
+    detail: str | None = None  # why it failed, the repair, the finding, the refusal reason
+    note: str | None = None  # the technician's own note with the answer
+    actor: str | None = None
+    correction: Correction | None = None
+
+    @property
+    def passed(self) -> bool | None:
+        """True/False for an answered test or check; None for every other line."""
+        if self.verdict == Verdict.PASSED:
+            return True
+        if self.verdict == Verdict.FAILED:
+            return False
+        return None
+
+    @property
+    def repair(self) -> str | None:
+        return self.detail if self.verdict == Verdict.REPAIRED else None
+
+
+@dataclass(frozen=True)
+class Correction:
+    """An appended correction of an earlier answer (the original stays in the trail)."""
+
+    original: str
+    corrected: str
+    reason: str
+    actor: str
+    at: datetime
 
 
 @dataclass
@@ -72,6 +161,8 @@ class HandoverForm:
     hazards: list[Hazard] = field(default_factory=list)
     signer_name: str | None = None
     signed_at: datetime | None = None
+    signature_png: bytes | None = None
+    procedure_titles: dict[str, str] = field(default_factory=dict)
 
 
 VISIT_TYPE_LABELS = {
@@ -97,25 +188,270 @@ STATUS_LABELS = {
 }
 
 
-def _step_titles() -> dict[tuple[str, str], str]:
-    """(procedure id, step id) → title in the current language, if procedures load."""
+def _step_specs() -> dict[tuple[str, str], Any]:
+    """(procedure id, step id) → the step's model, if the procedures load."""
+    try:
+        from fieldkit.procedures.library import load_procedures
+
+        procedures, _problems = load_procedures()
+    except Exception:  # the form still prints, with step ids for titles
+        return {}
+    return {
+        (proc_id, step.id): step
+        for proc_id, procedure in procedures.items()
+        for step in getattr(procedure, "steps", [])
+    }
+
+
+def _procedure_titles() -> dict[str, str]:
+    """Procedure id → its title in the current language, if the procedures load."""
     try:
         from fieldkit.i18n import pick
         from fieldkit.procedures.library import load_procedures
 
         procedures, _problems = load_procedures()
-    except Exception:  # the form still prints with step ids
+    except Exception:
         return {}
-    titles: dict[tuple[str, str], str] = {}
-    for proc_id, procedure in procedures.items():
-        for step in getattr(procedure, "steps", []):
-            titles[(proc_id, step.id)] = pick(step.title)
-    return titles
+    return {proc_id: pick(p.title) for proc_id, p in procedures.items()}
 
 
 def _reading(m: MeasurementInput) -> str:
     labels = {"start": _("start"), "end": _("end")}
     return f"{labels.get(m.quantity, m.quantity)} {m.value:g} {m.unit}"
+
+
+def _answer_words(raw: Any) -> str:
+    """An answer as the technician gave it, in words of the current language."""
+    if isinstance(raw, bool):
+        raw = "yes" if raw else "no"
+    if isinstance(raw, str) and raw in ANSWER_LABELS:
+        return _(ANSWER_LABELS[raw])
+    if isinstance(raw, list):
+        return ", ".join(str(x) for x in raw)
+    if isinstance(raw, float | int):
+        return f"{raw:g}"
+    return str(raw)
+
+
+def _reason(value: dict[str, Any]) -> str | None:
+    """A gate's or refusal's reason ({zh, en}) in the current language."""
+    from fieldkit.i18n import pick
+
+    reason = value.get("reason")
+    if isinstance(reason, dict):
+        return pick(reason) or None
+    return str(reason) if reason else None
+
+
+def _failed_rules(value: dict[str, Any]) -> list[str]:
+    out = []
+    for rule in value.get("failed_rules") or []:
+        if not isinstance(rule, dict):
+            continue
+        if rule.get("rule") == "no_drop":
+            out.append(
+                _("pressure drop {drop} {unit}").format(
+                    drop=f"{float(rule.get('drop', 0)):g}", unit=rule.get("unit", "")
+                )
+            )
+        elif rule.get("min") is not None and float(rule.get("value", 0)) < float(rule["min"]):
+            out.append(
+                _("{reading} reading {value} {unit} is below the minimum {min} {unit}").format(
+                    reading=_(str(rule.get("reading", ""))),
+                    value=f"{float(rule.get('value', 0)):g}",
+                    min=f"{float(rule['min']):g}",
+                    unit=rule.get("unit", ""),
+                )
+            )
+        elif rule.get("max") is not None:
+            out.append(
+                _("{reading} reading {value} {unit} is above the maximum {max} {unit}").format(
+                    reading=_(str(rule.get("reading", ""))),
+                    value=f"{float(rule.get('value', 0)):g}",
+                    max=f"{float(rule['max']):g}",
+                    unit=rule.get("unit", ""),
+                )
+            )
+    return out
+
+
+def _captured(spec: Any, value: dict[str, Any]) -> list[str]:
+    """A capture step's values with their labels and units, as written down."""
+    from fieldkit.i18n import pick
+
+    out = []
+    for f in getattr(spec, "fields", []):
+        if f.name not in value:
+            continue
+        text = _answer_words(value[f.name])
+        if f.unit:
+            text += f" {f.unit}"
+        out.append(f"{pick(f.label)} {text}")
+    return out
+
+
+def _answer_text(value: Any, spec: Any) -> str:
+    """An answer value ({"answer": …}, captured fields, a name…) in words."""
+    if not isinstance(value, dict):
+        return _answer_words(value)
+    if "answer" in value:
+        return _answer_words(value["answer"])
+    if "customer_name" in value:
+        return str(value["customer_name"])
+    captured = _captured(spec, value)
+    if captured:
+        return _("; ").join(captured)
+    if value.get("confirmed") is True:
+        return _(VERDICT_LABELS[Verdict.DONE])
+    return ", ".join(f"{k}={_answer_words(v)}" for k, v in value.items() if k != "note") or "—"
+
+
+def _correction(row: Any, answers: dict[str, Any], spec: Any) -> Correction:
+    """An appended correction: the answer it corrects (found by its event id), the new one,
+    the reason, who and when."""
+    value = row.value
+    original = answers.get(str(value.get("corrects")))
+    return Correction(
+        original=_answer_text(original, spec) if original is not None else "—",
+        corrected=_answer_text(value.get("value"), spec),
+        reason=str(value.get("reason") or "—"),
+        actor=row.actor,
+        at=row.at,
+    )
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A step event as the form reads it (a laptop ``StepResult`` or a pushed payload's)."""
+
+    run_id: uuid.UUID
+    step_id: str
+    kind: str
+    value: dict[str, Any]
+    passed: bool | None
+    at: datetime
+    actor: str
+    id: uuid.UUID | None = None  # the event id (a correction names the answer it corrects)
+
+
+def _trail(rows: list[tuple[Any, str]], specs: dict[tuple[str, str], Any]) -> list[TestLine]:
+    """The visit's step events as form lines, each answer as it was given."""
+    from fieldkit.i18n import pick
+
+    lines: list[TestLine] = []
+    answers: dict[str, Any] = {}  # event id → the value answered (for corrections)
+    for row, proc_id in rows:
+        spec = specs.get((proc_id, row.step_id))
+        title = pick(spec.title) if spec is not None else row.step_id
+        kind = getattr(spec, "kind", None)
+        value = row.value or {}
+        note = value.get("note") if isinstance(value.get("note"), str) else None
+        base = {
+            "run_id": row.run_id,
+            "procedure_id": proc_id,
+            "step_id": row.step_id,
+            "title": title,
+            "at": row.at,
+            "actor": row.actor,
+        }
+        if row.kind == "answered" and getattr(row, "id", None) is not None:
+            answers[str(row.id)] = value
+        if row.kind == "answered":
+            readings = [_reading(m) for m in measurements_from_value(value)]
+            answer: str | None = None
+            if "answer" in value:
+                answer = _answer_words(value["answer"])
+            if value.get("answer") == NOT_APPLICABLE_ANSWER:
+                verdict = Verdict.NOT_APPLICABLE
+            elif kind == "capture":
+                verdict = Verdict.RECORDED
+                readings = _captured(spec, value)
+            elif kind == "sign_off" or "customer_name" in value:
+                verdict = Verdict.SIGNED
+                answer = str(value.get("customer_name") or "") or None
+            elif kind in ("instruction", "timer") or value.get("confirmed") is True:
+                verdict = Verdict.DONE
+            elif row.passed is False:
+                verdict = Verdict.FAILED
+            elif row.passed is True:
+                verdict = Verdict.PASSED
+            else:
+                continue  # an answer with no result yet (cannot happen for a saved answer)
+            lines.append(
+                TestLine(**base, verdict=verdict, answer=answer, readings=readings, note=note)
+            )
+        elif row.kind == "gate_triggered":
+            # Why the answer just above failed: folded into that line.
+            why = [*_failed_rules(value)]
+            reason = _reason(value)
+            if reason and value.get("gate") != "refuse":
+                why.append(reason)
+            for i in range(len(lines) - 1, -1, -1):
+                prev = lines[i]
+                if prev.step_id == row.step_id and prev.verdict == Verdict.FAILED:
+                    detail = "; ".join(why) or None
+                    lines[i] = TestLine(**{**prev.__dict__, "detail": detail})
+                    break
+            if value.get("gate") == "stop":
+                lines.append(TestLine(**base, verdict=Verdict.STOPPED, detail=reason))
+        elif row.kind == "repair_recorded":
+            lines.append(
+                TestLine(
+                    **base, verdict=Verdict.REPAIRED, detail=str(value.get("description") or "")
+                )
+            )
+        elif row.kind == "refused":
+            lines.append(
+                TestLine(**base, verdict=Verdict.REFUSED, detail=_reason(value), note=note)
+            )
+        elif row.kind == "finding":
+            text = value.get("text")
+            lines.append(
+                TestLine(
+                    **base,
+                    verdict=Verdict.FINDING,
+                    detail=pick(text) if isinstance(text, dict) else (str(text) if text else None),
+                )
+            )
+        elif row.kind == "satisfied_earlier":
+            lines.append(TestLine(**base, verdict=Verdict.REUSED))
+        elif row.kind == "not_applicable":
+            lines.append(TestLine(**base, verdict=Verdict.SKIPPED))
+        elif row.kind == "abandoned":
+            lines.append(
+                TestLine(
+                    **{**base, "title": _("Procedure ended early")},
+                    verdict=Verdict.ABANDONED,
+                    detail=str(value.get("reason") or "") or None,
+                )
+            )
+        elif row.kind in CORRECTION_KINDS:
+            lines.append(
+                TestLine(
+                    **base, verdict=Verdict.CORRECTED, correction=_correction(row, answers, spec)
+                )
+            )
+        elif row.kind == REFUSAL_CORRECTED:
+            what, by = value.get("what"), value.get("by")
+            detail = _("{what} (by {who})").format(what=what or "—", who=by or "—")
+            lines.append(TestLine(**base, verdict=Verdict.PUT_RIGHT, detail=detail))
+    return lines
+
+
+# Kinds of step events that appear on the form (the rest — started, established, … — are
+# bookkeeping the engine derives).
+FORM_KINDS = (
+    "answered",
+    "gate_triggered",
+    "repair_recorded",
+    "refused",
+    "finding",
+    "satisfied_earlier",
+    "not_applicable",
+    "abandoned",
+    REFUSAL_CORRECTED,
+    *sorted(CORRECTION_KINDS),
+)
 
 
 def build_handover(database: Database, visit_id: uuid.UUID) -> HandoverForm:
@@ -153,43 +489,15 @@ def _build(session: Session, visit_id: uuid.UUID) -> HandoverForm:
             .order_by(col(MeterSwap.swapped_at))
         ).all()
     )
-    titles = _step_titles()
     rows = session.exec(
-        select(StepResult, ProcedureRunRecord)
+        select(StepResult, ProcedureRunRecord.procedure_id)
         .join(ProcedureRunRecord, col(ProcedureRunRecord.id) == col(StepResult.run_id))
-        .where(
-            ProcedureRunRecord.visit_id == visit_id,
-            or_(
-                col(StepResult.passed).is_not(None) & (StepResult.kind == "answered"),
-                StepResult.kind == "repair_recorded",
-            ),
-        )
-        .order_by(col(ProcedureRunRecord.started_at), col(StepResult.seq))
+        .where(ProcedureRunRecord.visit_id == visit_id, col(StepResult.kind).in_(FORM_KINDS))
+        .order_by(col(ProcedureRunRecord.started_at), col(StepResult.run_id), col(StepResult.seq))
     ).all()
-    for step, run in rows:
-        if step.kind == "repair_recorded":
-            form.tests.append(
-                TestLine(
-                    procedure_id=run.procedure_id,
-                    step_id=step.step_id,
-                    title=titles.get((run.procedure_id, step.step_id), step.step_id),
-                    passed=None,
-                    readings=[],
-                    at=step.at,
-                    repair=str(step.value.get("description") or ""),
-                )
-            )
-            continue
-        form.tests.append(
-            TestLine(
-                procedure_id=run.procedure_id,
-                step_id=step.step_id,
-                title=titles.get((run.procedure_id, step.step_id), step.step_id),
-                passed=bool(step.passed),
-                readings=[_reading(m) for m in measurements_from_value(step.value)],
-                at=step.at,
-            )
-        )
+    specs = _step_specs()
+    form.tests = _trail([(row, proc_id) for row, proc_id in rows], specs)
+    form.procedure_titles = _procedure_titles()
     form.hazards = list(
         session.exec(
             select(Hazard).where(Hazard.visit_id == visit_id).order_by(col(Hazard.found_at))
@@ -201,6 +509,91 @@ def _build(session: Session, visit_id: uuid.UUID) -> HandoverForm:
     if signature is not None:
         form.signer_name = signature.signer_name
         form.signed_at = signature.signed_at
+        form.signature_png = signature.image_png
+    return form
+
+
+def handover_from_payload(payload: Any) -> HandoverForm:
+    """The form of a pushed visit (a :class:`fieldkit.sync.schema.VisitPayload`), for the
+    back office: the same form the laptop printed, built from what the laptop sent."""
+    import base64
+
+    c = payload.customer
+    customer = Customer(
+        customer_no=c.customer_no,
+        name=c.name,
+        phone=c.phone,
+        community=c.address.community,
+        building=c.address.building,
+        unit=c.address.unit,
+        floor=c.address.floor,
+        room=c.address.room,
+        address_detail=c.address.detail,
+    )
+    meter = payload.meter
+    form = HandoverForm(
+        visit_id=payload.visit_id,
+        visit_type=VisitType(payload.visit_type),
+        technician_id=payload.technician_id,
+        started_at=payload.started_at,
+        closed_at=payload.ended_at,
+        outcome=VisitOutcome(payload.outcome),
+        outcome_reason=payload.outcome_reason,
+        customer_no=c.customer_no,
+        customer_name=c.name,
+        phone=c.phone,
+        address=format_address(customer),
+        meter_no=meter.meter_no if meter else None,
+        seal_nos=list(meter.seal_nos) if meter else [],
+        meter_reading=meter.reading if meter else None,
+        remaining_gas=meter.remaining_gas if meter else None,
+    )
+    form.swaps = [
+        MeterSwap(
+            id=s.swap_id,
+            visit_id=payload.visit_id,
+            old_meter_no=s.old_meter_no,
+            new_meter_no=s.new_meter_no,
+            seal_nos=list(s.seal_nos),
+            old_meter_reading=s.old_meter_reading,
+            gas_used=s.gas_used,
+            gas_remaining=s.gas_remaining,
+            swapped_at=s.swapped_at,
+            reason=s.reason,
+        )
+        for s in sorted(payload.meter_swaps, key=lambda s: s.swapped_at)
+    ]
+    rows = [
+        (
+            _Row(
+                run.run_id, s.step_id, s.kind, dict(s.value), s.passed, s.at, s.actor, s.result_id
+            ),
+            run.procedure_id,
+        )
+        for run in sorted(payload.procedure_runs, key=lambda r: r.started_at)
+        for s in run.steps
+        if s.kind in FORM_KINDS
+    ]
+    form.tests = _trail(rows, _step_specs())
+    form.procedure_titles = _procedure_titles()
+    form.hazards = [
+        Hazard(
+            id=h.hazard_id,
+            visit_id=payload.visit_id,
+            description=h.description,
+            level=HazardLevel(h.level),
+            status=HazardStatus(h.status),
+            found_at=h.found_at,
+            deadline=h.deadline,
+            basis=h.basis,
+        )
+        for h in sorted(payload.hazards, key=lambda h: h.found_at)
+    ]
+    if payload.signature is not None:
+        form.signer_name = payload.signature.signer_name
+        form.signed_at = payload.signature.signed_at
+        if payload.signature.image_png_base64:
+            form.signature_png = base64.b64decode(payload.signature.image_png_base64)
     return form
 
 
@@ -214,8 +607,52 @@ def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:g}"
 
 
+def _volume(value: float | None) -> str:
+    """A meter reading or gas quantity with its unit (m³); a dash when not recorded."""
+    return "—" if value is None else f"{value:g} {VOLUME_UNIT}"
+
+
+def trail_line(t: TestLine, tz: tzinfo | None = None) -> str:
+    """One trail line: ``[不适用] 报警器与电磁阀切断测试 — 回答：不适用``."""
+    verdict = _(VERDICT_LABELS[t.verdict])
+    line = f"[{verdict}] {t.title}"
+    parts = []
+    if t.answer is not None and t.verdict != Verdict.SIGNED:
+        parts.append(_("answer: {answer}").format(answer=t.answer))
+    elif t.answer is not None:
+        parts.append(t.answer)
+    parts.extend(t.readings)
+    if t.detail:
+        parts.append(t.detail)
+    if t.correction is not None:
+        c = t.correction
+        parts.append(
+            _("was: {original}; now: {corrected}; reason: {reason}; by {actor}, {time}").format(
+                original=c.original,
+                corrected=c.corrected,
+                reason=c.reason,
+                actor=c.actor,
+                time=_fmt_time(c.at, tz),
+            )
+        )
+    if t.note:
+        parts.append(_("note: {note}").format(note=t.note))
+    if parts:
+        # TRANSLATORS: the separator between the parts of one line of the handover trail.
+        line += " — " + _("; ").join(parts)
+    return line
+
+
+def _star(label: str) -> str:
+    return label + UTILITY_MARK
+
+
 def handover_sections(form: HandoverForm, tz: tzinfo | None = None) -> list[tuple[str, list[str]]]:
-    """The form as (heading, lines) sections, in the current language."""
+    """The form as (heading, lines) sections, in the current language.
+
+    Fields the manual does not list for the form (its 通气点火 item 7 only says to fill in
+    the 设施交接单) carry :data:`UTILITY_MARK` and a footnote: they are the utility's own.
+    """
     dash = "—"
     visit_lines = [
         _("Visit: {id}").format(id=form.visit_id),
@@ -242,10 +679,18 @@ def handover_sections(form: HandoverForm, tz: tzinfo | None = None) -> list[tupl
         (
             _("Meter"),
             [
-                _("Meter no.: {no}").format(no=form.meter_no or dash),
-                _("Seal no(s).: {seals}").format(seals=", ".join(form.seal_nos) or dash),
-                _("Meter reading: {value}").format(value=_num(form.meter_reading)),
-                _("Remaining gas: {value}").format(value=_num(form.remaining_gas)),
+                _("{label}: {value}").format(
+                    label=_star(_("Meter no.")), value=form.meter_no or dash
+                ),
+                _("{label}: {value}").format(
+                    label=_star(_("Seal no(s).")), value=", ".join(form.seal_nos) or dash
+                ),
+                _("{label}: {value}").format(
+                    label=_star(_("Meter reading")), value=_volume(form.meter_reading)
+                ),
+                _("{label}: {value}").format(
+                    label=_star(_("Remaining gas")), value=_volume(form.remaining_gas)
+                ),
             ],
         ),
     ]
@@ -255,32 +700,30 @@ def handover_sections(form: HandoverForm, tz: tzinfo | None = None) -> list[tupl
                 _("Meter replaced"),
                 [
                     _(
-                        "{date}: old meter {old} → new meter {new}; seal no(s). {seals}; "
-                        "gas used {used}; gas remaining {left}"
+                        "{date}: old meter {old}, final reading {reading}; → new meter {new}; "
+                        "seal no(s). {seals}; gas used {used}; gas remaining {left}; reason: {reason}"
                     ).format(
                         date=_fmt_time(s.swapped_at, tz),
                         old=s.old_meter_no or dash,
+                        reading=_volume(s.old_meter_reading),
                         new=s.new_meter_no,
-                        seals=", ".join(s.seal_nos),
-                        used=_num(s.gas_used),
-                        left=_num(s.gas_remaining),
+                        seals=", ".join(s.seal_nos) or dash,
+                        used=_volume(s.gas_used),
+                        left=_volume(s.gas_remaining),
+                        reason=s.reason or dash,
                     )
                     for s in form.swaps
                 ],
             )
         )
     test_lines = []
+    run: uuid.UUID | None = None
     for t in form.tests:
-        if t.repair is not None:
-            test_lines.append(
-                _("[repaired] {title}: {repair}").format(title=t.title, repair=t.repair)
-            )
-            continue
-        verdict = _("passed") if t.passed else _("failed")
-        line = f"[{verdict}] {t.title}"
-        if t.readings:
-            line += " — " + "; ".join(t.readings)
-        test_lines.append(line)
+        if t.run_id != run:
+            run = t.run_id
+            name = form.procedure_titles.get(t.procedure_id, t.procedure_id)
+            test_lines.append(_("Procedure: {procedure}").format(procedure=name))
+        test_lines.append(trail_line(t, tz))
     sections.append((_("Checks and tests"), test_lines or [_("none recorded")]))
     sections.append(
         (
@@ -308,6 +751,17 @@ def handover_sections(form: HandoverForm, tz: tzinfo | None = None) -> list[tupl
     else:
         signature = _("Customer signature: ____________   Date: ____________")
     sections.append((_("Signature"), [signature]))
+    sections.append(
+        (
+            _("Notes"),
+            [
+                _(
+                    "{mark} Not listed by the manual (its 通气点火 item 7 only says to fill in "
+                    "the handover form): recorded by the utility's own rule."
+                ).format(mark=UTILITY_MARK)
+            ],
+        )
+    )
     return sections
 
 

@@ -121,6 +121,7 @@ class OutboxState(StrEnum):
     SENT = "sent"
     CONFLICT = "conflict"
     FAILED = "failed"
+    REJECTED = "rejected"  # refused by the server (4xx): set aside with its message
 
 
 # Named constraints, so later batch migrations on SQLite can find and alter them.
@@ -379,3 +380,13 @@ class OutboxItem(RecordsModel, table=True):
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
     sent_at: datetime | None = _ts(nullable=True)
+
+
+class SyncState(RecordsModel, table=True):
+    """What the sync client remembers between runs (e.g. the server's epoch)."""
+
+    __tablename__ = "sync_state"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=500)
+    updated_at: datetime = _ts()

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,6 +34,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
 from fieldkit.i18n import _, get_language
+from fieldkit.records import outbox, work_orders
 from fieldkit.records.closing import (
     MSG_NOT_ALLOWED,
     ClosingRules,
@@ -66,6 +68,7 @@ from fieldkit.records.models import (
     utcnow,
 )
 from fieldkit.records.queries import runs_of_visit, trail_of_run
+from fieldkit.records.work_orders import WorkOrderSyncResult
 from fieldkit.textmodel import Text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -318,15 +321,6 @@ class VisitSummary:
     outbox_state: OutboxState | None
 
 
-@dataclass
-class WorkOrderSyncResult:
-    created: int = 0
-    updated: int = 0
-    cancelled: int = 0
-    max_cursor: int | None = None
-    skipped: list[str] = field(default_factory=list)
-
-
 def format_address(customer: Customer) -> str:
     """小区 楼栋-单元-楼层-房号 in the way Chinese addresses are written."""
     parts = []
@@ -511,81 +505,13 @@ class VisitRepository:
             return list(session.exec(query).all())
 
     def upsert_work_orders(self, orders: Sequence[WorkOrderPayload]) -> WorkOrderSyncResult:
-        """Apply a page of work orders pulled from the back office (one transaction).
-
-        New orders are created with their customer; known ones are updated; a tombstone
-        (``deleted``) or ``status="cancelled"`` cancels the order. An order that already has
-        a closed visit is never reopened by the server (it stays ``done``).
-        """
-        result = WorkOrderSyncResult()
-        with self.database.session() as session:
-            for payload in orders:
-                cursor = int(payload.cursor)
-                result.max_cursor = (
-                    cursor if result.max_cursor is None else max(result.max_cursor, cursor)
-                )
-                order = session.get(WorkOrder, payload.work_order_id)
-                known_cursor = order.server_cursor if order is not None else None
-                if known_cursor is not None and known_cursor >= cursor:
-                    result.skipped.append(payload.order_no)  # stale or repeated page
-                    continue
-                cancelled = payload.deleted or payload.status == "cancelled"
-                if order is None and cancelled:
-                    result.skipped.append(payload.order_no)  # never seen, already gone
-                    continue
-                c = payload.customer
-                address = c.address
-                customer = self._upsert_customer(
-                    session,
-                    c.customer_no,
-                    {
-                        "name": c.name,
-                        "phone": c.phone,
-                        "community": address.community,
-                        "building": address.building,
-                        "unit": address.unit,
-                        "floor": address.floor,
-                        "room": address.room,
-                        "address_detail": address.detail,
-                    },
-                )
-                now = self._now()
-                if order is None:
-                    order = WorkOrder(
-                        id=payload.work_order_id,
-                        order_no=payload.order_no,
-                        visit_type=VisitType(payload.visit_type),
-                        customer_id=customer.id,
-                        assigned_to=payload.assigned_to,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    result.created += 1
-                elif cancelled and order.status != WorkOrderStatus.CANCELLED:
-                    result.cancelled += 1
-                else:
-                    result.updated += 1
-                order.order_no = payload.order_no
-                order.visit_type = VisitType(payload.visit_type)
-                order.customer_id = customer.id
-                order.assigned_to = payload.assigned_to
-                order.scheduled_for = payload.scheduled_for
-                order.notes = payload.notes
-                order.server_cursor = cursor
-                order.updated_at = now
-                if cancelled:
-                    order.status = WorkOrderStatus.CANCELLED
-                elif order.status != WorkOrderStatus.DONE:
-                    order.status = WorkOrderStatus(payload.status)
-                session.add(order)
-                session.flush()
-        return result
+        """Apply a page of work orders pulled from the back office (one transaction; see
+        :func:`fieldkit.records.work_orders.upsert_work_orders`)."""
+        return work_orders.upsert_work_orders(self.database, orders, self._now)
 
     def work_order_cursor(self) -> int:
         """The highest server cursor applied so far (0 before the first pull)."""
-        with self.database.session(readonly=True) as session:
-            value = session.exec(select(func.max(WorkOrder.server_cursor))).one()
-            return int(value or 0)
+        return work_orders.work_order_cursor(self.database)
 
     # ------------------------------------------------------------------- visits
     def start_visit(
@@ -1284,76 +1210,46 @@ class VisitRepository:
             )
 
     # ------------------------------------------------------------------- outbox
+    # The outbox aggregate lives in fieldkit.records.outbox; these delegate to it.
     def pending_outbox(self, limit: int | None = None) -> list[OutboxItem]:
         """Outbox rows still to send (pending, or failed attempts to retry), oldest first.
-        Conflicts are not retried: they wait for a person (see ``outbox_items``)."""
-        with self.database.session(readonly=True) as session:
-            query = (
-                select(OutboxItem)
-                .where(col(OutboxItem.state).in_([OutboxState.PENDING, OutboxState.FAILED]))
-                .order_by(col(OutboxItem.created_at), col(OutboxItem.id))
-            )
-            if limit is not None:
-                query = query.limit(limit)
-            return list(session.exec(query).all())
+        Conflicts and rejected rows are not retried: they wait for a person."""
+        return outbox.pending_outbox(self.database, limit)
 
     def outbox_items(self, state: OutboxState | str | None = None) -> list[OutboxItem]:
-        with self.database.session(readonly=True) as session:
-            query = select(OutboxItem).order_by(col(OutboxItem.created_at))
-            if state is not None:
-                query = query.where(OutboxItem.state == OutboxState(state))
-            return list(session.exec(query).all())
+        return outbox.outbox_items(self.database, state)
 
     def outbox_count(self) -> int:
         """How many closed visits are waiting to reach the back office."""
-        with self.database.session(readonly=True) as session:
-            return int(
-                session.exec(
-                    select(func.count())
-                    .select_from(OutboxItem)
-                    .where(col(OutboxItem.state).in_([OutboxState.PENDING, OutboxState.FAILED]))
-                ).one()
-            )
-
-    def _outbox(self, session: Session, item_id: uuid.UUID) -> OutboxItem:
-        return self._get(session, OutboxItem, item_id, _("outbox item"))
+        return outbox.outbox_count(self.database)
 
     def mark_sent(self, item_id: uuid.UUID, server_ack: dict[str, Any] | None = None) -> OutboxItem:
         """The server confirmed the record: it leaves the queue (the row stays as history)."""
-        with self.database.session() as session:
-            item = self._outbox(session, item_id)
-            now = self._now()
-            item.state = OutboxState.SENT
-            item.server_ack = dict(server_ack) if server_ack is not None else None
-            item.sent_at = now
-            item.updated_at = now
-            item.last_error = None
-            session.add(item)
-            return item
+        with _outbox_errors():
+            return outbox.mark_sent(self.database, item_id, server_ack, self._now)
 
     def mark_conflict(self, item_id: uuid.UUID, detail: str) -> OutboxItem:
         """The server holds different content under this visit id (409): keep ours, flag it."""
-        with self.database.session() as session:
-            item = self._outbox(session, item_id)
-            item.state = OutboxState.CONFLICT
-            item.last_error = detail
-            item.attempts += 1
-            item.updated_at = self._now()
-            session.add(item)
-            return item
+        with _outbox_errors():
+            return outbox.mark_conflict(self.database, item_id, detail, self._now)
 
     def mark_failed_attempt(self, item_id: uuid.UUID, error: str) -> OutboxItem:
-        """A send failed (network, 5xx, non-retryable 4xx): count it and keep the row."""
-        with self.database.session() as session:
-            item = self._outbox(session, item_id)
-            if item.state == OutboxState.SENT:
-                return item  # a late failure report never un-sends a confirmed record
-            item.state = OutboxState.FAILED
-            item.last_error = error
-            item.attempts += 1
-            item.updated_at = self._now()
-            session.add(item)
-            return item
+        """A send failed (network, 5xx): count it and keep the row."""
+        with _outbox_errors():
+            return outbox.mark_failed_attempt(self.database, item_id, error, self._now)
+
+    def mark_rejected(self, item_id: uuid.UUID, error: str) -> OutboxItem:
+        """The server refused the record (4xx): set aside with the server's message."""
+        with _outbox_errors():
+            return outbox.mark_rejected(self.database, item_id, error, self._now)
+
+
+@contextmanager
+def _outbox_errors() -> Iterator[None]:
+    try:
+        yield
+    except outbox.OutboxNotFound as exc:
+        raise NotFound(str(exc)) from None
 
 
 def _stored(row: StepResult) -> StoredEvent:
@@ -1376,29 +1272,10 @@ def _local_tz() -> Any:
 
 
 # Module-level shortcuts for the sync client (each opens its own transaction).
-def pending_outbox(database: Database, limit: int | None = None) -> list[OutboxItem]:
-    return VisitRepository(database).pending_outbox(limit)
-
-
-def mark_sent(
-    database: Database, item_id: uuid.UUID, server_ack: dict[str, Any] | None = None
-) -> OutboxItem:
-    return VisitRepository(database).mark_sent(item_id, server_ack)
-
-
-def mark_conflict(database: Database, item_id: uuid.UUID, detail: str) -> OutboxItem:
-    return VisitRepository(database).mark_conflict(item_id, detail)
-
-
-def mark_failed_attempt(database: Database, item_id: uuid.UUID, error: str) -> OutboxItem:
-    return VisitRepository(database).mark_failed_attempt(item_id, error)
-
-
-def upsert_work_orders(
-    database: Database, orders: Sequence[WorkOrderPayload]
-) -> WorkOrderSyncResult:
-    return VisitRepository(database).upsert_work_orders(orders)
-
-
-def outbox_count(database: Database) -> int:
-    return VisitRepository(database).outbox_count()
+pending_outbox = outbox.pending_outbox
+mark_sent = outbox.mark_sent
+mark_conflict = outbox.mark_conflict
+mark_failed_attempt = outbox.mark_failed_attempt
+mark_rejected = outbox.mark_rejected
+outbox_count = outbox.outbox_count
+upsert_work_orders = work_orders.upsert_work_orders

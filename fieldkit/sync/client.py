@@ -6,14 +6,24 @@ Call :func:`sync_once` from a worker thread (the TUI) or the ``fieldkit sync`` c
 
 Rules (the ODK Central / KoboToolbox way, see ``docs/sync.md``):
 
+* the outbox is read in pages (memory does not grow with it) and sent in batches whose
+  size follows the server's response time (halved when a batch takes longer than
+  ``target_seconds``, doubled up to ``batch_size`` when it is quick);
 * a visit leaves the outbox only after the server confirmed it (``stored`` or
   ``duplicate``); a ``conflict`` (different content under the same visit id) is reported
   and kept locally, never overwritten;
-* connection errors and 5xx are retried with exponential backoff and jitter, the delay
-  capped but not the number of attempts (unless ``max_attempts`` is given);
-* a non-retryable answer (400/401/403/413/422, or a record the server rejects) stops the
-  push and names the record and the reason;
-* work orders are pulled by cursor, page by page; tombstones cancel orders.
+* a visit the server refuses (4xx other than 401, or ``rejected`` in a batch answer) — or
+  one that is already invalid on the laptop — is set aside (``rejected``) with the
+  server's message and reported; the rest of the outbox goes on;
+* connection errors are retried with exponential backoff and jitter (tenacity), the delay
+  capped, attempts not (unless ``max_attempts`` is given); a 5xx is retried
+  ``server_error_attempts`` times, then the batch is split to find the visit it is about,
+  which stays in the outbox (``failed``) and is named; the others go on;
+* 401 (token) stops the sync;
+* work orders are pulled by cursor, page by page; tombstones cancel orders. When the
+  server's epoch differs from the one the laptop last saw (its database was replaced or
+  restored), every work order is pulled again and the open ones the server no longer has
+  are cancelled, and the report says so.
 
 This module never imports FastAPI or Textual.
 """
@@ -25,18 +35,22 @@ import random
 import re
 import ssl
 import threading
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
+import tenacity
 from pydantic import ValidationError
 
 from fieldkit.config import Settings
 from fieldkit.i18n import _
-from fieldkit.records import repo as records
+from fieldkit.records import outbox as records
+from fieldkit.records import work_orders
 from fieldkit.records.db import Database
+from fieldkit.records.models import OutboxItem, OutboxState
 from fieldkit.sync.schema import (
     BatchResult,
     VisitPayload,
@@ -48,6 +62,9 @@ DEFAULT_BATCH_SIZE = 200
 DEFAULT_BATCH_BYTES = 4 * 1024 * 1024  # stay under the server's request limit (8 MB)
 DEFAULT_PAGE_SIZE = 500
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+SERVER_ERROR_ATTEMPTS = 5  # tries of one request answered 5xx before it is narrowed down
+TARGET_SECONDS = 5.0  # a batch slower than this halves the next batch
+MAX_SERVER_FAILURES = 3  # single visits failing with 5xx in a row before the push stops
 
 
 class SyncError(Exception):
@@ -60,6 +77,18 @@ class _Stop(Exception):
 
 class _GaveUp(Exception):
     """Internal: ``max_attempts`` retryable failures in a row."""
+
+
+class _ServerFailing(Exception):
+    """Internal: a request answered 5xx ``server_error_attempts`` times in a row."""
+
+
+class _Retry(Exception):
+    """Internal: one failed attempt that may be retried."""
+
+    def __init__(self, problem: str, server_error: bool):
+        super().__init__(problem)
+        self.problem, self.server_error = problem, server_error
 
 
 class _TlsRefused(Exception):
@@ -102,29 +131,55 @@ class SyncReport:
     pushed: int = 0  # visits the server stored in this run
     duplicates: int = 0  # visits the server already had with the same content
     conflicts: list[tuple[uuid.UUID, str]] = field(default_factory=list)  # kept locally
+    rejected: list[tuple[uuid.UUID, str]] = field(default_factory=list)  # set aside
+    server_errors: list[tuple[uuid.UUID, str]] = field(default_factory=list)  # stay, retried
     failed: tuple[uuid.UUID | None, str] | None = None  # what stopped the sync, and why
     pulled: int = 0  # work-order changes applied (new, updated or cancelled)
     cancelled: int = 0  # work orders cancelled by tombstones
+    epoch_changed: bool = False  # the server's database was replaced or restored
+    dropped: int = 0  # open work orders the server no longer has (after an epoch change)
     waiting: int = 0  # outbox rows still waiting after this run
     interrupted: bool = False  # the user cancelled the sync
 
     @property
     def ok(self) -> bool:
-        return self.failed is None and not self.conflicts and not self.interrupted
+        return (
+            self.failed is None
+            and not self.conflicts
+            and not self.rejected
+            and not self.server_errors
+            and not self.interrupted
+        )
 
 
 @dataclass
 class Backoff:
     """Exponential backoff with full jitter: the delay is capped, attempts are not
-    (``max_attempts=None``)."""
+    (``max_attempts=None``); a 5xx answer is tried ``server_error_attempts`` times."""
 
     base: float = 0.5
     cap: float = 30.0
     max_attempts: int | None = None
+    server_error_attempts: int = SERVER_ERROR_ATTEMPTS
     rng: random.Random = field(default_factory=random.Random)
 
     def delay(self, attempt: int) -> float:
         return self.rng.uniform(self.base / 2, min(self.cap, self.base * 2 ** (attempt - 1)))
+
+    def wait(self, state: tenacity.RetryCallState) -> float:
+        """tenacity's ``wait``."""
+        return self.delay(state.attempt_number)
+
+    def stop(self, state: tenacity.RetryCallState) -> bool:
+        """tenacity's ``stop``: after ``max_attempts`` failures, or too many 5xx in a row."""
+        if self.max_attempts is not None and state.attempt_number >= self.max_attempts:
+            return True
+        failure = state.outcome.exception() if state.outcome is not None else None
+        return (
+            isinstance(failure, _Retry)
+            and failure.server_error
+            and state.attempt_number >= self.server_error_attempts
+        )
 
 
 ProgressCallback = Callable[[SyncProgress], None]
@@ -135,11 +190,24 @@ def outbox_count(database: Database) -> int:
     return records.outbox_count(database)
 
 
+def set_aside(database: Database) -> list[OutboxItem]:
+    """Visits the back office refused, with its message (``last_error``): they wait for a
+    person and are not sent again."""
+    return records.outbox_items(database, OutboxState.REJECTED)
+
+
 def _verify(settings: Settings) -> bool | ssl.SSLContext:
     if settings.insecure:
         return False
     if settings.ca_bundle is not None:
-        return ssl.create_default_context(cafile=str(settings.ca_bundle))
+        try:
+            return ssl.create_default_context(cafile=str(settings.ca_bundle))
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise SyncError(
+                _("The CA bundle {path} holds no usable certificate: {error}").format(
+                    path=settings.ca_bundle, error=exc
+                )
+            ) from None
     return True
 
 
@@ -208,38 +276,63 @@ class _Session:
         if self.progress is not None:
             self.progress(SyncProgress(**vars(self.state)))
 
+    def _attempt(self, method: str, url: str, kwargs: dict[str, Any]) -> httpx.Response:
+        if self.cancel.is_set():
+            raise _Stop
+        try:
+            response = self.http.request(method, url, **kwargs)
+        except httpx.TransportError as exc:
+            tls = _tls_problem(exc)
+            if tls is not None:
+                raise _TlsRefused(str(tls)) from exc
+            problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise _Retry(problem, server_error=False) from exc
+        if response.status_code in RETRYABLE_STATUS:
+            raise _Retry(_error_message(response), server_error=response.status_code >= 500)
+        if not response.is_success:
+            raise _Refused(response)
+        return response
+
+    def _sleep(self, seconds: float) -> None:
+        if self.cancel.wait(seconds):
+            raise _Stop
+
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        attempt = 0
+        """One request with the retry policy; raises _Refused, _GaveUp, _ServerFailing,
+        _TlsRefused or _Stop."""
         phase = self.state.phase
-        while True:
-            if self.cancel.is_set():
-                raise _Stop
-            try:
-                response = self.http.request(method, url, **kwargs)
-            except httpx.TransportError as exc:
-                tls = _tls_problem(exc)
-                if tls is not None:
-                    raise _TlsRefused(str(tls)) from exc
-                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            else:
-                if response.status_code not in RETRYABLE_STATUS:
-                    if response.is_success:
-                        if attempt:
-                            self.report(phase=phase, attempt=0, retry_in=0.0, message="")
-                        return response
-                    raise _Refused(response)
-                problem = _error_message(response)
-            attempt += 1
-            if self.backoff.max_attempts is not None and attempt >= self.backoff.max_attempts:
-                raise _GaveUp(problem)
-            delay = self.backoff.delay(attempt)
-            self.report(phase="retry", attempt=attempt, retry_in=delay, message=problem)
-            if self.cancel.wait(delay):
-                raise _Stop
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            failure = state.outcome.exception() if state.outcome is not None else None
+            problem = failure.problem if isinstance(failure, _Retry) else str(failure)
+            delay = state.upcoming_sleep
+            self.report(
+                phase="retry", attempt=state.attempt_number, retry_in=delay, message=problem
+            )
             self.state.phase = phase
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_Retry),
+            wait=self.backoff.wait,
+            stop=self.backoff.stop,
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            response = retrying(self._attempt, method, url, kwargs)
+        except _Retry as exc:
+            if exc.server_error:
+                raise _ServerFailing(exc.problem) from exc
+            raise _GaveUp(exc.problem) from exc
+        if retrying.statistics.get("attempt_number", 1) > 1:
+            self.report(phase=phase, attempt=0, retry_in=0.0, message="")
+        return response
 
 
 def _connection_error(exc: Exception) -> str:
+    if isinstance(exc, _ServerFailing):
+        return _("The back office failed: {error}").format(error=exc)
     if isinstance(exc, _TlsRefused):
         return _(
             "The server's certificate is not trusted ({error}); set ca_bundle to your "
@@ -248,26 +341,163 @@ def _connection_error(exc: Exception) -> str:
     return _("The server could not be reached: {error}").format(error=exc)
 
 
-def _batches(items: Sequence[Any], size: int, max_bytes: int) -> list[list[tuple[Any, bytes]]]:
-    out: list[list[tuple[Any, bytes]]] = []
-    current: list[tuple[Any, bytes]] = []
-    used = 0
-    for item in items:
-        body = json.dumps(item.payload, ensure_ascii=False, separators=(",", ":")).encode()
-        if current and (len(current) >= size or used + len(body) > max_bytes):
-            out.append(current)
-            current, used = [], 0
-        current.append((item, body))
-        used += len(body) + 1
-    if current:
-        out.append(current)
-    return out
+Batch = list[tuple[OutboxItem, bytes]]
+
+
+class _Push:
+    """One push: streams the outbox, sizes batches, narrows failures down to a visit."""
+
+    def __init__(
+        self,
+        session: _Session,
+        database: Database,
+        report: SyncReport,
+        batch_size: int,
+        batch_bytes: int,
+        target_seconds: float,
+    ):
+        self.session, self.database, self.report = session, database, report
+        self.max_size, self.batch_bytes, self.target = batch_size, batch_bytes, target_seconds
+        self.size = batch_size
+        self.server_failures = 0  # single visits failing with 5xx in a row
+        self.queue: list[Batch] = []  # parts of a batch still to send (after a split)
+
+    # -- reading the outbox
+    def _valid(self, items: Iterator[OutboxItem]) -> Iterator[tuple[OutboxItem, bytes]]:
+        """Each waiting visit with its JSON; one that is not even valid here is set aside."""
+        for item in items:
+            try:
+                VisitPayload.model_validate(item.payload)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first.get("loc", ()))
+                problem = f"{where}: {first.get('msg', '')}" if where else str(first.get("msg"))
+                error = _("Visit {visit} cannot be sent, its record is invalid: {error}").format(
+                    visit=item.visit_id, error=problem
+                )
+                self._set_aside(item, error)
+                continue
+            body = json.dumps(item.payload, ensure_ascii=False, separators=(",", ":"))
+            yield item, body.encode()
+
+    def _next_batch(self, source: Iterator[tuple[OutboxItem, bytes]], held: Batch) -> Batch:
+        batch: Batch = []
+        used = 0
+        while len(batch) < self.size:
+            if held:
+                item, body = held.pop(0)
+            else:
+                nxt = next(source, None)
+                if nxt is None:
+                    break
+                item, body = nxt
+            if batch and used + len(body) > self.batch_bytes:
+                held.insert(0, (item, body))
+                break
+            batch.append((item, body))
+            used += len(body) + 1
+        return batch
+
+    def run(self) -> None:
+        source = self._valid(records.iter_pending(self.database, page_size=self.max_size))
+        held: Batch = []
+        while True:
+            batch = self.queue.pop(0) if self.queue else self._next_batch(source, held)
+            if not batch:
+                return
+            if not self._send(batch):
+                return
+
+    # -- outcomes
+    def _set_aside(self, item: OutboxItem, error: str) -> None:
+        records.mark_rejected(self.database, item.id, error)
+        self.report.rejected.append((item.visit_id, error))
+
+    def _send(self, batch: Batch) -> bool:
+        """Send a batch (splitting it when needed); False when the push must stop."""
+        body = b'{"visits":[' + b",".join(b for _item, b in batch) + b"]}"
+        started = time.monotonic()
+        try:
+            response = self.session.request(
+                "POST",
+                f"{API}/visits/batch",
+                content=body,
+                headers={"Content-Type": "application/json"},
+            )
+        except _Refused as refused:
+            return self._refused(batch, refused.response)
+        except _ServerFailing as failing:
+            return self._server_failing(batch, str(failing))
+        except (_GaveUp, _TlsRefused) as gave_up:
+            error = _connection_error(gave_up)
+            records.record_results(
+                self.database,
+                flagged={i.id: (OutboxState.FAILED, error) for i, _b in batch},
+            )
+            self.report.failed = (None, error)
+            return False
+        self._adapt(len(batch), time.monotonic() - started)
+        self.server_failures = 0
+        _apply_results(self.session, self.database, self.report, batch, response)
+        return True
+
+    def _adapt(self, sent: int, seconds: float) -> None:
+        if seconds > self.target and sent > 1:
+            self.size = max(1, sent // 2)
+        elif seconds < self.target / 4 and sent >= self.size:
+            self.size = min(self.max_size, self.size * 2)
+
+    def _split(self, batch: Batch) -> bool:
+        half = len(batch) // 2
+        self.queue[:0] = [batch[:half], batch[half:]]
+        return True
+
+    def _refused(self, batch: Batch, response: httpx.Response) -> bool:
+        error = _error_message(response)
+        if response.status_code == 401:
+            self.report.failed = (None, error)
+            return False
+        visit_id = _named_visit(response, batch)
+        if visit_id is None and len(batch) > 1:
+            return self._split(batch)  # which visit is it about? (e.g. 413)
+        if visit_id is None:
+            visit_id = batch[0][0].visit_id
+        elif response.status_code == 403 and visit_id not in {i.visit_id for i, _b in batch}:
+            self.report.failed = (None, error)
+            return False
+        rest: Batch = []
+        for item, b in batch:
+            if item.visit_id == visit_id:
+                self._set_aside(item, error)
+            else:
+                rest.append((item, b))
+        if rest:
+            self.queue.insert(0, rest)
+        return True
+
+    def _server_failing(self, batch: Batch, problem: str) -> bool:
+        if len(batch) > 1:
+            return self._split(batch)
+        item = batch[0][0]
+        error = _("The back office failed on visit {visit}: {error}").format(
+            visit=item.visit_id, error=problem
+        )
+        records.mark_failed_attempt(self.database, item.id, error)
+        self.report.server_errors.append((item.visit_id, error))
+        self.server_failures += 1
+        if self.server_failures >= MAX_SERVER_FAILURES:
+            self.report.failed = (
+                None,
+                _("The back office keeps failing; the sync stopped: {error}").format(error=problem),
+            )
+            return False
+        return True
 
 
 _INDEX = re.compile(r"^visits\.(\d+)")
 
 
-def _named_visit(response: httpx.Response, batch: Sequence[tuple[Any, bytes]]) -> uuid.UUID | None:
+def _named_visit(response: httpx.Response, batch: Batch) -> uuid.UUID | None:
     """The visit a 4xx answer is about (422 field paths carry the batch index)."""
     try:
         detail = response.json()["error"].get("detail")
@@ -288,68 +518,11 @@ def _named_visit(response: httpx.Response, batch: Sequence[tuple[Any, bytes]]) -
     return None
 
 
-def _push(
-    session: _Session, database: Database, report: SyncReport, options: dict[str, Any]
-) -> None:
-    pending = records.pending_outbox(database)
-    session.report(phase="push", to_push=len(pending), waiting=len(pending))
-    # Check every record locally first: a broken one stops the push with its id.
-    valid = []
-    local_failure: tuple[uuid.UUID | None, str] | None = None
-    for item in pending:
-        try:
-            VisitPayload.model_validate(item.payload)
-        except ValidationError as exc:
-            error = _("Visit {visit} cannot be sent, its record is invalid: {error}").format(
-                visit=item.visit_id, error=exc.errors()[0].get("msg", str(exc))
-            )
-            records.mark_failed_attempt(database, item.id, error)
-            local_failure = (item.visit_id, error)
-            break
-        valid.append(item)
-    queue = _batches(valid, options["batch_size"], options["batch_bytes"])
-    while queue:
-        batch = queue.pop(0)
-        body = b'{"visits":[' + b",".join(b for _item, b in batch) + b"]}"
-        try:
-            response = session.request(
-                "POST",
-                f"{API}/visits/batch",
-                content=body,
-                headers={"Content-Type": "application/json"},
-            )
-        except _Refused as refused:
-            response = refused.response
-            if response.status_code == 413 and len(batch) > 1:
-                half = len(batch) // 2
-                queue[:0] = [batch[:half], batch[half:]]
-                continue
-            visit_id = _named_visit(response, batch)
-            if visit_id is None and len(batch) == 1:
-                visit_id = batch[0][0].visit_id
-            error = _error_message(response)
-            for item, _b in batch:
-                if visit_id is None or item.visit_id == visit_id:
-                    records.mark_failed_attempt(database, item.id, error)
-            report.failed = (visit_id, error)
-            return
-        except (_GaveUp, _TlsRefused) as gave_up:
-            error = _connection_error(gave_up)
-            for item, _b in batch:
-                records.mark_failed_attempt(database, item.id, error)
-            report.failed = (None, error)
-            return
-        _apply_results(session, database, report, batch, response)
-        if report.failed is not None:
-            return
-    report.failed = report.failed or local_failure
-
-
 def _apply_results(
     session: _Session,
     database: Database,
     report: SyncReport,
-    batch: Sequence[tuple[Any, bytes]],
+    batch: Batch,
     response: httpx.Response,
 ) -> None:
     try:
@@ -359,6 +532,8 @@ def _apply_results(
             _("The server sent an answer fieldkit does not understand: {error}").format(error=exc)
         ) from exc
     by_id = {r.visit_id: r for r in results}
+    sent: dict[uuid.UUID, dict[str, Any]] = {}
+    flagged: dict[uuid.UUID, tuple[OutboxState, str]] = {}
     for item, _b in batch:
         result = by_id.get(item.visit_id)
         if result is None:
@@ -366,7 +541,7 @@ def _apply_results(
         if result.status in ("stored", "duplicate"):
             ack = result.model_dump(mode="json")
             ack["hash_matches"] = result.content_hash == item.content_hash
-            records.mark_sent(database, item.id, ack)
+            sent[item.id] = ack
             if result.status == "stored":
                 report.pushed += 1
             else:
@@ -375,22 +550,24 @@ def _apply_results(
             detail = (result.error or {}).get("message") or _(
                 "the server holds different content for this visit"
             )
-            records.mark_conflict(database, item.id, detail)
+            flagged[item.id] = (OutboxState.CONFLICT, detail)
             report.conflicts.append((item.visit_id, detail))
         else:
             error = (result.error or {}).get("message") or result.status
-            records.mark_failed_attempt(database, item.id, error)
-            if report.failed is None:
-                report.failed = (item.visit_id, error)
+            flagged[item.id] = (OutboxState.REJECTED, error)
+            report.rejected.append((item.visit_id, error))
+    records.record_results(database, sent=sent, flagged=flagged)
     session.report(
         phase="push",
         pushed=report.pushed + report.duplicates,
-        waiting=records.outbox_count(database),
+        waiting=max(0, session.state.waiting - len(sent) - len(flagged)),
     )
 
 
 def _pull(session: _Session, database: Database, report: SyncReport, page_size: int) -> None:
-    since = records.VisitRepository(database).work_order_cursor()
+    known_epoch = work_orders.server_epoch(database)
+    since = work_orders.work_order_cursor(database)
+    resync = checked = False
     session.report(phase="pull")
     while True:
         response = session.request(
@@ -404,12 +581,25 @@ def _pull(session: _Session, database: Database, report: SyncReport, page_size: 
                     error=exc
                 )
             ) from exc
+        epoch = page.epoch
+        first, checked = not checked, True
+        if first and epoch is not None and epoch != known_epoch and since > 0:
+            # Another database (recreated or restored): our cursor means nothing there.
+            work_orders.begin_resync(database)
+            resync, since, checked = True, 0, True
+            report.epoch_changed = True
+            continue
         if page.items:
-            applied = records.upsert_work_orders(database, page.items)
+            applied = work_orders.upsert_work_orders(database, page.items)
             report.pulled += applied.created + applied.updated + applied.cancelled
             report.cancelled += applied.cancelled
         session.report(phase="pull", pulled=report.pulled)
         if not page.has_more or page.next_cursor <= since:
+            if epoch is not None and resync:
+                report.dropped = work_orders.finish_resync(database, epoch)
+                report.cancelled += report.dropped
+            elif epoch is not None and epoch != known_epoch:
+                work_orders.set_state(database, work_orders.EPOCH_KEY, epoch)
             return
         since = page.next_cursor
 
@@ -425,6 +615,7 @@ def sync_once(
     batch_size: int = DEFAULT_BATCH_SIZE,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     page_size: int = DEFAULT_PAGE_SIZE,
+    target_seconds: float = TARGET_SECONDS,
     push: bool = True,
     pull: bool = True,
     timeout: float = 30.0,
@@ -434,28 +625,30 @@ def sync_once(
     Blocking: run it in a worker thread. ``progress`` is called (from that thread) with a
     :class:`SyncProgress` after each batch, page and failed attempt; set ``cancel`` to stop
     between requests or during a backoff wait. Raises :class:`SyncError` only when sync
-    cannot start (no server URL or token, bad URL); every network or server problem —
-    including an answer that is not fieldkit's — ends up in ``SyncReport.failed``.
+    cannot start (no server URL or token, bad URL, nothing to do); every network or server
+    problem — including an answer that is not fieldkit's — ends up in the report.
     """
+    if not push and not pull:
+        raise SyncError(_("Nothing to do: neither pushing nor pulling was asked for"))
     backoff = backoff or Backoff()
     if max_attempts is not None:
         backoff.max_attempts = max_attempts
     report = SyncReport()
-    state = SyncProgress(phase="push", waiting=records.outbox_count(database))
+    waiting = records.outbox_count(database)
+    state = SyncProgress(phase="push", waiting=waiting)
     with make_http_client(settings, timeout=timeout) as http:
         session = _Session(http, backoff, progress, cancel, state)
-        options = {"batch_size": batch_size, "batch_bytes": batch_bytes}
         try:
             if push:
-                _push(session, database, report, options)
-            stop_pull = report.failed is not None and report.failed[0] is None
-            if pull and not stop_pull:
+                session.report(phase="push", to_push=waiting, waiting=waiting)
+                _Push(session, database, report, batch_size, batch_bytes, target_seconds).run()
+            if pull and report.failed is None:
                 try:
                     _pull(session, database, report, page_size)
                 except _Refused as refused:
-                    report.failed = report.failed or (None, _error_message(refused.response))
-                except (_GaveUp, _TlsRefused) as gave_up:
-                    report.failed = report.failed or (None, _connection_error(gave_up))
+                    report.failed = (None, _error_message(refused.response))
+                except (_GaveUp, _TlsRefused, _ServerFailing) as gave_up:
+                    report.failed = (None, _connection_error(gave_up))
         except _Stop:
             report.interrupted = True
         except SyncError as exc:  # a 2xx that is not fieldkit's answer (e.g. a captive portal)

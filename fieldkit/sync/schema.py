@@ -7,17 +7,34 @@ writing anything. Every datetime is timezone-aware and normalised to UTC.
 A visit record is identified by its client-made UUID (``visit_id``) and the
 :func:`content_hash` of its canonical JSON: the same content sent twice is harmless,
 different content under the same id is a conflict (409) that the laptop keeps.
+
+Every value is bounded so that no input reaches the database as something it cannot store:
+integers fit the column they go to, a datetime stays within years 1–9999 once converted to
+UTC, text holds no NUL and no lone surrogate, free-form JSON is at most
+:data:`MAX_JSON_DEPTH` deep. Types are strict: ``true`` is not ``1``, ``123`` is not a
+date, ``"5"`` is not a number. A refused value is a 422 naming the field's path.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+)
 
 SCHEMA_VERSION = 1
 
@@ -35,47 +52,160 @@ MAX_HAZARDS = 200
 MAX_READINGS = 200
 MAX_DIAGNOSES = 50
 MAX_JSON_OBJECT = 20_000  # characters of a free-form dict (step value, decoded frame)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+MAX_JSON_DEPTH = 16  # nesting levels of a free-form dict
+MAX_INT32 = 2**31 - 1  # an INTEGER column
+MAX_INT64 = 2**63 - 1  # a BIGINT column
+# An integer inside free-form JSON: as large as a float can be (PostgreSQL's JSONB gives a
+# float like 1.797e308 back as the integer it equals), no larger.
+MAX_JSON_INTEGER = 10**309
 
 
 NUL_MESSAGE = "must not contain a NUL character (\\u0000)"
+SURROGATE_MESSAGE = "must not contain a lone surrogate (\\ud800-\\udfff): it is not valid UTF-8"
 
 
-def _no_nul(value: str) -> str:
-    """Text with a NUL in it is refused: PostgreSQL cannot store it, and no form has one."""
+def _text_problem(value: str) -> str | None:
     if "\x00" in value:
-        raise ValueError(NUL_MESSAGE)
+        return NUL_MESSAGE
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return SURROGATE_MESSAGE
+    return None
+
+
+def _clean_text(value: str) -> str:
+    """Text PostgreSQL and UTF-8 can hold: no NUL (no form has one), no lone surrogate."""
+    problem = _text_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_holds_nul(v) for v in value)
-    return False
+def _utc(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("the time in UTC falls outside the years 1-9999") from None
+    if not 1 <= utc.year <= 9999:  # pragma: no cover - astimezone raises first
+        raise ValueError("the time in UTC falls outside the years 1-9999")
+    return utc
+
+
+def _text_datetime(value: Any) -> Any:
+    """A datetime is ISO 8601 text (or a datetime object): never a number."""
+    if isinstance(value, datetime) or (isinstance(value, str) and not value.strip().isdigit()):
+        return value
+    raise ValueError(
+        "must be an ISO 8601 date and time with a time zone, e.g. 2026-11-23T09:30:00+08:00"
+    )
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _text_date(value: Any) -> Any:
+    """A date is ``YYYY-MM-DD`` text (or a date object): never a number."""
+    if isinstance(value, datetime):
+        raise ValueError("must be a date (YYYY-MM-DD), not a date and time")
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+def _json_problem(value: Any) -> str | None:
+    """What makes a free-form JSON value unstorable, found without recursion."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            if depth >= MAX_JSON_DEPTH:
+                return f"nested deeper than {MAX_JSON_DEPTH} levels"
+            if isinstance(item, dict):
+                for key, inner in item.items():
+                    if not isinstance(key, str):
+                        return "object keys must be text"
+                    problem = _text_problem(key)
+                    if problem:
+                        return f"a key {problem}"
+                    stack.append((inner, depth + 1))
+            else:
+                stack.extend((inner, depth + 1) for inner in item)
+        elif isinstance(item, str):
+            problem = _text_problem(item)
+            if problem:
+                return problem
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if abs(item) >= MAX_JSON_INTEGER:
+                return "holds an integer of more than 309 digits"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return "holds a number that is not finite (NaN or infinity)"
+        else:
+            return f"holds a value of type {type(item).__name__}, which JSON cannot carry"
+    return None
 
 
 def _small_json(value: dict[str, Any]) -> dict[str, Any]:
-    size = len(json.dumps(value, ensure_ascii=False, default=str))
+    problem = _json_problem(value)  # first: json.dumps of a deep value would recurse
+    if problem:
+        raise ValueError(problem)
+    size = len(json.dumps(value, ensure_ascii=False))
     if size > MAX_JSON_OBJECT:
         raise ValueError(f"object too large ({size} characters, at most {MAX_JSON_OBJECT})")
-    if _holds_nul(value):
-        raise ValueError(NUL_MESSAGE)
     return value
 
 
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
-Short = Annotated[str, Field(max_length=MAX_SHORT), AfterValidator(_no_nul)]
-Id = Annotated[str, Field(min_length=1, max_length=MAX_SHORT), AfterValidator(_no_nul)]
-LongText = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_no_nul)]
-RequiredText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_no_nul)]
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+def _whole_number(value: Any) -> Any:
+    """An integer, written ``3`` or ``3.0`` (JSON does not tell them apart); never true/false
+    or text."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return _no_bool(value)
+
+
+# What the validators refuse is also in the JSON schema (OpenAPI), so a client generating
+# schema-valid data never meets a hidden rule: no NUL in text; no date-time on the first or
+# last day of the calendar (the only days whose UTC conversion can leave years 1-9999).
+_TEXT_SCHEMA = {"pattern": "^[^\\u0000]*$"}
+_DATETIME_SCHEMA = {"pattern": "^(?!0001-01-01|9999-12-31)"}
+
+UtcDatetime = Annotated[
+    AwareDatetime,
+    BeforeValidator(_text_datetime),
+    AfterValidator(_utc),
+    Field(json_schema_extra=_DATETIME_SCHEMA),
+]
+IsoDate = Annotated[date, BeforeValidator(_text_date)]
+Short = Annotated[
+    str, Field(max_length=MAX_SHORT, json_schema_extra=_TEXT_SCHEMA), AfterValidator(_clean_text)
+]
+Id = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_SHORT, json_schema_extra=_TEXT_SCHEMA),
+    AfterValidator(_clean_text),
+]
+LongText = Annotated[
+    str, Field(max_length=MAX_TEXT, json_schema_extra=_TEXT_SCHEMA), AfterValidator(_clean_text)
+]
+RequiredText = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TEXT, json_schema_extra=_TEXT_SCHEMA),
+    AfterValidator(_clean_text),
+]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_small_json)]
+Int32 = Annotated[int, Strict(), Field(ge=0, le=MAX_INT32), BeforeValidator(_whole_number)]
+Cursor = Annotated[int, Strict(), Field(ge=0, le=MAX_INT64)]
+Number = Annotated[float, BeforeValidator(_no_bool), Strict(), Field(allow_inf_nan=False)]
+Flag = Annotated[bool, Strict()]
 
 VisitType = Literal["community_gas_on", "ignition", "inspection", "repair", "recheck"]
 """小区通气, 通气点火, 安检, 维修, 复查."""
@@ -131,11 +261,11 @@ class WorkOrderPayload(WireModel):
     visit_type: VisitType
     customer: CustomerPayload
     assigned_to: Id  # technician id
-    scheduled_for: date | None = None
+    scheduled_for: IsoDate | None = None
     notes: LongText | None = None
     status: WorkOrderStatus = "open"
-    deleted: bool = False  # tombstone: the order was cancelled or withdrawn
-    cursor: int = Field(ge=0)  # server-assigned, monotonically increasing
+    deleted: Flag = False  # tombstone: the order was cancelled or withdrawn
+    cursor: Cursor  # server-assigned, monotonically increasing
 
 
 class StepResultPayload(WireModel):
@@ -143,7 +273,7 @@ class StepResultPayload(WireModel):
     step_id: Id
     kind: Id
     value: JsonObject = Field(default_factory=dict)
-    passed: bool | None = None
+    passed: Flag | None = None
     at: UtcDatetime
     actor: Short
 
@@ -152,7 +282,7 @@ class MeasurementPayload(WireModel):
     measurement_id: UUID
     step_id: Id
     quantity: Id
-    value: float = Field(allow_inf_nan=False)
+    value: Number
     unit: Short
     taken_at: UtcDatetime
 
@@ -160,7 +290,7 @@ class MeasurementPayload(WireModel):
 class ProcedureRunPayload(WireModel):
     run_id: UUID
     procedure_id: Id
-    procedure_version: int = Field(ge=0)
+    procedure_version: Int32
     status: Id
     started_at: UtcDatetime
     ended_at: UtcDatetime | None = None
@@ -175,9 +305,9 @@ class MeterSwapPayload(WireModel):
     old_meter_no: Id
     new_meter_no: Id
     seal_nos: list[Short] = Field(default_factory=list, max_length=MAX_SEALS)
-    old_meter_reading: float | None = Field(default=None, allow_inf_nan=False)
-    gas_used: float | None = Field(default=None, allow_inf_nan=False)
-    gas_remaining: float | None = Field(default=None, allow_inf_nan=False)
+    old_meter_reading: Number | None = None
+    gas_used: Number | None = None
+    gas_remaining: Number | None = None
     swapped_at: UtcDatetime
     reason: LongText | None = None
 
@@ -185,8 +315,8 @@ class MeterSwapPayload(WireModel):
 class MeterPayload(WireModel):
     meter_no: Short | None = None  # 表钢号
     seal_nos: list[Short] = Field(default_factory=list, max_length=MAX_SEALS)
-    reading: float | None = Field(default=None, allow_inf_nan=False)
-    remaining_gas: float | None = Field(default=None, allow_inf_nan=False)
+    reading: Number | None = None
+    remaining_gas: Number | None = None
 
 
 class HazardPayload(WireModel):
@@ -195,14 +325,16 @@ class HazardPayload(WireModel):
     level: HazardLevel  # 重大 / 一般
     status: HazardStatus  # 待整改 → 复查中 → 已整改
     found_at: UtcDatetime
-    deadline: date | None = None
+    deadline: IsoDate | None = None
     basis: LongText | None = None
 
 
 class SignaturePayload(WireModel):
     signer_name: Id
     signed_at: UtcDatetime
-    image_png_base64: Annotated[str, Field(max_length=MAX_SIGNATURE_B64)] | None = None
+    image_png_base64: (
+        Annotated[str, Field(max_length=MAX_SIGNATURE_B64, pattern=r"^[A-Za-z0-9+/=\s]*$")] | None
+    ) = None
 
 
 class DeviceReadingPayload(WireModel):
@@ -216,7 +348,7 @@ class DeviceReadingPayload(WireModel):
 
 
 class VisitPayload(WireModel):
-    schema_version: Literal[1] = 1
+    schema_version: Annotated[Literal[1], BeforeValidator(_no_bool)] = 1
     visit_id: UUID
     work_order_id: UUID | None = None
     technician_id: Id
@@ -234,17 +366,58 @@ class VisitPayload(WireModel):
     device_readings: list[DeviceReadingPayload] = Field(
         default_factory=list, max_length=MAX_READINGS
     )
-    follow_up_due: date
+    follow_up_due: IsoDate
     notes: LongText | None = None
 
 
+def repeated_ids(payload: VisitPayload) -> list[str]:
+    """Child ids used twice within one visit (such a visit cannot be stored)."""
+    groups = {
+        "procedure_runs.run_id": [r.run_id for r in payload.procedure_runs],
+        "steps.result_id": [s.result_id for r in payload.procedure_runs for s in r.steps],
+        "measurements.measurement_id": [
+            m.measurement_id for r in payload.procedure_runs for m in r.measurements
+        ],
+        "meter_swaps.swap_id": [m.swap_id for m in payload.meter_swaps],
+        "hazards.hazard_id": [h.hazard_id for h in payload.hazards],
+    }
+    return [name for name, ids in groups.items() if len(set(ids)) != len(ids)]
+
+
 def canonical_json(payload: VisitPayload) -> str:
-    """The canonical JSON text of a visit (sorted keys, no spaces, UTF-8 kept)."""
-    return _canonical(payload.model_dump(mode="json"))
+    """The canonical JSON text of a visit (sorted keys, no spaces, UTF-8 kept, canonical
+    numbers: see :func:`canonical_text`)."""
+    return canonical_text(payload.model_dump(mode="json"))
 
 
-def _canonical(data: dict[str, Any]) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def _canonical_number(value: float) -> int | float:
+    """A number as a database's JSON gives it back: PostgreSQL's JSONB keeps a number's
+    decimal value, not its spelling (``-0.0`` → ``0.0``, ``1e16`` → ``10000000000000000``).
+    An integral value is therefore written as the integer of its shortest decimal form, any
+    other as the float itself (whose ``repr`` survives the round trip)."""
+    if value.is_integer():
+        return int(Decimal(repr(value)))
+    return value
+
+
+def _canonical_value(value: Any) -> Any:
+    # Recursion is bounded: the schema limits free-form JSON to MAX_JSON_DEPTH levels.
+    if isinstance(value, float):
+        return _canonical_number(value)
+    if isinstance(value, dict):
+        return {k: _canonical_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical_value(v) for v in value]
+    return value
+
+
+def canonical_text(data: dict[str, Any]) -> str:
+    """The canonical JSON text of a dumped payload: sorted keys, no spaces, UTF-8 kept,
+    canonical numbers. The same text comes out of a copy read back from PostgreSQL's JSONB
+    or SQLite, so a record's hash survives the database."""
+    return json.dumps(
+        _canonical_value(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def content_hash(payload: VisitPayload) -> str:
@@ -253,8 +426,9 @@ def content_hash(payload: VisitPayload) -> str:
 
 
 def content_hash_of_dump(data: dict[str, Any]) -> str:
-    """:func:`content_hash` of a payload already dumped with ``model_dump(mode="json")``."""
-    return hashlib.sha256(_canonical(data).encode("utf-8")).hexdigest()
+    """:func:`content_hash` of a payload already dumped with ``model_dump(mode="json")``
+    (or read back from a database)."""
+    return hashlib.sha256(canonical_text(data).encode("utf-8")).hexdigest()
 
 
 # --- the push / pull envelopes ------------------------------------------------------------
@@ -289,8 +463,11 @@ class WorkOrderPage(WireModel):
     """``GET /api/v1/work-orders?since=<cursor>&limit=N``: changes ordered by cursor."""
 
     items: list[WorkOrderPayload]
-    next_cursor: int = Field(ge=0)
+    next_cursor: Cursor
     has_more: bool
+    # The server database's identity: when it changes, cursors from before mean nothing
+    # and the laptop re-pulls everything (docs/sync.md, "Epoch").
+    epoch: Short | None = None
 
 
 class ErrorBody(WireModel):

@@ -238,11 +238,15 @@ class FieldkitApp(App[None]):
         raw = getattr(domain, "raw", None)
         if raw is None:  # a meter: what it answered, frame after frame
             raw = b"".join(e.reply for e in getattr(domain, "exchanges", []))
-        port = getattr(domain, "port", None) or (
-            self.loaded_settings.serial_port if self.loaded_settings else None
+        # the port this reading was taken on (a card reader is not on the meter's port)
+        port = (
+            getattr(reading, "port", None)
+            or getattr(domain, "port", None)
+            or (self.loaded_settings.serial_port if self.loaded_settings else None)
         )
+        repo = self.services.repository()
         try:
-            self.services.repository().attach_device_reading(
+            repo.attach_device_reading(
                 visit.visit_id,
                 kind=reading.kind,
                 raw=raw,
@@ -250,6 +254,9 @@ class FieldkitApp(App[None]):
                 diagnosis=diagnosis if isinstance(diagnosis, list) else [],
                 port=port,
             )
+            volume = data.get("current_volume") if reading.kind == "meter" else None
+            if isinstance(volume, int | float):  # the meter's own reading is the 表底数
+                repo.update_meter(visit.visit_id, meter_reading=float(volume))
         except Exception as exc:
             self.notify(_("Reading not attached: {error}").format(error=exc), severity="error")
             return

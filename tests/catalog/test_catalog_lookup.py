@@ -123,7 +123,7 @@ def test_sources(fixture_catalog: Catalog) -> None:
     external = fixture_catalog.source_of(fixture_catalog.entry("sime-boiler.al-01"))
     assert external.kind == "external"
     assert external.confidence == Confidence.SECONDARY
-    assert "service04.ru" in (external.citation or "")
+    assert "service04.ru" in (external.citation_text("en") or "")
 
 
 def test_device_of_and_known_codes(fixture_catalog: Catalog) -> None:

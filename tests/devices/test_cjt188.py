@@ -270,3 +270,32 @@ def test_write_address_encoder_matches_golden_vector() -> None:
         "00000000000003", "00000000000005", order="little", ser=0xFF, preamble=3
     )
     assert wire == h(GOOD[9][1])
+
+
+def test_a_wrong_terminator_is_a_typed_error_not_silence() -> None:
+    good = cjt188.encode_frame(0x30, "30000000123456", 0x81, b"\x90\x1f\x01", preamble=0)
+    bad = good[:-1] + b"\x17"
+    decoder = FrameDecoder()
+    assert decoder.feed(bad) == []  # no frame …
+    (error,) = decoder.rejected  # … but the caller can know why
+    assert isinstance(error, cjt188.TerminatorError) and error.raw == bad
+    assert "17" in str(error)
+
+
+def test_a_frame_cut_short_is_a_length_error_at_the_end() -> None:
+    good = cjt188.encode_frame(0x30, "30000000123456", 0x81, bytes(22), preamble=2)
+    decoder = FrameDecoder()
+    assert decoder.feed(good[:-5]) == []
+    (error,) = decoder.finish()
+    assert isinstance(error, cjt188.LengthError)
+    assert "22" in str(error) and error.raw == good[2:-5]
+    assert decoder.finish() == []  # the buffer was cleared
+    assert FrameDecoder().finish() == []
+
+
+@pytest.mark.parametrize("length", [0, 1, 0x64, 0x65, 0xC8, 0xFF])
+def test_every_length_the_standard_allows(length: int) -> None:
+    data = bytes((i * 7) & 0xFF for i in range(length))
+    wire = cjt188.encode_frame(0x30, "30000000123456", 0x81, data)
+    (frame,) = decode_frames(b"\x00\x68" + wire)  # with noise in front
+    assert isinstance(frame, Frame) and frame.data == data

@@ -17,6 +17,7 @@ FILES = [
     "fieldkit/devices/emulator.py",
     "fieldkit/devices/present.py",
     "fieldkit/cli/devices.py",
+    "fieldkit/tui/screens/device.py",
 ]
 
 

@@ -44,22 +44,36 @@ def test_read_meter_by_broadcast_address(
 def test_wrong_di_order_gets_no_reply(
     meter_2004: EmulatorHandle, profiles: dict[str, MeterProfile]
 ) -> None:
-    with SerialTransport(meter_2004.port_path, reply_timeout=0.3) as t:
-        link = MeterLink(t, profiles["cjt188-2018"])
-        with pytest.raises(NoReplyError):
+    with SerialTransport(meter_2004.port_path) as t:
+        link = MeterLink(t, profiles["cjt188-2018"], timeout=0.3, retries=1)
+        with pytest.raises(NoReplyError, match="No reply at all"):
             link.read_address()
+        assert [e.attempt for e in link.exchanges] == [1, 2]  # resent once on silence
 
 
 def test_corrupt_reply_is_a_checksum_error(
     meter_2004: EmulatorHandle, meter_state: MeterState, profiles: dict[str, MeterProfile]
 ) -> None:
     meter_state.corrupt_next_reply = True
-    with SerialTransport(meter_2004.port_path, reply_timeout=0.5) as t:
-        link = MeterLink(t, profiles["cjt188-2004"])
+    with SerialTransport(meter_2004.port_path) as t:
+        link = MeterLink(t, profiles["cjt188-2004"], retries=0)
         with pytest.raises(ChecksumError):
             link.read_metering(meter_state.address)
         # the next read works: nothing was lost, the line resyncs
         assert link.read_metering(meter_state.address).current.value == pytest.approx(123.45)
+
+
+def test_corrupt_reply_is_resent_by_default(
+    meter_2004: EmulatorHandle, meter_state: MeterState, profiles: dict[str, MeterProfile]
+) -> None:
+    meter_state.corrupt_next_reply = True
+    with SerialTransport(meter_2004.port_path) as t:
+        link = MeterLink(t, profiles["cjt188-2004"])
+        assert link.read_metering(meter_state.address).current.value == pytest.approx(123.45)
+    first, second = link.exchanges
+    assert "Checksum" in first.error and first.frame is None
+    assert second.attempt == 2 and second.frame is not None
+    assert second.request == first.request  # the same request (same SER) again
 
 
 def test_adapter_echo_is_ignored(profiles: dict[str, MeterProfile]) -> None:
@@ -75,14 +89,19 @@ def test_probe_finds_baud_and_di_order(profiles: dict[str, MeterProfile]) -> Non
         )
         assert (result.profile.id, result.baudrate) == ("cjt188-2018", 9600)
         assert result.address == "30000000123456"
-        assert len(result.exchanges) == 6  # 2400×2, 4800×2, 9600: 2004 silent, then 2018
+        # 2400×2, 4800×2 read-address unanswered; 9600: 2004 silent, 2018 answered; 901F 1F 90
+        assert len(result.exchanges) == 7
+        assert result.exchanges[-1].request[-5:-3] == b"\x1f\x90"  # DI, then SER, CS, 16
+        assert result.metering is not None and result.metering.current.value == pytest.approx(
+            123.45
+        )
 
 
 def test_probe_with_nothing_there_says_so(profiles: dict[str, MeterProfile]) -> None:
     state = MeterState(silent=True)
     with (
         start_meter_emulator(profiles["cjt188-2004"], state, pace=False) as h,
-        pytest.raises(NoReplyError, match="No meter answered"),
+        pytest.raises(NoReplyError, match="Nothing at all came back"),
     ):
         probe(h.port_path, [profiles["cjt188-2004"]], bauds=[2400], timeout=0.2)
 
@@ -195,3 +214,42 @@ def test_address_write_needs_confirmation_and_own_address(
         link.write_address(old, "30000000999999", confirm=lambda _what: True)
         assert meter_state.address == "30000000999999"
         assert link.read_address() == "30000000999999"
+
+
+def test_a_late_reply_is_never_credited_to_a_later_request(
+    profiles: dict[str, MeterProfile],
+) -> None:
+    from fieldkit.devices.emulator import MeterFaults
+
+    state = MeterState()
+    profile = profiles["cjt188-2004"]
+    with (
+        start_meter_emulator(profile, state, pace=False, faults=MeterFaults(delay=0.5)) as h,
+        SerialTransport(h.port_path) as t,
+    ):
+        link = MeterLink(t, profile, retries=0)
+        first = cjt188.request_read_data(state.address, ser=1)
+        second = cjt188.request_read_data(state.address, ser=2)
+        with pytest.raises(NoReplyError):
+            link.exchange(first, timeout=0.1)
+        frame = link.exchange(second, timeout=2.0)
+        assert frame.ser == 2  # the reply to `first` came in between and was passed over
+        assert link.exchanges[-1].reply.count(b"\x68\x30") == 2  # both replies were on the line
+
+
+def test_while_probing_a_late_reply_counts_for_its_own_request(
+    profiles: dict[str, MeterProfile],
+) -> None:
+    """The first DI order's reply arrives after the second order was sent: it is the first
+    order that is credited (and confirmed by 901F), not the request sent last."""
+    from fieldkit.devices.emulator import MeterFaults
+
+    faults = MeterFaults(delay=0.6)  # the window is 0.3 s: the 2018 order goes out meanwhile
+    with start_meter_emulator(profiles["cjt188-2004"], pace=False, faults=faults) as h:
+        reading = read_meter(h.port_path, [profiles["cjt188-2004"], profiles["cjt188-2018"]])
+    assert reading.profile_id == "cjt188-2004"
+    read_address = [e for e in reading.exchanges if e.request[-5:-3] in (b"\x81\x0a", b"\x0a\x81")]
+    assert len(read_address) == 2  # 90 1F-order, then (window over) 1F 90-order
+    late = read_address[1].frame  # arrived while the second was the latest request …
+    assert late is not None and late.data[:2] == b"\x81\x0a"  # … but answers the first
+    assert read_address[1].request[-5:-3] == b"\x0a\x81"

@@ -31,8 +31,10 @@ if sys.platform == "win32":  # pragma: no cover
 PSC_APDU = bytes.fromhex("FF 20 00 00 03 FF FF FF")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
+    """One pcscd + vpcd for this module, under the machine-wide lock, released as soon as
+    the module is done (not at the end of the whole test session: other checkouts wait)."""
     lock = session_lock()
     try:
         handle = start_pcscd(tmp_path_factory.mktemp("pcscd"))
@@ -49,24 +51,63 @@ def slot0(pcscd: Pcscd) -> str:
     return pcscd.readers[0]
 
 
-@pytest.fixture
-def insert(pcscd: Pcscd, slot0: str) -> Iterator[Callable[[cr.Sle4442 | None], VirtualCard]]:
-    """Put a virtual card (or none) into slot 0 and wait until pcscd has seen it."""
-    started: list[VirtualCard] = []
+class Slot:
+    """The virtual card in slot 0, kept across the module's tests.
 
-    def put(card: cr.Sle4442 | None) -> VirtualCard:
-        virtual = start_vpcd_card(card, port=pcscd.port)
-        started.append(virtual)
-        wait_card_state(slot0, present=card is not None)
+    Taking a card out and putting one back costs a second or more (pcscd must poll the slot
+    empty first, see fieldkit.devices.vpcd.OUT_FOR), so a test that wants a card gets the
+    card already there with its chip swapped in place (a new Sle4442, a fresh APDU record);
+    only a test that needs an empty slot, or that pulled the card, pays for the round trip.
+    """
+
+    def __init__(self, pcscd: Pcscd) -> None:
+        self.pcscd = pcscd
+        self.virtual: VirtualCard | None = None
+
+    @property
+    def reader(self) -> str:
+        return self.pcscd.readers[0]
+
+    def put(self, card: cr.Sle4442 | None) -> VirtualCard:
+        virtual = self.virtual
+        if card is None:
+            self.clear()
+            self.virtual = start_vpcd_card(None, port=self.pcscd.port)  # an empty slot
+            return self.virtual
+        if virtual is not None and virtual.connected and virtual.card is not None:
+            virtual.insert(card)  # the card stays in: only its chip changes
+        elif virtual is not None:
+            virtual.insert(card)  # back in once it has been out long enough
+            wait_card_state(self.reader, present=True)
+        else:
+            virtual = start_vpcd_card(card, port=self.pcscd.port)
+            wait_card_state(self.reader, present=True)
+        virtual.apdus.clear()
+        self.virtual = virtual
         return virtual
 
-    yield put
-    for virtual in started:
-        virtual.stop()
-    wait_card_state(slot0, present=False)
-    # after a failed transmit pcscd shows the slot empty before its poller has looked; a card
-    # back within that poll would never be seen inserted (see fieldkit.devices.vpcd.OUT_FOR)
-    time.sleep(OUT_FOR)
+    def clear(self) -> None:
+        """No virtual card at all on the slot, and pcscd has seen it empty."""
+        if self.virtual is not None:
+            self.virtual.stop()
+            self.virtual = None
+            wait_card_state(self.reader, present=False)
+            # after a failed transmit pcscd shows the slot empty before its poller has
+            # looked; a card back within that poll would never be seen inserted
+            time.sleep(OUT_FOR)
+
+
+@pytest.fixture(scope="module")
+def slot(pcscd: Pcscd) -> Iterator[Slot]:
+    shared = Slot(pcscd)
+    yield shared
+    shared.clear()
+
+
+@pytest.fixture
+def insert(slot: Slot) -> Callable[[cr.Sle4442 | None], VirtualCard]:
+    """Put a virtual card (or none) into slot 0; pcscd has seen it when this returns."""
+    return slot.put
 
 
 class NotA4442(cr.Sle4442):
@@ -244,8 +285,9 @@ def test_virtual_card_reconnects_after_pcscd_restarts(
     reader.close()
 
 
-def test_emulate_card_pcsc_for_demos(pcscd: Pcscd, slot0: str) -> None:
+def test_emulate_card_pcsc_for_demos(pcscd: Pcscd, slot: Slot, slot0: str) -> None:
     """``fieldkit emulate card --pcsc PORT`` in its own process, read back through pcscd."""
+    slot.clear()  # vpcd serves one card per slot: this one comes from the other process
     process = subprocess.Popen(
         [
             sys.executable,

@@ -88,7 +88,7 @@ def test_ignition_starts_with_a_sourced_tightness_test(shipped: dict[str, Proced
     # values outside the manual carry an external source marked unverified
     assert first.hold is not None and first.hold.source.kind == "external"
     assert first.hold.source.confidence == Confidence.UNVERIFIED
-    assert "CJJ 94-2009" in (first.hold.source.citation or "")
+    assert "CJJ 94-2009" in (first.hold.source.citation_text("zh") or "")
     minimum = [r for r in first.pass_rules if r.rule == "min"]
     assert minimum and minimum[0].source is not None
     assert minimum[0].source.confidence == Confidence.UNVERIFIED

@@ -127,7 +127,7 @@ def test_handover_text_and_html(url: str, visit_id: uuid.UUID, tmp_path: Path) -
         "幸福小区",
         "QF-778899",
         "F-001, F-002",
-        "Remaining gas: 10",
+        "Remaining gas*: 10 m³",
         "[passed] ",
         "start 5 kPa",
         "软管过长",
@@ -142,7 +142,7 @@ def test_handover_in_chinese_by_default(url: str, visit_id: uuid.UUID) -> None:
     result = run("visits", "--db", url, "handover", str(visit_id))
     assert result.exit_code == 0, result.output
     assert "燃气设施交接单" in result.output
-    assert "用户签字：张三" in result.output and "表封号/铅封号：F-001, F-002" in result.output
+    assert "用户签字：张三" in result.output and "表封号/铅封号*：F-001, F-002" in result.output
 
 
 def test_outbox_empty(url: str, visit_id: uuid.UUID) -> None:

@@ -3,7 +3,6 @@ work-order sync helpers. Real SQLite, real wire schema."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -36,6 +35,7 @@ from fieldkit.sync.schema import (
     VisitPayload,
     WorkOrderPayload,
     canonical_json,
+    canonical_text,
     content_hash,
 )
 
@@ -122,11 +122,9 @@ def test_closing_writes_exactly_one_valid_outbox_row(repo: VisitRepository) -> N
     assert stored.state == OutboxState.PENDING and stored.attempts == 0
     payload = VisitPayload.model_validate(stored.payload)
     assert content_hash(payload) == stored.content_hash
-    # The stored JSON is the canonical dump, byte for byte.
-    canonical = json.dumps(
-        stored.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    assert canonical == canonical_json(payload)
+    # The stored JSON is the dump, and its canonical text is the payload's.
+    assert stored.payload == payload.model_dump(mode="json")
+    assert canonical_text(stored.payload) == canonical_json(payload)
     assert payload.visit_id == visit_id
     assert payload.outcome == "completed"
     assert payload.customer.address.community == "幸福小区"

@@ -13,6 +13,7 @@ FILES = [
     "fieldkit/records/repo.py",
     "fieldkit/records/closing.py",
     "fieldkit/records/handover.py",
+    "fieldkit/records/handover_pdf.py",
     "fieldkit/cli/records.py",
 ]
 
@@ -26,6 +27,8 @@ def _msgids() -> set[str]:
         handover.OUTCOME_LABELS,
         handover.LEVEL_LABELS,
         handover.STATUS_LABELS,
+        handover.VERDICT_LABELS,
+        handover.ANSWER_LABELS,
     ):
         found.update(labels.values())
     return found

@@ -79,10 +79,13 @@ def test_a_technician_cannot_write_another_technicians_visit(
     with backoffice.client("admin") as http:
         assert http.get(f"/api/v1/visits/{visit_id}").status_code == 404  # nothing written
 
+    # On the laptop the record is set aside with the server's answer, not retried forever.
     report = sync_once(backoffice.settings("T001"), laptop, pull=False)
-    assert report.failed is not None
-    assert report.failed[0] == visit_id and "403" in report.failed[1]
-    assert report.waiting == 1
+    assert report.failed is None and not report.ok
+    ((rejected, message),) = report.rejected
+    assert rejected == visit_id and "403" in message
+    (item,) = VisitRepository(laptop).outbox_items("rejected")
+    assert item.visit_id == visit_id and "403" in (item.last_error or "")
 
 
 def test_a_technician_reads_only_their_own_records(backoffice: Backoffice, laptop) -> None:
@@ -104,7 +107,7 @@ def test_a_technician_reads_only_their_own_records(backoffice: Backoffice, lapto
     with backoffice.client("T001") as http:
         assert http.get(f"/api/v1/visits/{theirs}").status_code == 404
         assert http.get(f"/api/v1/visits/{mine}").status_code == 200
-        listed = {v["visit_id"] for v in http.get("/api/v1/visits").json()}
+        listed = {v["visit_id"] for v in http.get("/api/v1/visits").json()["items"]}
         assert str(mine) in listed and str(theirs) not in listed
         other = http.get("/api/v1/visits", params={"technician_id": "T002"})
         assert other.status_code == 403
@@ -123,7 +126,7 @@ def test_a_technician_reads_only_their_own_records(backoffice: Backoffice, lapto
         assert create.status_code == 403
         assert http.get("/api/v1/complaints").status_code == 403
     with backoffice.client("admin") as http:
-        everyone = {v["visit_id"] for v in http.get("/api/v1/visits").json()}
+        everyone = {v["visit_id"] for v in http.get("/api/v1/visits").json()["items"]}
         assert {str(mine), str(theirs)} <= everyone
         orders = http.get("/api/v1/work-orders", params={"limit": 1000}).json()["items"]
         assert str(order_id) in {o["work_order_id"] for o in orders}

@@ -31,22 +31,22 @@ def test_visits_by_date_technician_and_outcome(backoffice: Backoffice, laptop) -
         day1 = http.get(
             "/api/v1/visits", params={"date_from": "2026-10-05", "date_to": "2026-10-05"}
         )
-        ids = {v["visit_id"] for v in day1.json()}
+        ids = {v["visit_id"] for v in day1.json()["items"]}
         assert str(a) in ids and str(b) not in ids
         by_tech = http.get(
             "/api/v1/visits",
             params={"technician_id": "T002", "date_from": "2026-10-01", "date_to": "2026-10-31"},
-        ).json()
+        ).json()["items"]
         assert [v["visit_id"] for v in by_tech] == [str(b)]
         refused = http.get(
             "/api/v1/visits",
             params={"outcome": "refused_gas", "date_from": "2026-10-01", "date_to": "2026-10-31"},
-        ).json()
+        ).json()["items"]
         assert refused == []
         completed = http.get(
             "/api/v1/visits",
             params={"outcome": "completed", "date_from": "2026-10-01", "date_to": "2026-10-31"},
-        ).json()
+        ).json()["items"]
         assert {v["visit_id"] for v in completed} == {str(a), str(b)}
         bad = http.get("/api/v1/visits", params={"outcome": "whatever"})
         assert bad.status_code == 422
@@ -57,9 +57,9 @@ def test_follow_up_calls_due_and_recorded(backoffice: Backoffice, laptop) -> Non
     payload = _push(backoffice, laptop, "T001", visit_id)
     assert payload["follow_up_due"] == "2026-10-08"  # within 3 days of the visit
     with backoffice.client("admin") as http:
-        due = http.get("/api/v1/follow-ups", params={"due_by": "2026-10-08"}).json()
+        due = http.get("/api/v1/follow-ups", params={"due_by": "2026-10-08"}).json()["items"]
         assert str(visit_id) in {f["visit_id"] for f in due}
-        early = http.get("/api/v1/follow-ups", params={"due_by": "2026-10-07"}).json()
+        early = http.get("/api/v1/follow-ups", params={"due_by": "2026-10-07"}).json()["items"]
         assert str(visit_id) not in {f["visit_id"] for f in early}
         bad = http.post(
             f"/api/v1/follow-ups/{visit_id}/call", json={"result": "ok", "satisfaction": "meh"}
@@ -70,9 +70,9 @@ def test_follow_up_calls_due_and_recorded(backoffice: Backoffice, laptop) -> Non
             json={"result": "用户反映服务态度好", "satisfaction": "satisfied"},
         )
         assert done.status_code == 200
-        pending = http.get("/api/v1/follow-ups", params={"due_by": "2026-10-08"}).json()
+        pending = http.get("/api/v1/follow-ups", params={"due_by": "2026-10-08"}).json()["items"]
         assert str(visit_id) not in {f["visit_id"] for f in pending}
-        history = http.get("/api/v1/follow-ups", params={"pending": "false"}).json()
+        history = http.get("/api/v1/follow-ups", params={"pending": "false"}).json()["items"]
         (called,) = [f for f in history if f["visit_id"] == str(visit_id)]
         assert called["satisfaction"] == "satisfied" and called["called_by"] == "admin"
         missing = http.post(
@@ -94,7 +94,7 @@ def test_complaints_logged_and_closed(backoffice: Backoffice, laptop) -> None:
         r = http.post(f"/api/v1/visits/{visit_id}/complaints", json={"description": "上门迟到"})
         assert r.status_code == 201
         complaint_id = r.json()["complaint_id"]
-        assert complaint_id in {c["complaint_id"] for c in http.get("/api/v1/complaints").json()}
+        assert complaint_id in {c["complaint_id"] for c in http.get("/api/v1/complaints").json()["items"]}
         closed = http.post(
             f"/api/v1/complaints/{complaint_id}/close", json={"result": "已致电道歉"}
         )
@@ -102,9 +102,9 @@ def test_complaints_logged_and_closed(backoffice: Backoffice, laptop) -> None:
         again = http.post(f"/api/v1/complaints/{complaint_id}/close", json={"result": "x"})
         assert again.status_code == 409
         assert complaint_id not in {
-            c["complaint_id"] for c in http.get("/api/v1/complaints").json()
+            c["complaint_id"] for c in http.get("/api/v1/complaints").json()["items"]
         }
-        every = http.get("/api/v1/complaints", params={"open_only": "false"}).json()
+        every = http.get("/api/v1/complaints", params={"open_only": "false"}).json()["items"]
         (row,) = [c for c in every if c["complaint_id"] == complaint_id]
         assert row["status"] == "closed" and row["result"] == "已致电道歉"
         nowhere = http.post(f"/api/v1/visits/{uuid.uuid4()}/complaints", json={"description": "x"})
@@ -116,7 +116,7 @@ def test_hazard_status_only_moves_forward(backoffice: Backoffice, laptop) -> Non
     first = _push(backoffice, laptop, "T001", visit_id)
     hazard_id = first["hazards"][0]["hazard_id"]
     with backoffice.client("admin") as http:
-        open_now = {h["hazard_id"]: h for h in http.get("/api/v1/hazards").json()}
+        open_now = {h["hazard_id"]: h for h in http.get("/api/v1/hazards").json()["items"]}
         assert open_now[hazard_id]["status"] == "pending"
     # a 复查 visit carries the hazard as fixed; a late copy saying "pending" must not undo it
     recheck = copy.deepcopy(first)
@@ -131,7 +131,7 @@ def test_hazard_status_only_moves_forward(backoffice: Backoffice, laptop) -> Non
         assert http.post("/api/v1/visits/batch", json={"visits": [recheck]}).status_code == 200
         assert http.post("/api/v1/visits/batch", json={"visits": [stale]}).status_code == 200
     with backoffice.client("admin") as http:
-        assert hazard_id not in {h["hazard_id"] for h in http.get("/api/v1/hazards").json()}
+        assert hazard_id not in {h["hazard_id"] for h in http.get("/api/v1/hazards").json()["items"]}
 
 
 def test_work_orders_created_and_reassigned_through_the_api(backoffice: Backoffice) -> None:
@@ -190,12 +190,12 @@ def test_meter_swaps_are_queryable(backoffice: Backoffice, laptop) -> None:
         r = http.post("/api/v1/visits/batch", json={"visits": [payload]})
         assert r.json()["results"][0]["status"] == "stored"
     with backoffice.client("admin") as http:
-        (swap,) = http.get("/api/v1/meter-swaps", params={"meter_no": "OLD-778"}).json()
+        (swap,) = http.get("/api/v1/meter-swaps", params={"meter_no": "OLD-778"}).json()["items"]
         assert swap["new_meter_no"] == "NEW-779" and swap["seal_nos"] == ["QF001", "QF002"]
         assert swap["visit_id"] == payload["visit_id"]
-        assert http.get("/api/v1/meter-swaps", params={"customer_no": "nobody"}).json() == []
+        assert http.get("/api/v1/meter-swaps", params={"customer_no": "nobody"}).json()["items"] == []
     with backoffice.client("T002") as http:
-        assert http.get("/api/v1/meter-swaps", params={"meter_no": "OLD-778"}).json() == []
+        assert http.get("/api/v1/meter-swaps", params={"meter_no": "OLD-778"}).json()["items"] == []
 
 
 def test_an_original_and_its_recheck_in_one_batch(backoffice: Backoffice, laptop) -> None:
@@ -210,5 +210,5 @@ def test_an_original_and_its_recheck_in_one_batch(backoffice: Backoffice, laptop
         r = http.post("/api/v1/visits/batch", json={"visits": [recheck, item.payload]})
         assert [x["status"] for x in r.json()["results"]] == ["stored", "stored"]
     with backoffice.client("admin") as http:
-        hazards = {h["hazard_id"]: h for h in http.get("/api/v1/hazards").json()}
+        hazards = {h["hazard_id"]: h for h in http.get("/api/v1/hazards").json()["items"]}
         assert hazards[hazard_id]["status"] == "rechecking"

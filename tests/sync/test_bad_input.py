@@ -113,24 +113,43 @@ def test_a_huge_body_is_413(backoffice, laptop) -> None:
     assert _nothing_stored(backoffice, bad["visit_id"])
 
 
-def test_a_reused_child_id_rejects_only_that_visit(backoffice, laptop) -> None:
+def test_another_visits_child_ids_look_like_unknown_ids(backoffice, laptop) -> None:
+    """Child ids (runs, step results, measurements, swaps) are unique within their visit:
+    a visit reusing another visit's ids is stored like any other, and nothing tells the
+    sender that the ids were in use (no constraint names, no refusal)."""
     first = _payload(laptop)
     second = _payload(laptop)
     third = _payload(laptop)
-    # the second visit reuses a step-result id of the first: it cannot be stored
-    second["procedure_runs"][0]["steps"][0]["result_id"] = first["procedure_runs"][0]["steps"][0][
-        "result_id"
-    ]
+    run = first["procedure_runs"][0]
+    second["procedure_runs"][0]["run_id"] = run["run_id"]
+    for i, step in enumerate(second["procedure_runs"][0]["steps"]):
+        step["result_id"] = run["steps"][i]["result_id"]
     with backoffice.client("T001") as http:
         assert http.post("/api/v1/visits/batch", json={"visits": [first]}).status_code == 200
         r = http.post("/api/v1/visits/batch", json={"visits": [second, third]})
     assert r.status_code == 200
     results = {x["visit_id"]: x for x in r.json()["results"]}
-    assert results[second["visit_id"]]["status"] == "rejected"
-    assert "another visit" in results[second["visit_id"]]["error"]["message"]
+    assert results[second["visit_id"]]["status"] == "stored", results
     assert results[third["visit_id"]]["status"] == "stored"
-    assert _nothing_stored(backoffice, second["visit_id"])
-    assert _count(backoffice, tables.step_result, third["visit_id"]) == 4
+    assert _count(backoffice, tables.step_result, second["visit_id"]) == 4
+    assert _count(backoffice, tables.step_result, first["visit_id"]) == 4
+
+
+def test_an_id_used_twice_within_one_visit_is_refused(backoffice, laptop) -> None:
+    bad = _payload(laptop)
+    good = _payload(laptop)
+    steps = bad["procedure_runs"][0]["steps"]
+    steps[1]["result_id"] = steps[0]["result_id"]
+    with backoffice.client("T001") as http:
+        r = http.post("/api/v1/visits/batch", json={"visits": [bad, good]})
+        assert r.status_code == 200, r.text
+        refused, stored = r.json()["results"]
+        assert refused["status"] == "rejected" and refused["error"]["code"] == "repeated_ids"
+        assert "result_id" in refused["error"]["message"]
+        assert stored["status"] == "stored"
+        one = http.put(f"/api/v1/visits/{bad['visit_id']}", json=bad)
+        assert one.status_code == 409 and one.json()["error"]["code"] == "repeated_ids"
+    assert _nothing_stored(backoffice, bad["visit_id"])
 
 
 def test_unknown_routes_and_bad_ids_are_clear(backoffice) -> None:
@@ -148,7 +167,7 @@ def test_numbers_too_big_for_the_database_are_422(backoffice) -> None:
         for path, params in [
             ("/api/v1/work-orders", {"since": too_big}),
             ("/api/v1/work-orders", {"since": "9" * 40}),
-            ("/api/v1/visits", {"offset": too_big}),
+            ("/api/v1/visits", {"limit": too_big}),
         ]:
             r = http.get(path, params=params)
             assert r.status_code == 422, (path, params, r.text)

@@ -27,7 +27,7 @@ def small_server(backoffice: Backoffice, tmp_path: Path):
     proc.stop()
 
 
-def test_batches_split_on_413_and_an_oversized_visit_is_named(
+def test_batches_split_on_413_and_an_oversized_visit_is_set_aside(
     backoffice: Backoffice, laptop, small_server: ServerProcess
 ) -> None:
     ids = [close_visit(laptop, steps=8, customer_no=f"S{i}") for i in range(12)]
@@ -36,15 +36,20 @@ def test_batches_split_on_413_and_an_oversized_visit_is_named(
     settings = backoffice.settings("T001").model_copy(update={"server_url": small_server.url})
     seen: list[SyncProgress] = []
     report = sync_once(settings, laptop, seen.append, batch_size=50, pull=False)
-    assert report.failed is not None
-    assert report.failed[0] == huge and "413" in report.failed[1]
+    assert report.failed is None
+    ((rejected, message),) = report.rejected
+    assert rejected == huge and "413" in message
     sent = {i.visit_id for i in VisitRepository(laptop).outbox_items(OutboxState.SENT)}
     assert set(ids) <= sent  # the others got through in smaller batches
-    assert report.waiting == 1 and outbox_count(laptop) == 1
-    assert seen[0].to_push == 13
+    (aside,) = VisitRepository(laptop).outbox_items(OutboxState.REJECTED)
+    assert aside.visit_id == huge and "413" in (aside.last_error or "")
+    assert report.waiting == 0 and outbox_count(laptop) == 0
+    assert [p.to_push for p in seen if p.phase == "push"][0] == 13
 
 
-def test_a_broken_record_stops_the_push_and_is_named(backoffice: Backoffice, laptop) -> None:
+def test_a_broken_record_is_set_aside_and_the_rest_goes_on(
+    backoffice: Backoffice, laptop
+) -> None:
     first = close_visit(laptop, customer_no="B1")
     broken = close_visit(laptop, customer_no="B2", when=T0 + timedelta(minutes=5))
     after = close_visit(laptop, customer_no="B3", when=T0 + timedelta(minutes=10))
@@ -56,12 +61,15 @@ def test_a_broken_record_stops_the_push_and_is_named(backoffice: Backoffice, lap
             {"p": json.dumps(payload), "v": broken.hex},
         )
     report = sync_once(backoffice.settings("T001"), laptop, pull=False)
-    assert report.failed is not None and report.failed[0] == broken
-    assert "invalid" in report.failed[1]
+    assert report.failed is None
+    ((rejected, message),) = report.rejected
+    assert rejected == broken and "invalid" in message
     states = {i.visit_id: i for i in VisitRepository(laptop).outbox_items()}
-    assert states[broken].state == OutboxState.FAILED and states[broken].attempts == 1
+    assert states[broken].state == OutboxState.REJECTED and states[broken].attempts == 1
     assert states[first].state == OutboxState.SENT  # before the broken one: sent
-    assert states[after].state == OutboxState.PENDING  # after it: waits, not lost
+    assert states[after].state == OutboxState.SENT  # after it: sent too
+    again = sync_once(backoffice.settings("T001"), laptop, pull=False)
+    assert again.ok and again.pushed == 0  # set aside: not sent again
 
 
 def test_cancel_stops_the_retry_loop(laptop) -> None:

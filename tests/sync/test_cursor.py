@@ -8,7 +8,7 @@ import time
 import uuid
 
 from fieldkit.sync.schema import CustomerPayload
-from fieldkit.sync.server import service, tables
+from fieldkit.sync.server import dispatch, service, tables
 from fieldkit.sync.server.auth import Principal
 from tests.sync.conftest import Backoffice
 
@@ -24,12 +24,12 @@ def _order(no: str) -> service.NewWorkOrder:
 
 def test_a_change_committing_late_is_not_skipped(backoffice: Backoffice) -> None:
     admin = Principal(uuid.uuid4(), "admin", "admin", "x")
-    _items, since, _more = service.pull_work_orders(backoffice.engine, admin, 0, 100_000)
+    _items, since, _more, _epoch = service.pull_work_orders(backoffice.engine, admin, 0, 100_000)
     slow_no, fast_no = f"SLOW-{uuid.uuid4().hex[:6]}", f"FAST-{uuid.uuid4().hex[:6]}"
 
     slow = backoffice.engine.connect()
     tx = slow.begin()
-    (slow_cursor,) = service._next_cursors(slow, 1)  # holds the counter until commit
+    (slow_cursor,) = dispatch._next_cursors(slow, 1)  # holds the counter until commit
     fast_done = threading.Event()
 
     def fast() -> None:
@@ -40,9 +40,9 @@ def test_a_change_committing_late_is_not_skipped(backoffice: Backoffice) -> None
     worker.start()
     time.sleep(0.5)
     assert not fast_done.is_set()  # the later change waits for the earlier one
-    items, _next, _more = service.pull_work_orders(backoffice.engine, admin, since, 1000)
+    items, _next, _more, _epoch = service.pull_work_orders(backoffice.engine, admin, since, 1000)
     assert items == []  # a reader sees neither yet, so it cannot move past the slow one
-    now = service._now()
+    now = dispatch._now()
     slow.execute(
         tables.work_order.insert().values(
             id=uuid.uuid4(),
@@ -62,6 +62,6 @@ def test_a_change_committing_late_is_not_skipped(backoffice: Backoffice) -> None
     slow.close()
     worker.join(30)
     assert fast_done.is_set()
-    items, _next, _more = service.pull_work_orders(backoffice.engine, admin, since, 1000)
+    items, _next, _more, _epoch = service.pull_work_orders(backoffice.engine, admin, since, 1000)
     assert [o.order_no for o in items] == [slow_no, fast_no]
     assert items[0].cursor < items[1].cursor

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from textual.app import App
 
 from fieldkit.devices.cjt188 import ValveState
@@ -102,7 +103,7 @@ async def test_ui_stays_responsive_while_reading() -> None:
             assert app.screen.query_one("#device-meter-number").value == "42"
             await settle(pilot)
             text = text_of(app)
-    assert "No meter answered" in text or "无表应答" in text
+    assert "什么也没有收到" in text  # Chinese by default: nothing at all came back
 
 
 async def test_every_binding_has_an_id() -> None:
@@ -127,3 +128,132 @@ async def test_second_read_skips_the_probe() -> None:
     assert "11.00" in text
     assert [r.data["current_volume"] for r in app.taken] == [10.0, 11.0]
     assert second < first  # only the 901F request went out the second time
+
+
+# ---------------------------------------------------------------- the link's matrix, in F6
+
+
+async def test_f6_reads_every_meter_mode() -> None:
+    """The same meters as tests/devices/test_meter_matrix.py, read with F5 on this screen:
+    the default probe, except a meter that ignores broadcast, read by its address."""
+    from fieldkit.devices.emulator import MeterFaults  # noqa: F401  (modes use it)
+    from tests.devices.meter_modes import MODES
+
+    app = Host(DeviceScreen())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        for number, mode in enumerate(MODES):
+            state = MeterState(current=100.0 + number)
+            with start_meter_emulator(
+                mode.emulator_profile, state, baudrate=mode.baud, pace=False, faults=mode.faults
+            ) as handle:
+                app.screen.query_one("#device-port").value = handle.port_path
+                app.screen.query_one("#device-address").value = (
+                    "" if mode.broadcast else state.address
+                )
+                await pilot.press("f5")
+                await settle(pilot)
+                text = text_of(app)
+            assert len(app.taken) == number + 1, (mode.id, text)
+            data = app.taken[-1].data
+            assert data["profile"] in mode.accepted and data["baudrate"] == mode.baud, mode.id
+            assert data["current_volume"] == 100.0 + number
+            assert f"{100.0 + number:.2f}" in text
+
+
+async def test_f6_choices_are_used() -> None:
+    state = MeterState(current=7.0)
+    with start_meter_emulator("cjt188-2018", state, baudrate=4800, pace=False) as handle:
+        app = Host(DeviceScreen(port=handle.port_path))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            screen.query_one("#device-profile").value = "cjt188-2018"
+            screen.query_one("#device-baud").value = "4800"
+            screen.query_one("#device-timeout").value = "0.5"
+            screen.query_one("#device-address").value = state.address
+            await pilot.press("f5")
+            await settle(pilot)
+    assert app.taken and app.taken[0].data["baudrate"] == 4800
+    requests = handle.emulator.requests
+    assert len(requests) == 1  # straight to 901F at 4800 in the 2018 order, no probing
+    assert requests[0].address == state.address and requests[0].data[:2] == b"\x1f\x90"
+
+
+async def test_bad_choices_are_said_before_reading() -> None:
+    app = Host(DeviceScreen(port="/dev/null"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#device-address").value = "12345"
+        await pilot.press("f5")
+        await settle(pilot)
+        assert "14 位" in text_of(app) or "14 digits" in text_of(app)
+        app.screen.query_one("#device-address").value = ""
+        app.screen.query_one("#device-timeout").value = "99"
+        await pilot.press("f5")
+        await settle(pilot)
+        assert "超时须在" in text_of(app)
+    assert app.taken == []
+
+
+ENGLISH_LABELS = (
+    "Meter and card",
+    "Read meter",
+    "Read card",
+    "Port",
+    "Diagnosis",
+    "Raw frames",
+    "Nothing read",
+    "Meter profile",
+    "Baud rate",
+    "Timeout",
+    "Choose",
+)
+
+
+async def test_every_label_is_chinese_in_the_chinese_ui() -> None:
+    from fieldkit import i18n
+
+    i18n.set_language("zh")
+    app = Host(DeviceScreen())
+    async with app.run_test(size=(140, 50)) as pilot:
+        await settle(pilot)
+        text = text_of(app)
+        # scroll the controls to the end: the lower labels too
+        app.screen.query_one("#device-controls").scroll_end(animate=False)
+        await pilot.pause()
+        text += text_of(app)
+    for english in ENGLISH_LABELS:
+        assert english not in text, english
+    for chinese in ("读表与读卡", "读表", "读卡", "表端口", "读卡器端口", "诊断", "原始报文"):
+        assert chinese in text, chinese
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_errors_are_visible_on_small_screens(size: tuple[int, int]) -> None:
+    app = Host(DeviceScreen(port="/dev/ttyUSB-fieldkit-missing"))
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        rows = text_of(app).splitlines()
+    assert len(rows) == size[1]
+    assert any("找不到端口" in row for row in rows[:6]), rows[:6]  # right under the title
+
+
+async def test_the_demo_card_reader_port_is_preselected() -> None:
+    with (
+        start_meter_emulator("cjt188-2004", pace=False) as meter,
+        start_card_emulator(example_user_card(), pace=False) as card,
+    ):
+        app = Host(DeviceScreen())
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            assert screen.query_one("#device-port").value == meter.port_path
+            assert screen.query_one("#device-card-port").value == card.port_path
+            listed = [value for _label, value in screen.query_one("#device-port-list")._options]
+            assert meter.port_path in listed and card.port_path in listed
+            await pilot.press("f6")
+            await settle(pilot)
+    assert app.taken and app.taken[0].kind == "card" and app.taken[0].port == card.port_path

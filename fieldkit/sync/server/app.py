@@ -1,8 +1,9 @@
 """The FastAPI app of the back-office server (OpenAPI under ``/api/v1``).
 
 Stateless: everything lives in the database, so several workers or hosts can serve one
-PostgreSQL. Every ``/api/v1`` request needs ``Authorization: Bearer <token>``; ``/healthz``
-(no data) answers without one, for load balancers and readiness checks.
+PostgreSQL. Every ``/api/v1`` request needs ``Authorization: Bearer <token>``, checked
+before a byte of the body is read; ``/healthz`` (no data) answers without one, for load
+balancers and readiness checks. Other unauthenticated requests may carry small bodies only.
 
 Errors always have the body ``{"error": {"code": "...", "message": "..."}}``.
 """
@@ -13,16 +14,16 @@ import logging
 import os
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from fieldkit.sync.schema import (
     NUL_MESSAGE,
@@ -30,6 +31,7 @@ from fieldkit.sync.schema import (
     CustomerPayload,
     ErrorResponse,
     Id,
+    IsoDate,
     LongText,
     PushResult,
     RequiredText,
@@ -41,13 +43,15 @@ from fieldkit.sync.schema import (
 )
 from fieldkit.sync.server import auth, service
 from fieldkit.sync.server.db import ENV_DB, open_server_database, reading
+from fieldkit.sync.server.pages import DEFAULT_LIMIT, MAX_LIMIT, MAX_TOKEN, PageTokenError
 
 log = logging.getLogger("fieldkit.sync.server")
 
 API = "/api/v1"
 DEFAULT_MAX_BODY = 8 * 1024 * 1024  # bytes; bigger requests get 413
+ANONYMOUS_MAX_BODY = 64 * 1024  # bytes a request without a token may carry (outside the API)
 MAX_PULL = 1000
-MAX_INT64 = 2**63 - 1  # the largest cursor or offset either database can compare with
+PRINCIPAL = "fieldkit.principal"  # where the gate leaves the caller in the ASGI scope
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -76,18 +80,38 @@ def _nul_in_url(scope: Scope) -> bool:
     return "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
 
 
-class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, and URLs holding a NUL
-    character with 422, before the app sees them."""
+def _bearer(scope: Scope) -> str | ApiError:
+    header = ""
+    for name, value in scope.get("headers") or []:
+        if name == b"authorization":
+            header = value.decode("latin-1")
+            break
+    scheme, _, token = header.partition(" ")
+    if not header:
+        return ApiError(401, "unauthenticated", "missing Authorization: Bearer <token>")
+    if scheme.lower() != "bearer" or not token.strip():
+        return ApiError(401, "unauthenticated", "use Authorization: Bearer <token>")
+    return token.strip()
 
-    def __init__(self, app: ASGIApp, limit: int):
-        self.app, self.limit = app, limit
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+def _authenticate(engine: Engine, token: str) -> auth.Principal | None:
+    with reading(engine) as conn:
+        return auth.authenticate(conn, token)
+
+
+class Gate:
+    """In front of the app: a URL holding a NUL is 422; an ``/api/v1`` request without a
+    valid token is 401 before its body is read; a body over ``limit`` bytes (``anonymous``
+    bytes for requests outside the API, which carry no token) is 413 while it is read."""
+
+    def __init__(self, app: ASGIApp, engine: Engine, limit: int, anonymous: int):
+        self.app, self.engine, self.limit, self.anonymous = app, engine, limit, anonymous
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = _error(
             413,
             "payload_too_large",
-            f"the request body is larger than {self.limit} bytes; send fewer visits per request",
+            f"the request body is larger than {limit} bytes; send fewer visits per request",
         )
         await response(scope, receive, send)
 
@@ -99,10 +123,27 @@ class BodyLimit:
             response = _error(422, "invalid", f"invalid request: the URL {NUL_MESSAGE}")
             await response(scope, receive, send)
             return
+        limit = self.anonymous
+        path = scope.get("path", "")
+        if path == API or path.startswith(API + "/"):
+            token = _bearer(scope)
+            who = None
+            if isinstance(token, str):
+                who = await run_in_threadpool(_authenticate, self.engine, token)
+                if who is None:
+                    token = ApiError(401, "bad_token", "the token is unknown or has been revoked")
+            if isinstance(token, ApiError):
+                response = _error(
+                    token.status, token.code, token.message, **{"WWW-Authenticate": "Bearer"}
+                )
+                await response(scope, receive, send)
+                return
+            scope[PRINCIPAL] = who
+            limit = self.limit
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            await self._too_large(scope, receive, send)
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._too_large(scope, receive, send, limit)
             return
         chunks: list[bytes] = []
         total = 0
@@ -112,8 +153,8 @@ class BodyLimit:
                 return  # client went away
             chunk = message.get("body", b"")
             total += len(chunk)
-            if total > self.limit:
-                await self._too_large(scope, receive, send)
+            if total > limit:
+                await self._too_large(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -132,6 +173,19 @@ class BodyLimit:
 
 
 # ----------------------------------------------------------------------------- models
+MAX_INT64 = 2**63 - 1  # the largest cursor either database can compare with
+After = Annotated[str | None, Query(max_length=MAX_TOKEN, pattern=r"^[A-Za-z0-9_-]*$")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Ref = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+class Page(BaseModel):
+    """One page of a list; ``next`` (if not null) goes in ``after`` for the next page."""
+
+    items: list[dict[str, Any]]
+    next: str | None
+
+
 class StoreResponse(BaseModel):
     status: str
     visit_id: uuid.UUID
@@ -144,7 +198,7 @@ class NewWorkOrderRequest(BaseModel):
     visit_type: VisitType
     customer: CustomerPayload
     assigned_to: Id
-    scheduled_for: date | None = None
+    scheduled_for: IsoDate | None = None
     notes: LongText | None = None
 
 
@@ -156,7 +210,7 @@ class AssignRequest(BaseModel):
 class FollowUpCallRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     result: RequiredText
-    satisfaction: str = Field(description="satisfied | basically_satisfied | unsatisfied")
+    satisfaction: Literal["satisfied", "basically_satisfied", "unsatisfied"]
 
 
 class ComplaintRequest(BaseModel):
@@ -179,16 +233,10 @@ def _loc(loc: Any) -> str:
 
 
 def current_principal(request: Request) -> auth.Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if not header:
+    """The caller the gate authenticated (it refuses every ``/api/v1`` request without)."""
+    who = request.scope.get(PRINCIPAL)
+    if who is None:  # pragma: no cover - the gate always sets it under /api/v1
         raise ApiError(401, "unauthenticated", "missing Authorization: Bearer <token>")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise ApiError(401, "unauthenticated", "use Authorization: Bearer <token>")
-    with reading(request.app.state.engine) as conn:
-        who = auth.authenticate(conn, value.strip())
-    if who is None:
-        raise ApiError(401, "bad_token", "the token is unknown or has been revoked")
     return who
 
 
@@ -231,8 +279,26 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
         return _error(422, "invalid", f"invalid request: {summary}", problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, "http_error", str(exc.detail))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed(request))
+        return _error(exc.status_code, "http_error", str(exc.detail), **headers)
+
+    def _allowed(request: Request) -> list[str]:
+        """Every method some route takes at this path (Starlette names only the first)."""
+        methods: set[str] = set()
+        for route in app.router.routes:
+            match, _child = route.matches(request.scope)
+            if match != Match.NONE:
+                methods |= set(getattr(route, "methods", None) or ())
+        return sorted(methods)
+
+    @app.exception_handler(PageTokenError)
+    async def _bad_token(_request: Request, exc: PageTokenError) -> JSONResponse:
+        # A token this server never handed out names no page: 404, like any unknown id.
+        problem = {"field": "after", "message": str(exc), "type": "page_token"}
+        return _error(404, "unknown_page", f"no such page: after: {exc}", [problem])
 
     @app.exception_handler(Exception)
     async def _crash(_request: Request, exc: Exception) -> JSONResponse:
@@ -264,7 +330,7 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
         """Push one visit: 201 stored, 200 duplicate, 409 conflict."""
         if visit.visit_id != visit_id:
             raise ApiError(
-                422, "invalid", f"the URL names visit {visit_id}, the body {visit.visit_id}"
+                409, "id_mismatch", f"the URL names visit {visit_id}, the body {visit.visit_id}"
             )
         (result,) = await run_in_threadpool(service.store_visits, engine, who, [visit])
         return _single(result)
@@ -289,17 +355,19 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
             status_code=201 if result.status == "stored" else 200,
         )
 
-    @app.get(f"{API}/visits")
+    @app.get(f"{API}/visits", response_model=Page)
     def visits(
         who: Who,
-        date_from: date | None = None,
-        date_to: date | None = None,
-        technician_id: str | None = None,
+        date_from: IsoDate | None = None,
+        date_to: IsoDate | None = None,
+        technician_id: Id | None = None,
         outcome: VisitOutcome | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
-    ) -> list[dict[str, Any]]:
-        """Visits by date range, technician and outcome."""
+        customer_no: Id | None = None,
+        after: After = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> dict[str, Any]:
+        """Visits by date range, technician, outcome and customer (keyset pages: pass the
+        answer's ``next`` as ``after`` for the next page)."""
         return service.list_visits(
             engine,
             who,
@@ -307,8 +375,9 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
             date_to=date_to,
             technician_id=technician_id,
             outcome=outcome,
+            customer_no=customer_no,
+            after=after,
             limit=limit,
-            offset=offset,
         )
 
     @app.get(f"{API}/visits/{{visit_id}}")
@@ -322,9 +391,10 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
         limit: Annotated[int, Query(ge=1, le=MAX_PULL)] = 500,
     ) -> WorkOrderPage:
         """Work-order changes after the cursor ``since``, oldest first; cancelled or
-        reassigned orders come as tombstones (``deleted: true``)."""
-        items, next_cursor, has_more = service.pull_work_orders(engine, who, since, limit)
-        return WorkOrderPage(items=items, next_cursor=next_cursor, has_more=has_more)
+        reassigned orders come as tombstones (``deleted: true``). ``epoch`` names the
+        server database: when it changes, the laptop re-pulls from 0."""
+        items, next_cursor, has_more, epoch = service.pull_work_orders(engine, who, since, limit)
+        return WorkOrderPage(items=items, next_cursor=next_cursor, has_more=has_more, epoch=epoch)
 
     @app.post(f"{API}/work-orders", status_code=201)
     def create_work_order(body: NewWorkOrderRequest, who: Who) -> dict[str, str]:
@@ -336,31 +406,67 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
         return {"work_order_id": str(order_id)}
 
     @app.post(f"{API}/work-orders/{{ref}}/assign")
-    def assign(ref: str, body: AssignRequest, who: Who) -> dict[str, int]:
+    def assign(ref: Ref, body: AssignRequest, who: Who) -> dict[str, int]:
         return {"cursor": service.assign_work_order(engine, who, ref, body.technician_id)}
 
     @app.post(f"{API}/work-orders/{{ref}}/cancel")
-    def cancel(ref: str, who: Who) -> dict[str, int]:
+    def cancel(ref: Ref, who: Who) -> dict[str, int]:
         return {"cursor": service.cancel_work_order(engine, who, ref)}
 
-    @app.get(f"{API}/hazards")
-    def hazards(who: Who) -> list[dict[str, Any]]:
-        """Hazards still open: 待整改 (pending) and 复查中 (rechecking)."""
-        return service.open_hazards(engine, who)
+    @app.get(f"{API}/hazards", response_model=Page)
+    def hazards(
+        who: Who,
+        status: Literal["open", "all", "pending", "rechecking", "fixed"] = "open",
+        level: Literal["major", "general"] | None = None,
+        customer_no: Id | None = None,
+        technician_id: Id | None = None,
+        after: After = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> dict[str, Any]:
+        """Hazards: open ones (待整改 pending and 复查中 rechecking) by default."""
+        return service.list_hazards(
+            engine,
+            who,
+            status=status,
+            level=level,
+            customer_no=customer_no,
+            technician_id=technician_id,
+            after=after,
+            limit=limit,
+        )
 
-    @app.get(f"{API}/meter-swaps")
+    @app.get(f"{API}/meter-swaps", response_model=Page)
     def meter_swaps(
-        who: Who, customer_no: str | None = None, meter_no: str | None = None
-    ) -> list[dict[str, Any]]:
+        who: Who,
+        customer_no: Id | None = None,
+        meter_no: Id | None = None,
+        after: After = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> dict[str, Any]:
         """Meter swaps (换表) by customer number or meter number (old or new)."""
-        return service.meter_swaps(engine, who, customer_no=customer_no, meter_no=meter_no)
+        return service.list_meter_swaps(
+            engine, who, customer_no=customer_no, meter_no=meter_no, after=after, limit=limit
+        )
 
-    @app.get(f"{API}/follow-ups")
+    @app.get(f"{API}/follow-ups", response_model=Page)
     def follow_ups(
-        who: Who, due_by: date | None = None, pending: bool = True
-    ) -> list[dict[str, Any]]:
+        who: Who,
+        due_by: IsoDate | None = None,
+        pending: bool = True,
+        technician_id: Id | None = None,
+        after: After = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> dict[str, Any]:
         """Follow-up calls due (within 3 days of the visit)."""
-        return service.follow_ups(engine, who, due_by=due_by, pending=pending)
+        return service.list_follow_ups(
+            engine,
+            who,
+            due_by=due_by,
+            pending=pending,
+            technician_id=technician_id,
+            after=after,
+            limit=limit,
+        )
 
     @app.post(f"{API}/follow-ups/{{visit_id}}/call")
     def follow_up_call(visit_id: uuid.UUID, body: FollowUpCallRequest, who: Who) -> dict:
@@ -371,9 +477,11 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
     def complaint(visit_id: uuid.UUID, body: ComplaintRequest, who: Who) -> dict[str, str]:
         return {"complaint_id": str(service.log_complaint(engine, who, visit_id, body.description))}
 
-    @app.get(f"{API}/complaints")
-    def complaints(who: Who, open_only: bool = True) -> list[dict[str, Any]]:
-        return service.complaints(engine, who, open_only=open_only)
+    @app.get(f"{API}/complaints", response_model=Page)
+    def complaints(
+        who: Who, open_only: bool = True, after: After = None, limit: Limit = DEFAULT_LIMIT
+    ) -> dict[str, Any]:
+        return service.list_complaints(engine, who, open_only=open_only, after=after, limit=limit)
 
     @app.post(f"{API}/complaints/{{complaint_id}}/close")
     def close_complaint(
@@ -382,7 +490,10 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
         service.close_complaint(engine, who, complaint_id, body.result)
         return {"status": "closed"}
 
-    return BodyLimit(app, max_body)  # type: ignore[return-value]
+    from fieldkit.console import mount_console  # the staff web console under /console
+
+    mount_console(app, engine)
+    return Gate(app, engine, max_body, ANONYMOUS_MAX_BODY)  # type: ignore[return-value]
 
 
 def app_from_env() -> Any:

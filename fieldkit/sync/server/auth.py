@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,6 +56,10 @@ def create_account(engine: Engine, login: str, role: Role, name: str | None = No
     login = login.strip()
     if not login:
         raise AuthError("the login (technician id) must not be empty")
+    if len(login) > 64:
+        raise AuthError("the login (technician id) is longer than 64 characters")
+    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in login):
+        raise AuthError("the login (technician id) must not contain spaces or control characters")
     if role not in ROLES:
         raise AuthError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
     with engine.begin() as conn:

@@ -79,13 +79,15 @@ visit = sa.Table(
     sa.Column("ended_at", Ts, nullable=False),
     sa.Column("visit_date", sa.Date, nullable=False, index=True),
     sa.Column("received_at", Ts, nullable=False),
+    sa.Index("ix_visit_page", "started_at", "id"),
+    sa.Index("ix_visit_technician_page", "technician_id", "started_at", "id"),
 )
 
 procedure_run = sa.Table(
     "procedure_run",
     metadata,
-    sa.Column("id", sa.Uuid, primary_key=True),
-    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), nullable=False, index=True),
+    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), primary_key=True, index=True),
+    sa.Column("id", sa.Uuid, primary_key=True),  # unique within its visit only
     sa.Column("procedure_id", sa.String(200), nullable=False),
     sa.Column("procedure_version", sa.Integer, nullable=False),
     sa.Column("status", sa.String(200), nullable=False),
@@ -96,8 +98,8 @@ procedure_run = sa.Table(
 step_result = sa.Table(
     "step_result",
     metadata,
-    sa.Column("id", sa.Uuid, primary_key=True),
-    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), nullable=False, index=True),
+    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), primary_key=True, index=True),
+    sa.Column("id", sa.Uuid, primary_key=True),  # unique within its visit only
     sa.Column("run_id", sa.Uuid, nullable=False),
     sa.Column("step_id", sa.String(200), nullable=False),
     sa.Column("kind", sa.String(200), nullable=False),
@@ -110,8 +112,8 @@ step_result = sa.Table(
 measurement = sa.Table(
     "measurement",
     metadata,
-    sa.Column("id", sa.Uuid, primary_key=True),
-    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), nullable=False, index=True),
+    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), primary_key=True, index=True),
+    sa.Column("id", sa.Uuid, primary_key=True),  # unique within its visit only
     sa.Column("run_id", sa.Uuid, nullable=False),
     sa.Column("step_id", sa.String(200), nullable=False),
     sa.Column("quantity", sa.String(200), nullable=False),
@@ -123,8 +125,8 @@ measurement = sa.Table(
 meter_swap = sa.Table(
     "meter_swap",
     metadata,
-    sa.Column("id", sa.Uuid, primary_key=True),
-    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), nullable=False, index=True),
+    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), primary_key=True, index=True),
+    sa.Column("id", sa.Uuid, primary_key=True),  # unique within its visit only
     sa.Column("customer_no", sa.String(200), nullable=False, index=True),
     sa.Column("old_meter_no", sa.String(200), nullable=False, index=True),
     sa.Column("new_meter_no", sa.String(200), nullable=False, index=True),
@@ -134,16 +136,19 @@ meter_swap = sa.Table(
     sa.Column("gas_remaining", sa.Float, nullable=True),
     sa.Column("swapped_at", Ts, nullable=False),
     sa.Column("reason", sa.Text, nullable=True),
+    sa.Index("ix_meter_swap_page", "swapped_at", "visit_id", "id"),
 )
 
 hazard = sa.Table(
     "hazard",
     metadata,
+    # A hazard belongs to a customer's premises: its id is unique for that customer only,
+    # so a visit elsewhere can never change it.
+    sa.Column("customer_no", sa.String(200), primary_key=True, index=True),
     sa.Column("id", sa.Uuid, primary_key=True),
     sa.Column("visit_id", sa.Uuid, nullable=False, index=True),  # first reported in
     sa.Column("last_visit_id", sa.Uuid, nullable=False),  # latest status came from
-    sa.Column("technician_id", sa.String(200), nullable=False),
-    sa.Column("customer_no", sa.String(200), nullable=False, index=True),
+    sa.Column("technician_id", sa.String(200), nullable=False, index=True),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("level", sa.String(16), nullable=False),  # major 重大 / general 一般
     sa.Column("status", sa.String(16), nullable=False, index=True),  # pending/rechecking/fixed
@@ -151,6 +156,7 @@ hazard = sa.Table(
     sa.Column("deadline", sa.Date, nullable=True),
     sa.Column("basis", sa.Text, nullable=True),
     sa.Column("updated_at", Ts, nullable=False),
+    sa.Index("ix_hazard_open_page", "status", "found_at", "customer_no", "id"),
 )
 
 follow_up = sa.Table(
@@ -164,6 +170,7 @@ follow_up = sa.Table(
     sa.Column("called_by", sa.String(200), nullable=True),
     sa.Column("result", sa.Text, nullable=True),
     sa.Column("satisfaction", sa.String(32), nullable=True),
+    sa.Index("ix_follow_up_page", "due_date", "visit_id"),
 )
 
 complaint = sa.Table(
@@ -178,6 +185,32 @@ complaint = sa.Table(
     sa.Column("closed_at", Ts, nullable=True),
     sa.Column("closed_by", sa.String(200), nullable=True),
     sa.Column("result", sa.Text, nullable=True),
+    sa.Index("ix_complaint_page", "logged_at", "id"),
+)
+
+work_order_holder = sa.Table(
+    "work_order_holder",
+    metadata,
+    # Every technician who ever held an order: each of them pulls its tombstone when it is
+    # taken away or cancelled, however many times it was reassigned since.
+    sa.Column("technician_id", sa.String(200), primary_key=True),
+    sa.Column("work_order_id", sa.Uuid, sa.ForeignKey("work_order.id"), primary_key=True),
+    sa.Column("since", Ts, nullable=False),
+)
+
+server_identity = sa.Table(
+    "server_identity",
+    metadata,
+    # One row. The epoch laptops compare: a new database (or a restore, which bumps the
+    # generation) makes them re-pull every work order.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("database_id", sa.Uuid, nullable=False),
+    sa.Column("restore_generation", sa.Integer, nullable=False),
+    sa.Column("created_at", Ts, nullable=False),
+    sa.Column("restored_at", Ts, nullable=True),
 )
 
 WORK_ORDER_COUNTER = "work_order"
+
+# The web console's tables share this metadata (one migration chain); see fieldkit.console.
+import fieldkit.console.tables  # noqa: E402, F401

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from fieldkit.diagnostics.present import as_written_line, clears_codes_text
 from fieldkit.diagnostics.present import source_line as describe_source
 from fieldkit.i18n import _, get_language, pick
 from fieldkit.tui.screens.base import FieldkitScreen
@@ -82,6 +83,8 @@ def render_entry(entry: Any, device_name: str, source: Any) -> str:
     if entry.note is not None:
         lines.append("")
         lines.append(_("Note: {text}").format(text=e(entry.note)))
+    for item in getattr(entry, "as_written", []):
+        lines.append(_("Note: {text}").format(text=escape(narrow(as_written_line(item)))))
     where = source_line(entry.source or source, entry.number)
     if where:
         lines.append("")
@@ -125,10 +128,12 @@ def render_card(card: Any, family: Any, table: Any) -> str:
         lines.append(f"[b red]{escape(_('Destroys:'))} {e(card.destroys)}[/]")
     if card.restrictions is not None:
         lines.append(_("Restrictions: {text}").format(text=e(card.restrictions)))
-    if card.resolves_codes:
+    if card.resolves_codes or card.resolves_as_stated is not None:
         lines.append(
-            _("Clears codes: {codes}").format(codes=escape(", ".join(card.resolves_codes)))
+            _("Clears codes: {codes}").format(codes=escape(narrow(clears_codes_text(card))))
         )
+    for item in card.as_written:
+        lines.append(_("Note: {text}").format(text=escape(narrow(as_written_line(item)))))
     where = source_line(card.source or getattr(table, "source", None), card.number)
     if where:
         lines.append("")

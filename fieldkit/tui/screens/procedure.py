@@ -20,7 +20,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Footer, Label, Select, Static
 
-from fieldkit.i18n import _, pick
+from fieldkit.diagnostics.present import (
+    as_written_lines,
+    fact_label,
+    paragraph_lines,
+    utility_fields_note,
+)
+from fieldkit.i18n import _, get_language, pick
 from fieldkit.procedures.units import PressureUnit
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.screens.lookup import source_line
@@ -372,9 +378,13 @@ class ProcedureScreen(FieldkitScreen):
         procedure = self.run.procedure
         if procedure.steps and step.id == procedure.steps[0].id:
             # The procedure's own introduction and notes, with its first step.
-            extra = [_t(t) for t in [*procedure.intro, *procedure.notes]]
+            extra = []
+            for paragraph in [*procedure.intro, *procedure.notes]:
+                first, *more = paragraph_lines(paragraph, get_language())
+                extra.append(f"[b]{escape(narrow(first))}[/b]")
+                extra.extend(f"[dim]{escape(narrow(line))}[/dim]" for line in more)
             if extra:
-                body = "\n".join(f"[b]{line}[/b]" for line in extra) + "\n\n" + body
+                body = "\n".join(extra) + "\n\n" + body
         text.update(body)
         if step.say_to_customer is not None:
             say.display = True
@@ -382,9 +392,12 @@ class ProcedureScreen(FieldkitScreen):
         else:
             say.display = False
             say.update("")
-        lines = []
+        lines = [narrow(line) for line in as_written_lines(step.as_written)]
         if step.source is not None and not step.source.is_manual:
             lines.append(source_line(step.source))
+        utility = utility_fields_note(getattr(step, "fields", []))
+        if utility is not None:
+            lines.append(narrow(utility))
         hold = getattr(step, "hold", None)
         if hold is not None:
             lines.append(
@@ -398,7 +411,8 @@ class ProcedureScreen(FieldkitScreen):
                 + (" - " + source_line(rule.source) if rule.source is not None else "")
             )
         if step.requires:
-            lines.append(_("Needs first: {facts}").format(facts=", ".join(step.requires)))
+            facts = [fact_label(f, [procedure]) for f in step.requires]
+            lines.append(_("Needs first: {facts}").format(facts=narrow(", ".join(facts))))
         source.update(escape("\n".join(lines)))
 
     def _hint(self, text: str) -> None:
@@ -474,6 +488,8 @@ class ProcedureScreen(FieldkitScreen):
         elif kind == "capture" and step is not None:
             for n, spec in enumerate(step.fields[:4], start=1):
                 label = narrow(pick(spec.label))
+                if getattr(spec, "source", None) is not None:
+                    label += "*"  # not in the manual: the utility's own field
                 if spec.unit:
                     label += f" ({spec.unit})"
                 if str(spec.type.value) == "text_list":

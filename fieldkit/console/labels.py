@@ -1,0 +1,81 @@
+"""Display names (English msgids, translated by the console catalog) of stored codes."""
+
+from __future__ import annotations
+
+LABELS: dict[str, dict[str, str]] = {
+    "visit_type": {
+        "community_gas_on": "Community gas-on",
+        "ignition": "Gas-on and ignition",
+        "inspection": "Safety inspection",
+        "repair": "Repair",
+        "recheck": "Recheck",
+    },
+    "outcome": {
+        "completed": "Completed",
+        "refused_gas": "Gas refused (unsafe)",
+        "stopped_unsafe": "Stopped: unsafe",
+        "not_home": "Nobody home",
+        "customer_refused": "Customer refused",
+        "incomplete": "Incomplete",
+    },
+    "work_order_status": {"open": "Open", "cancelled": "Cancelled", "done": "Done"},
+    "hazard_status": {
+        "open": "Not yet fixed",
+        "pending": "Awaiting rectification",
+        "rechecking": "Rechecking",
+        "fixed": "Fixed",
+    },
+    "level": {"major": "Major", "general": "General"},
+    "follow_up_status": {
+        "pending": "Not yet called",
+        "due_today": "Due today",
+        "overdue": "Overdue",
+        "done": "Done",
+    },
+    "satisfaction": {
+        "satisfied": "Satisfied",
+        "basically_satisfied": "Basically satisfied",
+        "unsatisfied": "Unsatisfied",
+    },
+    "stage": {
+        "open": "Not closed",
+        "overdue": "Overdue",
+        "accepted": "Accepted",
+        "dispatched": "Dispatched",
+        "handled": "Handled",
+        "confirmed": "Customer confirmed",
+        "closed": "Closed",
+    },
+    "channel": {
+        "phone": "Phone",
+        "hotline": "Hotline",
+        "counter": "Service counter",
+        "online": "Online",
+        "follow_up": "Follow-up call",
+    },
+    "role": {
+        "admin": "Administrator",
+        "dispatcher": "Dispatcher",
+        "service": "Customer service",
+        "supervisor": "Supervisor",
+    },
+}
+
+# Which label table a list column's values come from.
+COLUMN_KIND = {
+    "visit_type": "visit_type",
+    "outcome": "outcome",
+    "level": "level",
+    "satisfaction": "satisfaction",
+    "stage": "stage",
+    "channel": "channel",
+}
+
+
+def label(kind: str, value: object) -> str:
+    """The msgid naming ``value`` (the value itself when it is not a known code)."""
+    return LABELS.get(kind, {}).get(str(value), str(value))
+
+
+def all_msgids() -> list[str]:
+    return sorted({m for table in LABELS.values() for m in table.values()})

@@ -1,0 +1,47 @@
+"""Debian's Chromium driven by Playwright (never a downloaded browser build)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: scripts/test installs Debian's chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+SHOTS: list[Path] = []
+
+
+@pytest.fixture(scope="session")
+def shots() -> Path:
+    """Screenshots of the main pages, kept for a reviewer (the path is printed at the end
+    of the run, see ``pytest_terminal_summary`` in conftest.py)."""
+    folder = Path(tempfile.mkdtemp(prefix="fieldkit-console-screenshots-"))
+    SHOTS.append(folder)
+    return folder
