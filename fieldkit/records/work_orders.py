@@ -266,9 +266,7 @@ def finish_resync(database: Database, epoch: str) -> int:
         done = conn.execute(
             table.update()
             .where(table.c.server_cursor == 0, table.c.status == WorkOrderStatus.OPEN.value)
-            .values(
-                status=WorkOrderStatus.CANCELLED.value, updated_at=utcnow()
-            )
+            .values(status=WorkOrderStatus.CANCELLED.value, updated_at=utcnow())
         )
         row = session.get(SyncState, EPOCH_KEY) or SyncState(key=EPOCH_KEY, value=epoch)
         row.value = epoch

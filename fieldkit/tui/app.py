@@ -68,6 +68,7 @@ class FieldkitApp(App[None]):
         config_path: Path | None = None,
         notices: list[str] | None = None,
         banner: str = "",
+        first_look: tuple[str | None, str | None] | None = None,
     ) -> None:
         self._settings = settings
         self._settings_loader = settings_loader or _load_default_settings
@@ -82,6 +83,9 @@ class FieldkitApp(App[None]):
         self.config_path = config_path
         self.notices = list(notices or [])
         self.banner = banner
+        self.first_look = first_look
+        """(database URL, technician id) read without pydantic, for the home screen's first
+        glance while the settings load (fieldkit.cli.app.first_look)."""
         """Shown in every screen's status bar (the demo says where its data goes)."""
         translate_bindings(self)
         if settings is not None:

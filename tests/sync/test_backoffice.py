@@ -94,7 +94,9 @@ def test_complaints_logged_and_closed(backoffice: Backoffice, laptop) -> None:
         r = http.post(f"/api/v1/visits/{visit_id}/complaints", json={"description": "上门迟到"})
         assert r.status_code == 201
         complaint_id = r.json()["complaint_id"]
-        assert complaint_id in {c["complaint_id"] for c in http.get("/api/v1/complaints").json()["items"]}
+        assert complaint_id in {
+            c["complaint_id"] for c in http.get("/api/v1/complaints").json()["items"]
+        }
         closed = http.post(
             f"/api/v1/complaints/{complaint_id}/close", json={"result": "已致电道歉"}
         )
@@ -131,7 +133,9 @@ def test_hazard_status_only_moves_forward(backoffice: Backoffice, laptop) -> Non
         assert http.post("/api/v1/visits/batch", json={"visits": [recheck]}).status_code == 200
         assert http.post("/api/v1/visits/batch", json={"visits": [stale]}).status_code == 200
     with backoffice.client("admin") as http:
-        assert hazard_id not in {h["hazard_id"] for h in http.get("/api/v1/hazards").json()["items"]}
+        assert hazard_id not in {
+            h["hazard_id"] for h in http.get("/api/v1/hazards").json()["items"]
+        }
 
 
 def test_work_orders_created_and_reassigned_through_the_api(backoffice: Backoffice) -> None:
@@ -193,7 +197,9 @@ def test_meter_swaps_are_queryable(backoffice: Backoffice, laptop) -> None:
         (swap,) = http.get("/api/v1/meter-swaps", params={"meter_no": "OLD-778"}).json()["items"]
         assert swap["new_meter_no"] == "NEW-779" and swap["seal_nos"] == ["QF001", "QF002"]
         assert swap["visit_id"] == payload["visit_id"]
-        assert http.get("/api/v1/meter-swaps", params={"customer_no": "nobody"}).json()["items"] == []
+        assert (
+            http.get("/api/v1/meter-swaps", params={"customer_no": "nobody"}).json()["items"] == []
+        )
     with backoffice.client("T002") as http:
         assert http.get("/api/v1/meter-swaps", params={"meter_no": "OLD-778"}).json()["items"] == []
 

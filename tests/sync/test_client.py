@@ -47,9 +47,7 @@ def test_batches_split_on_413_and_an_oversized_visit_is_set_aside(
     assert [p.to_push for p in seen if p.phase == "push"][0] == 13
 
 
-def test_a_broken_record_is_set_aside_and_the_rest_goes_on(
-    backoffice: Backoffice, laptop
-) -> None:
+def test_a_broken_record_is_set_aside_and_the_rest_goes_on(backoffice: Backoffice, laptop) -> None:
     first = close_visit(laptop, customer_no="B1")
     broken = close_visit(laptop, customer_no="B2", when=T0 + timedelta(minutes=5))
     after = close_visit(laptop, customer_no="B3", when=T0 + timedelta(minutes=10))

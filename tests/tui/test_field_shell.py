@@ -235,3 +235,38 @@ async def test_lookup_hits_say_which_device_they_are_for(settings: Settings) -> 
         assert len(labels) >= 2
         devices = {label.rsplit("(", 1)[1].rstrip(")") for label in labels}
         assert {"居民燃气报警器", "美的 壁挂炉"} <= devices, labels
+
+
+async def test_work_orders_are_listed_before_the_settings_are_loaded(
+    settings: Settings,
+) -> None:
+    """The first glance (standard library only) lists the orders while pydantic and
+    SQLAlchemy load; settings that turn out broken take the list away again."""
+    from fieldkit.config import ConfigError
+
+    seed_order(settings, "WO-GLANCE")
+    release = threading.Event()
+
+    def broken_settings() -> Settings:
+        release.wait(timeout=30)
+        raise ConfigError("config.toml: language: Input should be 'zh' or 'en'")
+
+    app = make_app(
+        settings_loader=broken_settings,
+        language="zh",
+        first_look=(settings.resolved_db_url(), "T001"),
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if "WO-GLANCE" in screen_text(app):
+                break
+        assert "WO-GLANCE" in screen_text(app)
+        assert app.loaded_settings is None  # still loading
+        release.set()
+        await settle(pilot)
+        text = screen_text(app)
+        assert "设置有问题" in text and "WO-GLANCE" not in text
+        await pilot.press("enter")  # nothing to open, and no crash
+        await settle(pilot)
+        assert type(app.screen).__name__ == "HomeScreen"

@@ -175,6 +175,7 @@ class HomeScreen(FieldkitScreen):
         self._pending_open = False
         self._load_started = False
         self._focus_placed = False
+        self._load_error = ""
         self._steps: dict[uuid.UUID, str] = {}
 
     def compose(self) -> ComposeResult:
@@ -219,6 +220,10 @@ class HomeScreen(FieldkitScreen):
 
     @work(thread=True, exclusive=True, group="home-load")
     def _load(self) -> None:
+        glanced = False
+        look = self.fk_app.first_look
+        if self.fk_app.loaded_settings is None and look is not None and look[0]:
+            glanced = self._glance(look[0], look[1])
         try:
             self.fk_app.settings  # noqa: B018 - loads the settings file on first use
         except Exception as exc:
@@ -226,7 +231,9 @@ class HomeScreen(FieldkitScreen):
                 self.LoadFailed(_("The settings have a problem: {error}").format(error=exc))
             )
             return
-        self._glance()
+        if not glanced:
+            settings = self.fk_app.settings
+            self._glance(settings.resolved_db_url(), settings.technician_id)
         try:
             from fieldkit.records.repo import format_address
 
@@ -265,18 +272,18 @@ class HomeScreen(FieldkitScreen):
             return  # the column keeps "..."; the visit screen reports the problem
         self.post_message(self.StepsKnown(steps))
 
-    def _glance(self) -> None:
-        """The lists read with the standard library only, shown while SQLAlchemy loads
-        (see fieldkit.records.glance); nothing is shown if the glance is not sure."""
+    def _glance(self, db_url: str, technician_id: str | None) -> bool:
+        """The lists read with the standard library only, shown while pydantic and
+        SQLAlchemy load (see fieldkit.records.glance); nothing is shown if the glance is
+        not sure. The repository's reading replaces it a moment later."""
         from fieldkit.records.glance import glance
 
-        settings = self.fk_app.settings
         try:
-            first = glance(settings.resolved_db_url(), settings.technician_id)
+            first = glance(db_url, technician_id)
         except Exception:
-            return
+            return False
         if first is None:
-            return
+            return False
         rows = [
             OrderRow(
                 order_id=o.order_id,
@@ -290,6 +297,7 @@ class HomeScreen(FieldkitScreen):
             for o in first.orders
         ]
         self.post_message(self.Loaded(sort_orders(rows, date.today()), first.visits, first.waiting))
+        return True
 
     @on(StepsKnown)
     def _show_steps(self, message: StepsKnown) -> None:
@@ -305,6 +313,7 @@ class HomeScreen(FieldkitScreen):
         if self not in self.app.screen_stack:  # the language changed: a new home took over
             return
         self.loaded = True
+        self._load_error = ""
         self._orders = message.orders
         self._visits = message.visits
         self.query_one(StatusBar).waiting = message.waiting
@@ -389,12 +398,20 @@ class HomeScreen(FieldkitScreen):
     @on(LoadFailed)
     def _failed(self, message: LoadFailed) -> None:
         self._pending_open = False
+        # A first glance may have listed rows: nothing can be started without settings.
+        self.loaded = False
+        self._load_error = message.error
+        self._orders, self._visits = [], []
+        self.query_one("#orders", DataTable).clear()
+        self.query_one("#visits", DataTable).clear()
         self.query_one("#home-message", Static).update(message.error)
         self.query_one("#home-message", Static).set_classes("error-text")
 
     # -- actions ---------------------------------------------------------------------------
 
     def action_open_selected(self) -> None:
+        if not self.loaded and self._load_error:
+            return  # the problem is on the screen; nothing to open
         if not self.loaded:
             self._pending_open = True
             self.query_one("#home-message", Static).update(
