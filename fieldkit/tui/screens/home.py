@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -176,6 +177,7 @@ class HomeScreen(FieldkitScreen):
         self._load_started = False
         self._focus_placed = False
         self._load_error = ""
+        self._painted = threading.Event()
         self._steps: dict[uuid.UUID, str] = {}
 
     def compose(self) -> ComposeResult:
@@ -296,7 +298,11 @@ class HomeScreen(FieldkitScreen):
             )
             for o in first.orders
         ]
+        self._painted.clear()
         self.post_message(self.Loaded(sort_orders(rows, date.today()), first.visits, first.waiting))
+        # Let the UI thread draw the rows before this thread imports pydantic and SQLAlchemy
+        # (an import holds the GIL and would hold up the drawing).
+        self._painted.wait(timeout=2)
         return True
 
     @on(StepsKnown)
@@ -325,6 +331,7 @@ class HomeScreen(FieldkitScreen):
             else _("Work orders (open)")
         )
         self._fill_tables()
+        self.call_after_refresh(self._painted.set)
         text = ""
         if not message.orders and not message.visits:
             text = _("No open work orders. Sync (F5) to fetch them, or start a visit (Ctrl+N).")
