@@ -753,7 +753,7 @@ def handover_sections(form: HandoverForm, tz: tzinfo | None = None) -> list[tupl
     sections.append((_("Signature"), [signature]))
     sections.append(
         (
-            _("Notes"),
+            _("About this form"),
             [
                 _(
                     "{mark} Not listed by the manual (its 通气点火 item 7 only says to fill in "
