@@ -1,31 +1,38 @@
-"""TUI cold start: `fieldkit` to its first painted screen vs a bare Textual app with a Label.
+"""TUI speed, each against a bare Textual app measured in the same run.
 
-Both run as fresh subprocesses (a new interpreter each time, so nothing is cached in
-memory), headless, and exit right after their first screen has been painted. Each is run
-REPEATS times, interleaved, and the medians are compared. Target: fieldkit <= 1.3x the bare
-app. fieldkit goes through its real entry point (click, settings, the App, the home
-screen); the visit database and catalogs load after the first paint, as in real use.
+1. Cold start: ``fieldkit`` to its first painted screen, and to its work orders listed
+   (the database opened, the rows drawn), vs a bare app (a Label) to its first paint.
+   Fresh subprocesses (a new interpreter each time), headless, each leaving at once
+   (os._exit) when it got there; REPEATS runs each, interleaved; medians compared.
+   Targets: first paint <= 1.3x, work orders listed <= 1.5x the bare app's first paint.
+2. Keys: Ctrl+L (the visit screen opens the hazards screen) and Esc (back), from the key
+   press to the next screen painted, in a running app (the pilot), vs a bare app pushing
+   and popping a screen with one Label. Target: <= 100 ms each (the ratio is printed).
 
     python bench/run.py tui
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
+from typing import Any, ClassVar
 
 REPEATS = 9
-TARGET = 1.3
+KEY_REPEATS = 15
+TARGET_PAINT = 1.3
+TARGET_LISTED = 1.5
+TARGET_KEY_MS = 100.0
 
-# Each child prints the wall-clock time of its first paint, then leaves at once (os._exit),
-# so work that starts after the first paint (fieldkit opening its database in a worker
-# thread) is not counted, and neither is interpreter shutdown.
-# (os.write, not print: a running Textual app captures sys.stdout.)
-PAINTED = "import os, time; os.write(1, f'{time.time()}\\n'.encode()); os._exit(0)"
+# Each child prints the wall-clock time it got there, then leaves at once (os._exit), so
+# interpreter shutdown is not counted. (os.write: a running Textual app captures stdout.)
+DONE = "import os, time; os.write(1, f'{time.time()}\\n'.encode()); os._exit(0)"
 
 BARE = f"""
 from textual.app import App
@@ -39,23 +46,34 @@ class Bare(App):
         self.call_after_refresh(self.painted)
 
     def painted(self):
-        {PAINTED}
+        {DONE}
 
 Bare().run(headless=True)
 """
 
+# Report once the home screen has painted (first paint) or once the work-order rows are
+# drawn (listed); run headless like the bare app, through the real entry point.
 FIELDKIT = f"""
+import sys
 from fieldkit.tui.app import FieldkitApp
 from fieldkit.tui.screens.home import HomeScreen
 
-# Report once the home screen has painted; run headless like the bare app.
-_mount = HomeScreen.on_mount
-def painted():
-    {PAINTED}
-def on_mount(self):
-    self.call_after_refresh(painted)
-    _mount(self)
-HomeScreen.on_mount = on_mount
+def done():
+    {DONE}
+
+if sys.argv[1] == "paint":
+    _mount = HomeScreen.on_mount
+    def on_mount(self):
+        self.call_after_refresh(done)
+        _mount(self)
+    HomeScreen.on_mount = on_mount
+else:
+    _fill = HomeScreen._fill_tables
+    def fill(self):
+        _fill(self)
+        if self.query_one("#orders").row_count:
+            self.call_after_refresh(done)
+    HomeScreen._fill_tables = fill
 _run = FieldkitApp.run
 FieldkitApp.run = lambda self, **kw: _run(self, headless=True)
 
@@ -63,12 +81,29 @@ from fieldkit.cli import main
 raise SystemExit(main([]))
 """
 
+SEED = """
+import uuid
+from datetime import date
+from fieldkit.config import load_settings
+from fieldkit.records.db import open_database
+from fieldkit.records.repo import VisitRepository
 
-def run_once(code: str, env: dict[str, str]) -> float:
-    """Seconds from starting the interpreter to the child's first paint."""
+repo = VisitRepository(open_database(load_settings().resolved_db_url()))
+for n in range(12):
+    customer = repo.upsert_customer(f"B{n:07d}", name="bench", community="bench", room=str(n))
+    repo.create_work_order(
+        order_no=f"BENCH-{n:03d}", visit_type="ignition", customer_id=customer.id,
+        assigned_to="BENCH", scheduled_for=date.today(), work_order_id=uuid.uuid4(),
+    )
+repo.database.close()
+"""
+
+
+def run_once(code: str, env: dict[str, str], *args: str) -> float:
+    """Seconds from starting the interpreter to the child's report."""
     started = time.time()
     done = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", code, *args],
         env=env,
         check=True,
         capture_output=True,
@@ -78,23 +113,133 @@ def run_once(code: str, env: dict[str, str]) -> float:
     return float(done.stdout.strip().splitlines()[-1]) - started
 
 
+def cold_start(env: dict[str, str]) -> tuple[float, float, float]:
+    """Medians (s): bare first paint, fieldkit first paint, fieldkit work orders listed."""
+    subprocess.run([sys.executable, "-c", SEED], env=env, check=True, timeout=120)
+    run_once(BARE, env)  # warm the OS file cache before measuring
+    run_once(FIELDKIT, env, "listed")
+    bare: list[float] = []
+    paint: list[float] = []
+    listed: list[float] = []
+    for _ in range(REPEATS):
+        bare.append(run_once(BARE, env))
+        paint.append(run_once(FIELDKIT, env, "paint"))
+        listed.append(run_once(FIELDKIT, env, "listed"))
+    return statistics.median(bare), statistics.median(paint), statistics.median(listed)
+
+
+async def _key_to_paint(pilot: Any, key: str, arrived: Any) -> float:
+    """Seconds from pressing ``key`` to the screen ``arrived()`` accepts being painted."""
+    app = pilot.app
+    painted = asyncio.get_running_loop().create_future()
+    started = time.perf_counter()
+    await pilot.press(key)
+    while not arrived():
+        await asyncio.sleep(0.001)
+        if time.perf_counter() - started > 10:
+            raise RuntimeError(f"{key}: the screen did not change")
+    app.screen.call_after_refresh(lambda: painted.done() or painted.set_result(None))
+    await painted
+    return time.perf_counter() - started
+
+
+async def bare_keys() -> tuple[float, float]:
+    from textual.app import App
+    from textual.screen import Screen
+    from textual.widgets import Label
+
+    class Other(Screen[None]):
+        BINDINGS: ClassVar[list[Any]] = [("escape", "app.pop_screen", "Back")]
+
+        def compose(self) -> Any:
+            yield Label("other")
+
+    class Bare(App[None]):
+        BINDINGS: ClassVar[list[Any]] = [("ctrl+l", "open", "Open")]
+
+        def compose(self) -> Any:
+            yield Label("bare")
+
+        def action_open(self) -> None:
+            self.push_screen(Other())
+
+    opens, backs = [], []
+    app = Bare()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for _ in range(KEY_REPEATS):
+            opens.append(
+                await _key_to_paint(pilot, "ctrl+l", lambda: isinstance(app.screen, Other))
+            )
+            backs.append(
+                await _key_to_paint(pilot, "escape", lambda: not isinstance(app.screen, Other))
+            )
+    return statistics.median(opens), statistics.median(backs)
+
+
+async def fieldkit_keys(db_url: str) -> tuple[float, float]:
+    from fieldkit.config import Settings
+    from fieldkit.tui.app import FieldkitApp
+
+    settings = Settings(technician_id="BENCH", db_url=db_url)
+    app = FieldkitApp(settings, cursor_blink=False)
+    opens, backs = [], []
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(200):  # the home list (database opened after the first paint)
+            await pilot.pause(0.05)
+            if getattr(app.screen, "loaded", False):
+                break
+        app.screen.query_one("#orders").focus()
+        await pilot.press("enter")  # start the first work order's visit
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if type(app.screen).__name__ == "VisitScreen":
+                break
+        visit = app.screen
+        await pilot.pause(0.2)
+        for _ in range(KEY_REPEATS):
+            opens.append(await _key_to_paint(pilot, "ctrl+l", lambda: app.screen is not visit))
+            await pilot.pause(0.05)  # the hazards screen loads its list after painting
+            backs.append(await _key_to_paint(pilot, "escape", lambda: app.screen is visit))
+            await pilot.pause(0.05)
+    return statistics.median(opens), statistics.median(backs)
+
+
 def main() -> int:
+    ok = True
     with tempfile.TemporaryDirectory() as home:
+        config = Path(home) / "config" / "config.toml"
         env = {**os.environ, "FIELDKIT_HOME": home, "FIELDKIT_TECHNICIAN": "BENCH"}
-        run_once(BARE, env)  # warm the OS file cache for both before measuring
-        run_once(FIELDKIT, env)
-        bare: list[float] = []
-        ours: list[float] = []
-        for _ in range(REPEATS):
-            bare.append(run_once(BARE, env))
-            ours.append(run_once(FIELDKIT, env))
-    bare_median = statistics.median(bare)
-    ours_median = statistics.median(ours)
-    ratio = ours_median / bare_median
-    print(f"bare Textual app (Label): median {bare_median * 1000:.0f} ms over {REPEATS} runs")
-    print(f"fieldkit to home screen:  median {ours_median * 1000:.0f} ms over {REPEATS} runs")
-    print(f"ratio {ratio:.2f}x (target <= {TARGET}x)")
-    return 0 if ratio <= TARGET else 1
+        bare, paint, listed = cold_start(env)
+        print(f"bare Textual app (Label) first paint: median {bare * 1000:.0f} ms")
+        ratio = paint / bare
+        ok &= ratio <= TARGET_PAINT
+        print(
+            f"fieldkit home first paint:   {paint * 1000:.0f} ms  ratio {ratio:.2f}x "
+            f"(target <= {TARGET_PAINT}x)"
+        )
+        ratio = listed / bare
+        ok &= ratio <= TARGET_LISTED
+        print(
+            f"fieldkit work orders listed: {listed * 1000:.0f} ms  ratio {ratio:.2f}x "
+            f"(target <= {TARGET_LISTED}x)"
+        )
+        del config
+        db_url = f"sqlite:///{(Path(home) / 'keys.db').as_posix()}"
+        seed_env = {**env, "FIELDKIT_DB_URL": db_url}
+        subprocess.run([sys.executable, "-c", SEED], env=seed_env, check=True, timeout=120)
+        bare_open, bare_back = asyncio.run(bare_keys())
+        ours_open, ours_back = asyncio.run(fieldkit_keys(db_url))
+    for label, ours, base in (
+        ("Ctrl+L (visit -> hazards)", ours_open, bare_open),
+        ("Esc (hazards -> visit)", ours_back, bare_back),
+    ):
+        ok &= ours * 1000 <= TARGET_KEY_MS
+        print(
+            f"{label}: median {ours * 1000:.0f} ms vs bare {base * 1000:.0f} ms, "
+            f"ratio {ours / base:.2f}x (target <= {TARGET_KEY_MS:.0f} ms)"
+        )
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Textual is imported only inside the command, so the rest of the CLI stays light.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -37,7 +38,8 @@ def tui(lang: str | None, db_url: str | None, demo: bool, create_db: bool = Fals
     """Open the technician's TUI (the default when fieldkit runs without a command)."""
     from fieldkit import i18n
 
-    language = lang or first_language()
+    look = first_look(lang, db_url)
+    language = look["language"] or "zh"
     i18n.set_language(language)
     db_url = database_url(db_url)
     if db_url is not None and not (demo or create_db):
@@ -50,6 +52,7 @@ def tui(lang: str | None, db_url: str | None, demo: bool, create_db: bool = Fals
 
     settings: Settings | None = None
     notices: list[str] = []
+    banner = ""
     demo_session = None
     if demo:
         from fieldkit.config import ConfigError
@@ -62,12 +65,20 @@ def tui(lang: str | None, db_url: str | None, demo: bool, create_db: bool = Fals
             return
         settings = demo_session.settings
         notices = demo_session.notes
+        banner = demo_session.banner
 
     from fieldkit.tui.app import FieldkitApp
 
     # Without --demo the settings file is read after the first paint (pydantic is the
     # slowest import of the start-up); a broken file is reported on the home screen.
-    app = FieldkitApp(settings, settings_loader=settings_loader, language=language, notices=notices)
+    app = FieldkitApp(
+        settings,
+        settings_loader=settings_loader,
+        language=language,
+        notices=notices,
+        banner=banner,
+        first_look=(look["db_url"], look["technician_id"]) if settings is None else None,
+    )
     try:
         app.run()
     finally:
@@ -97,11 +108,46 @@ def _refuse_a_missing_database(db_url: str) -> None:
 
 
 def first_language() -> str:
-    """The language to draw the first screen in, before the settings are loaded.
+    """The language to draw the first screen in, before the settings are loaded."""
+    return first_look()["language"] or "zh"
 
-    Same order as :func:`fieldkit.config.load_settings` (environment over the config file);
-    if the full settings say otherwise once loaded, the TUI switches to their language.
+
+def first_look(lang: str | None = None, db_url: str | None = None) -> dict[str, str | None]:
+    """What the first screen needs before the settings are loaded (pydantic is the slowest
+    import of the start-up): its language, and for a first glance at the visit database
+    (fieldkit.records.glance) the database URL and the technician id.
+
+    Same layers as :func:`fieldkit.config.load_settings` (file, then environment, then
+    the command line) but nothing is validated: once the settings are loaded they win, and
+    a broken file is reported then.
     """
-    from fieldkit.configfile import peek_language
+    import os
 
-    return peek_language()
+    from fieldkit import paths
+
+    data: dict[str, object] = {}
+    try:
+        import tomllib
+
+        data = tomllib.loads(paths.config_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+
+    def pick(field: str, *variables: str) -> str | None:
+        for name in variables:
+            if os.environ.get(name):
+                return os.environ[name]
+        value = data.get(field)
+        return value if isinstance(value, str) and value else None
+
+    language = lang or pick("language", "FIELDKIT_LANGUAGE", "FIELDKIT_LANG")
+    url = db_url or pick("db_url", "FIELDKIT_DB_URL")
+    if url is None:
+        folder = pick("data_dir", "FIELDKIT_DATA_DIR")
+        base = Path(folder).expanduser() if folder else paths.user_data_dir()
+        url = f"sqlite:///{(base / 'fieldkit.db').as_posix()}"
+    return {
+        "language": language if language in ("zh", "en") else None,
+        "db_url": url,
+        "technician_id": pick("technician_id", "FIELDKIT_TECHNICIAN", "FIELDKIT_TECHNICIAN_ID"),
+    }

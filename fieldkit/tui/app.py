@@ -47,6 +47,7 @@ class FieldkitApp(App[None]):
     # The F-keys work on every screen but only the home screen lists them in its footer
     # (HomeScreen.BINDINGS), so every footer fits in 80 columns with the screen's own keys.
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help", id="app.help", show=False),
         Binding("f2", "home", "Home", id="app.home", show=False),
         Binding("f3", "lookup", "Faults", id="app.lookup", show=False),
         Binding("f4", "conduct", "Conduct", id="app.conduct", show=False),
@@ -66,6 +67,8 @@ class FieldkitApp(App[None]):
         cursor_blink: bool = True,
         config_path: Path | None = None,
         notices: list[str] | None = None,
+        banner: str = "",
+        first_look: tuple[str | None, str | None] | None = None,
     ) -> None:
         self._settings = settings
         self._settings_loader = settings_loader or _load_default_settings
@@ -79,6 +82,11 @@ class FieldkitApp(App[None]):
         """False freezes the cursor of every input (tests and screenshots)."""
         self.config_path = config_path
         self.notices = list(notices or [])
+        self.banner = banner
+        self.first_look = first_look
+        """(database URL, technician id) read without pydantic, for the home screen's first
+        glance while the settings load (fieldkit.cli.app.first_look)."""
+        """Shown in every screen's status bar (the demo says where its data goes)."""
         translate_bindings(self)
         if settings is not None:
             self.settings_ready()
@@ -119,9 +127,31 @@ class FieldkitApp(App[None]):
         self.push_screen(HomeScreen())
         for notice in self.notices:
             self.notify(notice, timeout=8)
+        self._handle_signals(install=True)
 
     def on_unmount(self) -> None:
+        self._handle_signals(install=False)
         self.services.close()
+
+    def _handle_signals(self, *, install: bool) -> None:
+        """TERM and HUP (a closed terminal) end the app as Ctrl+Q does, so what runs after
+        it (the demo's clean-up) runs. Every answer is saved when given: nothing is lost.
+        Where the event loop cannot take signals (Windows) this does nothing."""
+        import asyncio
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for name in ("SIGTERM", "SIGHUP"):
+            number = getattr(signal, name, None)
+            if number is None:
+                continue
+            try:
+                if install:
+                    loop.add_signal_handler(number, self.exit)
+                else:
+                    loop.remove_signal_handler(number)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue
 
     # -- navigation ----------------------------------------------------------------------
 
@@ -133,6 +163,29 @@ class FieldkitApp(App[None]):
                     self.pop_screen()
                 return
         self.push_screen(screen_type(*args))
+
+    def action_help(self) -> None:
+        """F1: every key of the current screen (the footer may have no room for all)."""
+        from fieldkit.tui.screens.help import HelpScreen, screen_keys
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        from fieldkit.tui.widgets.status import StatusBar
+
+        bars = self.screen.query(StatusBar)
+        heading = bars.first().heading if bars else ""
+        self.push_screen(HelpScreen(screen_keys(self, self.screen), heading))
+
+    def notify(self, message: str, *args: Any, markup: bool = False, **kwargs: Any) -> None:
+        """As App.notify, but the message is plain text unless ``markup=True``: messages
+        carry data ([keymap], codes in brackets) that must be shown as typed."""
+        super().notify(message, *args, markup=markup, **kwargs)
+
+    def on_input_changed(self, event: Any) -> None:
+        """Typing always happens where the user can see it: the input is scrolled into view."""
+        if event.input.has_focus:  # not a value set by the program
+            event.input.scroll_visible(animate=False)
 
     def action_home(self) -> None:
         while len(self.screen_stack) > 2:

@@ -10,6 +10,7 @@ stored text is never changed.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -65,3 +66,32 @@ def narrow(text: str) -> str:
 def ambiguous_characters(text: str) -> set[str]:
     """The East Asian ambiguous-width characters in ``text`` (used by the tests)."""
     return {ch for ch in text if unicodedata.east_asian_width(ch) == "A"}
+
+
+# What technicians type between numbers in a list: ASCII and full-width commas, the
+# enumeration comma 、, semicolons and spaces (full-width too).
+_LIST_SEPARATORS = re.compile(r"[,，、;；\s\u3000]+")
+
+
+def split_list(raw: str) -> list[str]:
+    """``"QF21、QF22"``, ``"QF21，QF22"``, ``"QF21 QF22"`` → ``["QF21", "QF22"]``."""
+    return [item for item in _LIST_SEPARATORS.split(raw.strip()) if item]
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` terminal cells (CJK characters count two), ending in "..."
+    when cut."""
+    from rich.cells import cell_len
+
+    if cell_len(text) <= width:
+        return text
+    if width <= 3:
+        return "." * max(width, 0)
+    out, used = [], 0
+    for ch in text:
+        w = cell_len(ch)
+        if used + w > width - 3:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "..."

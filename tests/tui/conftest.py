@@ -1,16 +1,20 @@
-"""Fixtures for the TUI tests: a real visit database, a short-hold ignition override."""
+"""Fixtures for the TUI tests: a real visit database, a short-hold ignition override, the
+back office (from tests/sync). Helpers (functions) are in helpers.py."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fieldkit import i18n
 from fieldkit.config import Settings
 from fieldkit.paths import shipped_data_dir
+from tests.sync import conftest as sync_fixtures
+from tests.tui.helpers import open_repo
 
 HOLD_MINUTES = 0.02  # 1.2 s: this utility's (test) setting for the pre-ignition hold
 
@@ -65,3 +69,17 @@ def chinese_default() -> Iterator[None]:
     i18n.set_language("zh")
     yield
     i18n.set_language("zh")
+
+
+@pytest.fixture
+def repo(settings: Settings) -> Iterator[Any]:
+    """The records API on the test's visit database (closed after the test)."""
+    repository = open_repo(settings)
+    yield repository
+    repository.database.close()
+
+
+# The real back-office server of the sync tests (uvicorn on loopback; SQLite and PostgreSQL).
+# Bound to names here so pytest finds them for the TUI tests, without an import per test file.
+server_db = sync_fixtures.server_db
+backoffice = sync_fixtures.backoffice

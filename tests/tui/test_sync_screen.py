@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fieldkit.config import Settings
 from fieldkit.tui.screens.sync import SyncScreen
-from tests.sync.conftest import Backoffice, backoffice, server_db  # noqa: F401 - fixtures
+from tests.sync.conftest import Backoffice
 from tests.tui.helpers import make_app, repo_for, screen_text, seed_order, settle
 
 
@@ -31,7 +31,7 @@ async def wait_finished(pilot, screen: SyncScreen) -> None:  # type: ignore[no-u
     raise AssertionError("the sync did not finish")
 
 
-async def test_sync_sends_the_waiting_visit(backoffice: Backoffice, settings: Settings) -> None:  # noqa: F811
+async def test_sync_sends_the_waiting_visit(backoffice: Backoffice, settings: Settings) -> None:
     settings = settings.model_copy(
         update={"server_url": backoffice.url, "token": backoffice.tokens["T001"]}
     )

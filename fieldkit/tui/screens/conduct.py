@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from fieldkit.i18n import _, pick
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.screens.lookup import source_line
 from fieldkit.tui.text import narrow
+from fieldkit.tui.widgets.footer import FieldFooter
 from fieldkit.tui.widgets.status import StatusBar
 
 
@@ -45,6 +46,7 @@ class ConductScreen(FieldkitScreen):
 
     CSS_PATH = "conduct.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "app.help", "Help", id="app.help"),
         Binding("escape", "app.pop_screen", "Back", id="conduct.back"),
     ]
 
@@ -61,10 +63,10 @@ class ConductScreen(FieldkitScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar(_("Service conduct"))
         with Horizontal(id="conduct-body"):
-            yield OptionList(id="sections")
+            yield OptionList(id="sections", markup=False)
             with VerticalScroll(id="conduct-detail"):
                 yield Static(_("Loading..."), id="conduct-text")
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         self.query_one("#sections", OptionList).focus()

@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from fieldkit.i18n import _
 from fieldkit.tui.keys import translate_bindings
 from fieldkit.tui.text import narrow
+from fieldkit.tui.widgets.footer import FieldFooter
 
 
 class HandoverScreen(ModalScreen[None]):
@@ -22,6 +23,7 @@ class HandoverScreen(ModalScreen[None]):
 
     CSS_PATH = "handover.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "app.help", "Help", id="app.help"),
         Binding("escape", "close", "Close", id="handover.close"),
     ]
 
@@ -33,7 +35,7 @@ class HandoverScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="handover-body"):
             yield Static("", id="handover-text")
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         from fieldkit.records.handover import build_handover, handover_text

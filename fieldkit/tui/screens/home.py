@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
+from textual.widgets.data_table import CellDoesNotExist
 
 from fieldkit.i18n import _
 from fieldkit.tui.screens.base import FieldkitScreen
-from fieldkit.tui.text import narrow
+from fieldkit.tui.text import clip, narrow
+from fieldkit.tui.widgets.footer import FieldFooter
 from fieldkit.tui.widgets.status import StatusBar
 
 
@@ -63,6 +69,54 @@ def sort_orders(rows: list[OrderRow], today: date) -> list[OrderRow]:
     )
 
 
+def visit_step(resume: Any, procedures: dict[str, Any]) -> str:
+    """Where a visit stands: "5/9" (the step to do now of the run in progress, of its
+    procedure's steps), "9/9" once its last run is finished, "-" before any run."""
+    run = resume.current_run or (resume.runs[-1] if resume.runs else None)
+    if run is None:
+        return "-"
+    procedure = procedures.get(run.procedure_id)
+    if procedure is None:
+        return "?"
+    total = len(procedure.steps)
+    if run.finished:
+        return f"{total}/{total}"
+    from fieldkit.procedures.engine import ProcedureRun, VisitContext
+
+    try:
+        context = VisitContext.from_events(resume.all_step_events(), visit_id=resume.visit.id)
+        current = ProcedureRun.restore(procedure, run.step_events(), context=context).current
+    except Exception:
+        return f"?/{total}"
+    number = procedure.steps.index(current) + 1 if current in procedure.steps else total
+    return f"{number}/{total}"
+
+
+def fit_columns(
+    headers: list[str], rows: list[list[str]], width: int, flexible: tuple[int, int]
+) -> list[list[str]]:
+    """``rows`` with the two ``flexible`` columns (customer, address) cut so that every
+    column fits in ``width`` cells (each column also takes 2 cells of padding)."""
+    if not rows:
+        return rows
+    count = len(headers)
+    widest = [max(cell_len(r[i]) for r in [headers, *rows]) for i in range(count)]
+    fixed = sum(w for i, w in enumerate(widest) if i not in flexible) + 2 * count
+    room = max(width - fixed, 12)
+    first, second = (widest[i] for i in flexible)
+    if first + second > room:
+        # The first (customer) gets up to 40% of the room, the address the rest.
+        first_room = min(first, max(room * 2 // 5, room - second))
+        first, second = first_room, room - first_room
+    out = []
+    for row in rows:
+        row = list(row)
+        row[flexible[0]] = clip(row[flexible[0]], first)
+        row[flexible[1]] = clip(row[flexible[1]], second)
+        out.append(row)
+    return out
+
+
 @dataclass(frozen=True)
 class OrderRow:
     order_id: uuid.UUID
@@ -79,9 +133,13 @@ class HomeScreen(FieldkitScreen):
 
     CSS_PATH = "home.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open_selected", "Start/resume", id="home.open"),
+        Binding("f1", "app.help", "Help", id="app.help"),
+        # priority: Enter works before the list is loaded (it is kept and done then).
+        Binding(
+            "enter", "open_selected", "Start/resume", id="home.open", show=False, priority=True
+        ),
         Binding("ctrl+n", "new_visit", "New visit", id="home.new"),
-        Binding("ctrl+r", "refresh", "Refresh", id="home.refresh"),
+        Binding("ctrl+r", "refresh", "Refresh", id="home.refresh", show=False),
         # The app's F-keys, listed here only (same ids, so a keymap moves both).
         Binding("f3", "app.lookup", "Faults", id="app.lookup"),
         Binding("f4", "app.conduct", "Conduct", id="app.conduct"),
@@ -99,6 +157,11 @@ class HomeScreen(FieldkitScreen):
             self.visits = visits
             self.waiting = waiting
 
+    class StepsKnown(Message):
+        def __init__(self, steps: dict[uuid.UUID, str]) -> None:
+            super().__init__()
+            self.steps = steps
+
     class LoadFailed(Message):
         def __init__(self, error: str) -> None:
             super().__init__()
@@ -108,52 +171,61 @@ class HomeScreen(FieldkitScreen):
         super().__init__()
         self._orders: list[OrderRow] = []
         self._visits: list[Any] = []
+        self.loaded = False
+        """True once the lists have been filled from the database."""
+        self._pending_open = False
+        self._load_started = False
+        self._focus_placed = False
+        self._load_error = ""
+        self._painted = threading.Event()
+        self._steps: dict[uuid.UUID, str] = {}
 
     def compose(self) -> ComposeResult:
         yield StatusBar(_("Home"))
         with Vertical(id="home-body"):
-            yield Static(_("Opening the visit database..."), id="home-message", classes="hint")
-        yield Footer()
+            yield Static(
+                _("Opening the visit database..."), id="home-message", classes="hint", markup=False
+            )
+            yield Label(_("Work orders (open)"), classes="heading", id="orders-heading")
+            yield DataTable(id="orders", cursor_type="row", zebra_stripes=True)
+            yield Label(_("Unfinished visits"), classes="heading")
+            yield DataTable(id="visits", cursor_type="row", zebra_stripes=True)
+            yield Static(
+                _("Enter: start or resume the selected row. Ctrl+N: visit without a work order."),
+                classes="hint",
+                markup=False,
+            )
+        yield FieldFooter()
 
     def on_mount(self) -> None:
-        # Load after the first paint, off the UI thread (imports SQLAlchemy, runs migrations);
-        # the tables are built when their rows arrive, so the first paint stays light.
+        self.query_one("#orders", DataTable).add_columns(
+            _("Order"), _("Type"), _("Customer"), _("Address"), _("Date")
+        )
+        columns = self.query_one("#visits", DataTable).add_columns(
+            _("Customer"), _("Address"), _("Type"), _("Started"), _("Step")
+        )
+        self._step_column = columns[-1]
+        # Keys go to the work-order list from the first paint on (an Enter pressed while
+        # the list loads is kept and done when it arrives); the database is opened after
+        # the first paint, off the UI thread (SQLAlchemy import, migrations).
+        self.query_one("#orders", DataTable).focus()
         self.call_after_refresh(self.action_refresh)
 
-    def _build_tables(self) -> None:
-        if self.query("#orders"):
-            return
-        from textual.widgets import DataTable  # after the first paint: a heavy import
-
-        orders = DataTable(id="orders", cursor_type="row", zebra_stripes=True)
-        visits = DataTable(id="visits", cursor_type="row", zebra_stripes=True)
-        self.query_one("#home-body", Vertical).mount_all(
-            [
-                Label(_("Work orders (open)"), classes="heading", id="orders-heading"),
-                orders,
-                Label(_("Unfinished visits"), classes="heading"),
-                visits,
-                Static(
-                    _(
-                        "Enter: start or resume the selected row. "
-                        "Ctrl+N: visit without a work order."
-                    ),
-                    classes="hint",
-                ),
-            ]
-        )
-        orders.add_columns(_("Order"), _("Type"), _("Customer"), _("Address"), _("Date"))
-        visits.add_columns(_("Customer"), _("Address"), _("Type"), _("Started"), _("Steps"))
-
     def on_screen_resume(self) -> None:
-        if self.is_mounted and self.query("#orders"):
+        if self._load_started:  # back from a visit or settings (the first load: on_mount)
+            self._focus_placed = False  # e.g. on the visit just started, now unfinished
             self.action_refresh()
 
     def action_refresh(self) -> None:
+        self._load_started = True
         self._load()
 
     @work(thread=True, exclusive=True, group="home-load")
     def _load(self) -> None:
+        glanced = False
+        look = self.fk_app.first_look
+        if self.fk_app.loaded_settings is None and look is not None and look[0]:
+            glanced = self._glance(look[0], look[1])
         try:
             self.fk_app.settings  # noqa: B018 - loads the settings file on first use
         except Exception as exc:
@@ -161,6 +233,9 @@ class HomeScreen(FieldkitScreen):
                 self.LoadFailed(_("The settings have a problem: {error}").format(error=exc))
             )
             return
+        if not glanced:
+            settings = self.fk_app.settings
+            self._glance(settings.resolved_db_url(), settings.technician_id)
         try:
             from fieldkit.records.repo import format_address
 
@@ -185,20 +260,66 @@ class HomeScreen(FieldkitScreen):
             rows = sort_orders(rows, date.today())
             visits = repo.unfinished_visits()
             waiting = repo.outbox_count()
-            self.services.procedures()  # warm: the visit screen lists them
         except Exception as exc:
             self.post_message(
                 self.LoadFailed(_("Cannot open the visit database: {error}").format(error=exc))
             )
             return
         self.post_message(self.Loaded(rows, visits, waiting))
+        # Then, with the list on the screen: where each unfinished visit stands.
+        try:
+            procedures = self.services.procedures()  # also warms the visit screen's list
+            steps = {v.visit_id: visit_step(repo.resume(v.visit_id), procedures) for v in visits}
+        except Exception:
+            return  # the column keeps "..."; the visit screen reports the problem
+        self.post_message(self.StepsKnown(steps))
+
+    def _glance(self, db_url: str, technician_id: str | None) -> bool:
+        """The lists read with the standard library only, shown while pydantic and
+        SQLAlchemy load (see fieldkit.records.glance); nothing is shown if the glance is
+        not sure. The repository's reading replaces it a moment later."""
+        from fieldkit.records.glance import glance
+
+        try:
+            first = glance(db_url, technician_id)
+        except Exception:
+            return False
+        if first is None:
+            return False
+        rows = [
+            OrderRow(
+                order_id=o.order_id,
+                order_no=o.order_no,
+                visit_type=o.visit_type,
+                customer_id=o.customer_id,
+                customer=" ".join(p for p in (o.customer_no, o.customer_name or "") if p),
+                address=o.address,
+                scheduled_for=o.scheduled_for,
+            )
+            for o in first.orders
+        ]
+        self._painted.clear()
+        self.post_message(self.Loaded(sort_orders(rows, date.today()), first.visits, first.waiting))
+        # Let the UI thread draw the rows before this thread imports pydantic and SQLAlchemy
+        # (an import holds the GIL and would hold up the drawing).
+        self._painted.wait(timeout=2)
+        return True
+
+    @on(StepsKnown)
+    def _show_steps(self, message: StepsKnown) -> None:
+        table = self.query_one("#visits", DataTable)
+        for visit_id, step in message.steps.items():
+            self._steps[visit_id] = step
+            with contextlib.suppress(CellDoesNotExist):  # the row went (a refresh)
+                table.update_cell(str(visit_id), self._step_column, Text(step))
 
     @on(Loaded)
     def _show(self, message: Loaded) -> None:
         self.fk_app.settings_ready()
         if self not in self.app.screen_stack:  # the language changed: a new home took over
             return
-        self._build_tables()
+        self.loaded = True
+        self._load_error = ""
         self._orders = message.orders
         self._visits = message.visits
         self.query_one(StatusBar).waiting = message.waiting
@@ -209,48 +330,101 @@ class HomeScreen(FieldkitScreen):
             if due
             else _("Work orders (open)")
         )
-        orders = self.query_one("#orders")
-        orders.clear()
-        for row in message.orders:
-            when = order_when(row.scheduled_for, today)
-            orders.add_row(
-                row.order_no,
-                visit_type_label(row.visit_type),
-                narrow(row.customer),
-                narrow(row.address),
-                when,
-                key=str(row.order_id),
-            )
-        visits = self.query_one("#visits")
-        visits.clear()
-        for summary in message.visits:
-            visits.add_row(
-                narrow(
-                    " ".join(p for p in (summary.customer_no, summary.customer_name or "") if p)
-                ),
-                narrow(summary.address),
-                visit_type_label(summary.visit_type),
-                summary.started_at.astimezone().strftime("%m-%d %H:%M"),
-                str(summary.steps_saved),
-                key=str(summary.visit_id),
-            )
+        self._fill_tables()
+        self.call_after_refresh(self._painted.set)
         text = ""
         if not message.orders and not message.visits:
             text = _("No open work orders. Sync (F5) to fetch them, or start a visit (Ctrl+N).")
         self.query_one("#home-message", Static).update(text)
-        if message.visits:
-            visits.focus()
-        elif message.orders:
-            orders.focus()
+        if not self._focus_placed:  # the first time only: later loads keep the user's place
+            self._focus_placed = True
+            if message.visits:
+                self.query_one("#visits", DataTable).focus()
+            elif message.orders:
+                self.query_one("#orders", DataTable).focus()
+        if self._pending_open:  # Enter was pressed while the list was loading
+            self._pending_open = False
+            self.action_open_selected()
+
+    @staticmethod
+    def _headers(table: DataTable[Any]) -> list[str]:
+        return [column.label.plain for column in table.ordered_columns]
+
+    def on_resize(self) -> None:
+        if self.loaded:
+            self._fill_tables()
+
+    def _fill_tables(self) -> None:
+        """Both lists, their long columns (customer, address) cut to fit the width, so the
+        date and step columns stay on screen at 80 (and 60) columns."""
+        today = date.today()
+        orders: DataTable[Any] = self.query_one("#orders", DataTable)
+        cursor = orders.cursor_row
+        order_cells = [
+            [
+                row.order_no,
+                visit_type_label(row.visit_type),
+                narrow(row.customer),
+                narrow(row.address),
+                order_when(row.scheduled_for, today),
+            ]
+            for row in self._orders
+        ]
+        visit_cells = [
+            [
+                narrow(" ".join(p for p in (v.customer_no, v.customer_name or "") if p)),
+                narrow(v.address),
+                visit_type_label(v.visit_type),
+                v.started_at.astimezone().strftime("%m-%d %H:%M"),
+                self._steps.get(v.visit_id, "..."),
+            ]
+            for v in self._visits
+        ]
+        width = self.size.width - 4  # the body's padding and a scroll bar
+        orders.clear()
+        for row, cells in zip(
+            self._orders,
+            fit_columns(self._headers(orders), order_cells, width, (2, 3)),
+            strict=True,
+        ):
+            orders.add_row(*(Text(c) for c in cells), key=str(row.order_id))
+        if order_cells:
+            orders.move_cursor(row=min(cursor, len(order_cells) - 1))
+        visits: DataTable[Any] = self.query_one("#visits", DataTable)
+        cursor = visits.cursor_row
+        visits.clear()
+        for v, cells in zip(
+            self._visits,
+            fit_columns(self._headers(visits), visit_cells, width, (0, 1)),
+            strict=True,
+        ):
+            visits.add_row(*(Text(c) for c in cells), key=str(v.visit_id))
+        if visit_cells:
+            visits.move_cursor(row=min(cursor, len(visit_cells) - 1))
 
     @on(LoadFailed)
     def _failed(self, message: LoadFailed) -> None:
+        self._pending_open = False
+        # A first glance may have listed rows: nothing can be started without settings.
+        self.loaded = False
+        self._load_error = message.error
+        self._orders, self._visits = [], []
+        self.query_one("#orders", DataTable).clear()
+        self.query_one("#visits", DataTable).clear()
         self.query_one("#home-message", Static).update(message.error)
         self.query_one("#home-message", Static).set_classes("error-text")
 
     # -- actions ---------------------------------------------------------------------------
 
     def action_open_selected(self) -> None:
+        if not self.loaded and self._load_error:
+            return  # the problem is on the screen; nothing to open
+        if not self.loaded:
+            self._pending_open = True
+            self.query_one("#home-message", Static).update(
+                _("Loading the list; Enter will open the selected row as soon as it is shown.")
+            )
+            return
         focused: Any = self.focused
         if focused is not None and focused.id == "visits" and self._visits:
             self._resume(self._visits[focused.cursor_row].visit_id)

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, Label, OptionList, Static
+from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from fieldkit.diagnostics.present import as_written_line, clears_codes_text
@@ -18,6 +18,7 @@ from fieldkit.diagnostics.present import source_line as describe_source
 from fieldkit.i18n import _, get_language, pick
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.text import narrow
+from fieldkit.tui.widgets.footer import FieldFooter
 from fieldkit.tui.widgets.inputs import FieldInput
 from fieldkit.tui.widgets.status import StatusBar
 
@@ -116,6 +117,7 @@ class LookupScreen(FieldkitScreen):
 
     CSS_PATH = "lookup.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "app.help", "Help", id="app.help"),
         Binding("ctrl+f", "focus_search", "Search", id="lookup.search"),
         Binding("f7", "focus_cards", "Tool cards", id="lookup.cards"),
         Binding("escape", "app.pop_screen", "Back", id="lookup.back"),
@@ -145,12 +147,12 @@ class LookupScreen(FieldkitScreen):
         )
         with Horizontal(id="lookup-body"):
             with Vertical(id="lookup-left"):
-                yield OptionList(id="results")
+                yield OptionList(id="results", markup=False)
                 yield Label(_("Tool cards"), classes="heading")
-                yield OptionList(id="cards")
+                yield OptionList(id="cards", markup=False)
             with VerticalScroll(id="lookup-detail"):
                 yield Static(_("Loading the fault catalog..."), id="detail")
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         self.query_one("#search", FieldInput).focus()
@@ -201,8 +203,13 @@ class LookupScreen(FieldkitScreen):
         results.clear_options()
         for index, hit in enumerate(self._hits):
             entry = hit.entry
-            codes = " ".join(entry.codes[:2])
-            label = f"{codes} {_t(entry.symptom)}".strip()
+            codes = " ".join(dict.fromkeys(entry.codes[:2]))
+            device = narrow(catalog.device_of(entry).name(get_language()))
+            # Which device the hit is for: the same code means different things on
+            # different meters and boilers.
+            label = _("{entry} ({device})").format(
+                entry=f"{codes} {_t(entry.symptom)}".strip(), device=device
+            )
             results.add_option(Option(label, id=f"hit-{index}"))
         if self._hits:
             results.highlighted = 0

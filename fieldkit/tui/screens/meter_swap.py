@@ -16,12 +16,14 @@ from typing import Any, ClassVar
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from fieldkit.i18n import _
 from fieldkit.tui.keys import translate_bindings
+from fieldkit.tui.text import split_list
+from fieldkit.tui.widgets.footer import FieldFooter
 from fieldkit.tui.widgets.inputs import FieldInput
 
 SWAP_FIELDS = (
@@ -41,7 +43,7 @@ def swap_label(name: str) -> str:
     labels = {
         "old_meter_no": _("Old meter no."),
         "new_meter_no": _("New meter no. (required)"),
-        "seal_nos": _("Seal nos. (comma separated, required)"),
+        "seal_nos": _("Seal nos. (required; separate with , or 、)"),
         "old_meter_reading": _("Old meter reading (m3)"),
         "gas_used": _("Gas used (m3)"),
         "gas_remaining": _("Gas remaining (m3)"),
@@ -51,16 +53,12 @@ def swap_label(name: str) -> str:
     return labels[name]
 
 
-def split_list(raw: str) -> list[str]:
-    """A comma list typed with ASCII or full-width commas."""
-    return [item.strip() for item in raw.replace("，", ",").split(",") if item.strip()]
-
-
 class MeterSwapScreen(ModalScreen[bool]):
     """Ctrl+S records the swap; Esc leaves without saving. Dismisses True when saved."""
 
     CSS_PATH = "forms.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "app.help", "Help", id="app.help"),
         Binding("ctrl+s", "save", "Save swap", id="swap.save"),
         Binding("escape", "cancel", "Cancel", id="swap.cancel"),
     ]
@@ -72,7 +70,7 @@ class MeterSwapScreen(ModalScreen[bool]):
         self.old_meter_no = old_meter_no
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="swap-dialog"):
+        with VerticalScroll(id="swap-dialog"):
             yield Label(_("Meter replaced"), classes="heading")
             for name in SWAP_FIELDS:
                 with Horizontal(classes="form-row"):
@@ -81,7 +79,7 @@ class MeterSwapScreen(ModalScreen[bool]):
                         id=f"swap-{name}", type="number" if name in NUMBER_FIELDS else "text"
                     )
             yield Static("", id="swap-message", classes="error-text")
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         self.query_one("#swap-old_meter_no", FieldInput).value = self.old_meter_no

@@ -1,19 +1,60 @@
-"""Settings: language, technician, data folder, sync server. Saved to config.toml."""
+"""Settings: language, technician, data folder, sync server, device token. Saved to config.toml.
+
+The device token (``fk_…``, about 55 characters, given once by the back office) is never
+typed by hand: paste it into the masked field, or read it from a file, e.g. the one the
+admin wrote to a USB stick with ``fieldkit admin add-technician … > token.txt``.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Label, Select, Static
+from textual.widgets import Button, Label, Select, Static
 
 from fieldkit.i18n import _
 from fieldkit.tui.screens.base import FieldkitScreen
+from fieldkit.tui.widgets.footer import FieldFooter
 from fieldkit.tui.widgets.inputs import FieldInput
 from fieldkit.tui.widgets.status import StatusBar
+
+TOKEN_PATTERN = re.compile(r"fk_[0-9a-f]{8}_[A-Za-z0-9_-]{20,}")
+"""A device token as the back office issues it (fieldkit.sync.server.auth.issue_token)."""
+MAX_TOKEN_FILE = 64 * 1024
+
+
+class TokenFileError(ValueError):
+    """The token file cannot be used; the message says why (in the user's language)."""
+
+
+def token_from_file(path: Path) -> str:
+    """The device token written in ``path`` (found among other text, e.g. the whole output
+    of ``fieldkit admin add-technician``); a file holding only one word is taken as is."""
+    try:
+        if not path.is_file():
+            raise TokenFileError(_("No such file: {path}").format(path=path))
+        if path.stat().st_size > MAX_TOKEN_FILE:
+            raise TokenFileError(_("{path} is too large to be a token file.").format(path=path))
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise TokenFileError(
+            _("Cannot read {path}: {error}").format(path=path, error=exc.strerror or exc)
+        ) from exc
+    found = TOKEN_PATTERN.findall(text)
+    if len(set(found)) == 1:
+        return found[0]
+    if len(set(found)) > 1:
+        raise TokenFileError(
+            _("{path} holds several tokens; keep only yours in the file.").format(path=path)
+        )
+    words = text.split()
+    if len(words) == 1 and 16 <= len(words[0]) <= 200 and words[0].isprintable():
+        return words[0]
+    raise TokenFileError(_("No device token found in {path}.").format(path=path))
 
 
 class SettingsScreen(FieldkitScreen):
@@ -22,6 +63,9 @@ class SettingsScreen(FieldkitScreen):
     CSS_PATH = "settings.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", id="settings.save"),
+        Binding("ctrl+o", "read_token", "Token from file", id="settings.token_file"),
+        Binding("ctrl+t", "toggle_token", "Show token", id="settings.show_token"),
+        Binding("f1", "app.help", "Help", id="app.help"),
         Binding("escape", "app.pop_screen", "Back", id="settings.back"),
     ]
 
@@ -40,6 +84,17 @@ class SettingsScreen(FieldkitScreen):
             self._broken = str(exc)
             settings = Settings()
         yield StatusBar(_("Settings"))
+        # Above the form, so a problem or "saved" is seen whatever the form is scrolled to.
+        yield Static(
+            _("The settings file cannot be read, so it will not be changed here: {error}").format(
+                error=self._broken
+            )
+            if self._broken
+            else "",
+            id="settings-message",
+            classes="error-text" if self._broken else "",
+            markup=False,
+        )
         with VerticalScroll(id="settings-form"):
             yield Label(_("Language"))
             yield Select(
@@ -60,23 +115,30 @@ class SettingsScreen(FieldkitScreen):
             )
             yield Label(_("Sync server address"))
             yield FieldInput(settings.server_url or "", id="server-url")
+            yield Label(_("Device token (from the back office)"))
+            yield FieldInput(settings.token or "", password=True, id="token")
+            yield Static(
+                _(
+                    "Paste the token (Ctrl+V or the terminal's paste), or read it from a "
+                    "file, e.g. on a USB stick: type the file's path and press Ctrl+O."
+                ),
+                classes="hint",
+                markup=False,
+            )
+            yield Label(_("Token file"))
+            yield FieldInput(
+                placeholder=_("e.g. /media/usb/token.txt or E:\\token.txt"), id="token-file"
+            )
+            yield Button(_("Read token from file"), id="read-token", compact=True)
             yield Static(
                 _(
                     "Keys can be remapped in config.toml under [keymap], e.g. "
                     '"app.sync" = "f8". Binding ids are listed in docs/tui.md.'
                 ),
                 classes="hint",
+                markup=False,
             )
-            yield Static(
-                _(
-                    "The settings file cannot be read, so it will not be changed here: {error}"
-                ).format(error=self._broken)
-                if self._broken
-                else "",
-                id="settings-message",
-                classes="error-text" if self._broken else "",
-            )
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         self.query_one("#technician-id", FieldInput).focus()
@@ -97,6 +159,7 @@ class SettingsScreen(FieldkitScreen):
             "technician_name": value("#technician-name"),
             "data_dir": Path(data_dir).expanduser() if data_dir else None,
             "server_url": value("#server-url"),
+            "token": value("#token"),
         }
         message = self.query_one("#settings-message", Static)
         try:
@@ -113,6 +176,34 @@ class SettingsScreen(FieldkitScreen):
         message.set_classes("saved")
         message.update(_("Saved to {path}").format(path=path))
         self.fk_app.apply_settings(updated)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "read-token":
+            event.stop()
+            self.action_read_token()
+
+    def action_read_token(self) -> None:
+        """Fill the token field from the file named in the token-file field."""
+        message = self.query_one("#settings-message", Static)
+        raw = self.query_one("#token-file", FieldInput).value.strip().strip('"')
+        if not raw:
+            message.set_classes("error-text")
+            message.update(_("Type the path of the token file first."))
+            self.query_one("#token-file", FieldInput).focus()
+            return
+        try:
+            token = token_from_file(Path(raw).expanduser())
+        except TokenFileError as exc:
+            message.set_classes("error-text")
+            message.update(str(exc))
+            return
+        self.query_one("#token", FieldInput).value = token
+        message.set_classes("saved")
+        message.update(_("Token read from the file. Press Ctrl+S to save it."))
+
+    def action_toggle_token(self) -> None:
+        field = self.query_one("#token", FieldInput)
+        field.password = not field.password
 
 
 def _file_values(config_path: Path | None) -> dict[str, Any]:

@@ -8,13 +8,14 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from fieldkit.i18n import _
 from fieldkit.tui.keys import translate_bindings
+from fieldkit.tui.widgets.footer import FieldFooter
 from fieldkit.tui.widgets.progress import AsciiProgress
 
 
@@ -69,6 +70,7 @@ class SyncScreen(ModalScreen[None]):
 
     CSS_PATH = "sync.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "app.help", "Help", id="app.help"),
         Binding("f5", "start", "Sync now", id="sync.start"),
         Binding("escape", "close", "Close", id="sync.close"),
     ]
@@ -100,15 +102,17 @@ class SyncScreen(ModalScreen[None]):
         self._cancel = threading.Event()
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="sync-dialog"):
+        with VerticalScroll(id="sync-dialog"):
             yield Label(_("Sync with the back office"), classes="heading")
-            yield Static(_("Counting records waiting..."), id="sync-waiting")
+            yield Static(_("Counting records waiting..."), id="sync-waiting", markup=False)
             yield AsciiProgress(id="sync-progress")
-            yield Static("", id="sync-status")
+            yield Static("", id="sync-status", markup=False)
             yield Static(_("F5: sync now.  Esc: close."), classes="hint")
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
+        # The dialog takes the keys (and scrolls a long report on a small screen).
+        self.query_one("#sync-dialog", VerticalScroll).focus()
         self._count()
 
     @work(thread=True, exclusive=True, group="sync-count")

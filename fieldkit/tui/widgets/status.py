@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
@@ -29,10 +30,13 @@ class StatusBar(Static):
         super().__init__(id=id or "status-bar")
         self.set_reactive(StatusBar.heading, heading)
 
-    def render(self) -> str:
+    def render(self) -> Text:
         settings = getattr(self.app, "loaded_settings", None)
         tech = getattr(settings, "technician_id", None) or _("not set")
         parts = [self.heading, _("Technician: {id}").format(id=tech)]
+        banner = getattr(self.app, "banner", "")
+        if banner:
+            parts.insert(0, banner)
         if self.waiting is not None:
             parts.append(_("Waiting to sync: {n}").format(n=self.waiting))
-        return "  |  ".join(parts)
+        return Text("  |  ".join(parts))  # plain: an id may hold [brackets]

@@ -1,0 +1,74 @@
+"""A footer that always shows F1 (help) and Ctrl+Q (quit), and drops what does not fit.
+
+Textual's footer clips at the right edge, so on a narrow terminal the last keys (often
+"^q Quit") lose their labels or vanish. :class:`FieldFooter` lays the keys out compactly
+and, when they do not fit the width, leaves out the keys of least use (from the end of the
+list) but never the help key or quit; every key stays listed in the help overlay (F1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.cells import cell_len
+from textual.app import ComposeResult
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+ALWAYS_SHOWN = ("app.help", "app.quit")
+"""Binding ids the footer never leaves out."""
+
+
+Item = tuple[Any, str, str, bool]  # binding, key as shown, description, enabled
+
+
+def fitting(items: list[Item], width: int) -> list[Item]:
+    """The items to show in ``width`` cells, in their order: the ALWAYS_SHOWN ones, then
+    the others from the start of the list while they fit."""
+
+    def cost(item: Item) -> int:
+        _binding, key, description, _enabled = item
+        return cell_len(key) + (1 + cell_len(description) if description else 0) + 1
+
+    kept = {id(i) for i in items if i[0].id in ALWAYS_SHOWN}
+    used = sum(cost(i) for i in items if id(i) in kept)
+    for item in items:
+        if id(item) in kept:
+            continue
+        if used + cost(item) <= width:
+            kept.add(id(item))
+            used += cost(item)
+    return [i for i in items if id(i) in kept]
+
+
+class FieldFooter(Footer):
+    """A compact footer fitted to the terminal width (see the module docstring)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("compact", True)
+        kwargs.setdefault("show_command_palette", False)
+        super().__init__(**kwargs)
+        self._width = 0
+
+    def compose(self) -> ComposeResult:
+        if not self._bindings_ready:
+            return
+        seen: set[str] = set()
+        items: list[Item] = []
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if not binding.show or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            key = self.app.get_key_display(binding)
+            items.append((binding, key, binding.description, active.enabled))
+        width = self.size.width or self.app.size.width
+        self._width = width
+        for binding, key, description, enabled in fitting(items, width):
+            yield FooterKey(
+                binding.key, key, description, binding.action, disabled=not enabled
+            ).data_bind(compact=Footer.compact)
+
+    def on_resize(self) -> None:
+        if self.size.width != self._width:
+            self.refresh(recompose=True)
