@@ -25,20 +25,9 @@ from fieldkit.safety import HazardFacts, RunFacts, VisitFacts
 from fieldkit.safety.audit import audit
 from fieldkit.sync.schema import VisitPayload
 from fieldkit.sync.server.db import reading
-from fieldkit.sync.server.tables import Ts, metadata
+from fieldkit.sync.server.tables import visit_safety_flag
 
 MAX_LIMIT = 500
-
-visit_safety_flag = sa.Table(
-    "visit_safety_flag",
-    metadata,
-    sa.Column("id", sa.Uuid, primary_key=True),
-    sa.Column("visit_id", sa.Uuid, nullable=False, index=True),
-    sa.Column("kind", sa.Text, nullable=False),
-    sa.Column("detail", sa.Text, nullable=False),
-    sa.Column("flagged_at", Ts, nullable=False),
-    sa.Index("ix_visit_safety_flag_flagged_at_id", "flagged_at", "id"),
-)
 
 
 def visit_facts(payload: VisitPayload) -> VisitFacts:

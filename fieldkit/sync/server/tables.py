@@ -215,5 +215,15 @@ WORK_ORDER_COUNTER = "work_order"
 # The web console's tables share this metadata (one migration chain); see fieldkit.console.
 import fieldkit.console.tables  # noqa: E402, F401
 
-# The safety audit's table lives with its code (registered on this metadata on import).
-from fieldkit.sync.server import safety_flags as _safety_flags  # noqa: E402, F401
+
+# Visits the server's re-derived safety state flagged (issue 8; fieldkit.sync.server.safety_flags).
+visit_safety_flag = sa.Table(
+    "visit_safety_flag",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("visit_id", sa.Uuid, nullable=False, index=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("flagged_at", Ts, nullable=False),
+    sa.Index("ix_visit_safety_flag_flagged_at_id", "flagged_at", "id"),
+)
