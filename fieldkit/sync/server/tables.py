@@ -215,7 +215,6 @@ WORK_ORDER_COUNTER = "work_order"
 # The web console's tables share this metadata (one migration chain); see fieldkit.console.
 import fieldkit.console.tables  # noqa: E402, F401
 
-
 # Visits the server's re-derived safety state flagged (issue 8; fieldkit.sync.server.safety_flags).
 visit_safety_flag = sa.Table(
     "visit_safety_flag",
