@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from fieldkit.procedures.engine import RUN_STEP, EventKind
+from fieldkit.procedures.engine import RUN_STEP, EventKind, StepEvent
 from fieldkit.safety.facts import HazardFacts, VisitFacts
 from fieldkit.safety.rules import StepRole, step_role
 from fieldkit.safety.state import BlockerKind, derive
@@ -51,7 +51,11 @@ def audit(facts: VisitFacts, *, outcome: str | None = None) -> list[Violation]:
         if role == StepRole.NONE:
             continue
         before = VisitFacts(facts.visit_id, facts.runs, _open_at(facts.hazards, event.at))
-        state = derive(before, before=lambda e, i=index: position[e.event_id] < i)
+
+        def earlier(e: StepEvent, i: int = index) -> bool:
+            return position[e.event_id] < i
+
+        state = derive(before, before=earlier)
         blockers = state.blockers_for_step(procedure_id, event.step_id)
         if not blockers:
             continue
