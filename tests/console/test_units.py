@@ -76,5 +76,5 @@ def test_roles() -> None:
 
 def test_the_console_reads_its_own_catalog_first() -> None:
     zh = web.translator("zh")
-    assert zh("Unit") == "单元"  # another catalog has 单位 (a measurement's unit)
+    assert zh("Building unit") == "单元"  # not 单位 (a measurement's unit, another catalog)
     assert zh("Work orders") == "工单" and web.translator("en")("Work orders") == "Work orders"
