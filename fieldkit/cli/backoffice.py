@@ -411,7 +411,7 @@ def sync(
         fail(_("Error: --push-only and --pull-only cannot be used together"), 2)
     from fieldkit.config import ConfigError, load_settings
     from fieldkit.records.db import DatabaseError, open_database
-    from fieldkit.sync.client import SyncError, SyncProgress, sync_once
+    from fieldkit.sync.client import SyncError, SyncProgress, make_http_client, sync_once
 
     try:
         settings = load_settings(
@@ -421,8 +421,11 @@ def sync(
             ca_bundle=ca_bundle,
             db_url=db_url,
         )
+        # Server URL, token and CA bundle are checked before the database is touched:
+        # a wrong flag is named as such, not hidden behind a database message.
+        make_http_client(settings).close()
         database = open_database(settings.resolved_db_url(), create=settings.is_default_db())
-    except (ConfigError, DatabaseError) as exc:
+    except (ConfigError, DatabaseError, SyncError) as exc:
         fail(_("Error: {error}").format(error=exc))
 
     def progress(p: SyncProgress) -> None:

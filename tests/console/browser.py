@@ -21,8 +21,11 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
+    """Module-scoped on purpose: Playwright's sync API keeps an asyncio loop running in the
+    main thread while it is open, and every async (Textual pilot) test after it would fail
+    with "Runner.run() cannot be called from a running event loop"."""
     from playwright.sync_api import sync_playwright
 
     if shutil.which(CHROMIUM) is None:

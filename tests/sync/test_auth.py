@@ -57,7 +57,10 @@ def test_a_bad_token_tells_the_technician_in_chinese_what_to_do(
 
     from fieldkit.cli import cli
 
+    from fieldkit.records.db import open_database
+
     laptop_db = f"sqlite:///{(tmp_path / 'laptop.db').as_posix()}"
+    open_database(laptop_db).close()  # an existing laptop database: only the token is wrong
     args = ["sync", "--server", backoffice.url, "--token", "fk_nope_nope", "--db", laptop_db]
     result = CliRunner().invoke(cli, [*args, "--once", "--lang", "zh"])
     assert result.exit_code == 1
