@@ -24,6 +24,7 @@ from fieldkit.procedures.engine import StepEvent
 from fieldkit.safety import HazardFacts, RunFacts, VisitFacts
 from fieldkit.safety.audit import audit
 from fieldkit.sync.schema import VisitPayload
+from fieldkit.sync.server import bulk
 from fieldkit.sync.server.db import reading
 from fieldkit.sync.server.tables import visit_safety_flag
 
@@ -90,8 +91,7 @@ def flag_visits(conn: Connection, payloads: Iterable[VisitPayload]) -> int:
                     "flagged_at": now,
                 }
             )
-    if rows:
-        conn.execute(visit_safety_flag.insert(), rows)
+    bulk.insert_rows(conn, visit_safety_flag, rows)
     return len(rows)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from fieldkit.sync.schema import PushResult, VisitPayload, content_hash_of_dump, repeated_ids
-from fieldkit.sync.server import safety_flags
+from fieldkit.sync.server import bulk, safety_flags
 from fieldkit.sync.server import tables as t
 from fieldkit.sync.server.auth import Principal
 from fieldkit.sync.server.db import reading
@@ -183,18 +183,53 @@ def _rank(column: Any) -> Any:
     return sa.case({name: rank for name, rank in HAZARD_RANK.items()}, value=column, else_=-1)
 
 
+_HAZARD_COLUMNS = (
+    "id", "visit_id", "last_visit_id", "technician_id", "customer_no", "description", "level",
+    "status", "found_at", "deadline", "basis", "updated_at",
+)  # fmt: skip
+_RANK_SQL = "CASE {} WHEN 'pending' THEN 0 WHEN 'rechecking' THEN 1 WHEN 'fixed' THEN 2 ELSE -1 END"
+# The same upsert as the SQLAlchemy one below, with the rows as arrays (PostgreSQL).
+_HAZARD_UPSERT = (
+    bulk.insert_sql(t.hazard, _HAZARD_COLUMNS)
+    + " ON CONFLICT (customer_no, id) DO UPDATE SET status = EXCLUDED.status,"
+    " last_visit_id = EXCLUDED.last_visit_id, deadline = EXCLUDED.deadline,"
+    " updated_at = EXCLUDED.updated_at WHERE "
+    + _RANK_SQL.format("hazard.status")
+    + " < "
+    + _RANK_SQL.format("EXCLUDED.status")
+)
+_VISIT_COLUMNS = (
+    "id", "content_hash", "payload", "technician_id", "work_order_id", "visit_type", "outcome",
+    "customer_no", "started_at", "ended_at", "visit_date", "received_at",
+)  # fmt: skip
+_VISIT_INSERT = (
+    bulk.insert_sql(t.visit, _VISIT_COLUMNS) + " ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+
+
 def _write_children(conn: Connection, new: Sequence[_Prepared]) -> None:
-    """One statement (one round trip with executemany) per table."""
+    """One statement (one round trip) per table."""
     rows = child_rows(p.payload for p in new)
     safety_flags.flag_visits(conn, [p.payload for p in new])  # re-derived safety (issue 8)
     for name in ("procedure_run", "step_result", "measurement", "meter_swap", "follow_up"):
-        if rows[name]:
-            conn.execute(t.metadata.tables[name].insert(), rows[name])
+        bulk.insert_rows(conn, t.metadata.tables[name], rows[name])
     if rows["hazard"]:
         # A 复查 visit carries an earlier visit's hazard with its new status: the status
         # only moves forward (pending → rechecking → fixed), whatever order visits arrive in.
         # A hazard is keyed by (customer, id): a visit to another customer that reuses the
         # id makes a hazard of its own and never touches this one.
+        # One row per hazard (an original and its 复查 may share a batch): the most advanced
+        # status wins; sorted by key so concurrent batches lock hazards in the same order.
+        latest: dict[tuple[str, uuid.UUID], dict[str, Any]] = {}
+        for row in rows["hazard"]:
+            key = (row["customer_no"], row["id"])
+            seen = latest.get(key)
+            if seen is None or HAZARD_RANK[row["status"]] > HAZARD_RANK[seen["status"]]:
+                latest[key] = row
+        hazards = [latest[k] for k in sorted(latest)]
+        if conn.dialect.name == "postgresql":
+            bulk.execute_unnest(conn, t.hazard, _HAZARD_COLUMNS, hazards, _HAZARD_UPSERT)
+            return
         stmt = _insert(conn, t.hazard)
         stmt = stmt.on_conflict_do_update(
             index_elements=[t.hazard.c.customer_no, t.hazard.c.id],
@@ -206,15 +241,7 @@ def _write_children(conn: Connection, new: Sequence[_Prepared]) -> None:
             },
             where=_rank(t.hazard.c.status) < _rank(stmt.excluded.status),
         )
-        # One row per hazard (an original and its 复查 may share a batch): the most advanced
-        # status wins; sorted by key so concurrent batches lock hazards in the same order.
-        latest: dict[tuple[str, uuid.UUID], dict[str, Any]] = {}
-        for row in rows["hazard"]:
-            key = (row["customer_no"], row["id"])
-            seen = latest.get(key)
-            if seen is None or HAZARD_RANK[row["status"]] > HAZARD_RANK[seen["status"]]:
-                latest[key] = row
-        conn.execute(stmt, [latest[k] for k in sorted(latest)])
+        conn.execute(stmt, hazards)
 
 
 def _conflict(vid: uuid.UUID, received: str, stored: str) -> PushResult:
@@ -250,10 +277,14 @@ def _id_taken(vid: uuid.UUID, received: str) -> PushResult:
 def _store_group(conn: Connection, group: Sequence[_Prepared]) -> dict[uuid.UUID, PushResult]:
     """Insert the visits not yet on the server; classify the others. Caller commits."""
     results: dict[uuid.UUID, PushResult] = {}
-    stmt = _insert(conn, t.visit).on_conflict_do_nothing(index_elements=[t.visit.c.id])
-    inserted = {
-        row[0] for row in conn.execute(stmt.returning(t.visit.c.id), [p.row for p in group]).all()
-    }
+    if conn.dialect.name == "postgresql":  # one statement, the rows as arrays
+        found = bulk.execute_unnest(
+            conn, t.visit, _VISIT_COLUMNS, [p.row for p in group], _VISIT_INSERT
+        )
+    else:
+        stmt = _insert(conn, t.visit).on_conflict_do_nothing(index_elements=[t.visit.c.id])
+        found = conn.execute(stmt.returning(t.visit.c.id), [p.row for p in group])
+    inserted = {row[0] for row in found.all()}
     new = [p for p in group if p.payload.visit_id in inserted]
     if new:
         _write_children(conn, new)
