@@ -35,13 +35,12 @@ from fieldkit.sync.schema import (
     LongText,
     PushResult,
     RequiredText,
-    VisitBatch,
     VisitOutcome,
     VisitPayload,
     VisitType,
     WorkOrderPage,
 )
-from fieldkit.sync.server import auth, safety_flags, service
+from fieldkit.sync.server import auth, push_body, safety_flags, service
 from fieldkit.sync.server.db import ENV_DB, open_server_database, reading
 from fieldkit.sync.server.pages import DEFAULT_LIMIT, MAX_LIMIT, MAX_TOKEN, PageTokenError
 
@@ -317,12 +316,20 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
     def me(who: Who) -> dict[str, str]:
         return {"login": who.login, "role": who.role, "token_id": who.token_id}
 
-    @app.post(f"{API}/visits/batch", response_model=BatchResult)
-    async def push_batch(batch: VisitBatch, who: Who) -> BatchResult:
-        """Push many visits: each is ``stored``, ``duplicate`` (same content already
-        there), ``conflict`` (different content under the same id: kept, not overwritten)
-        or ``rejected`` (with the reason)."""
-        results = await run_in_threadpool(service.store_visits, engine, who, batch.visits)
+    def _push(body: bytes, content_type: str | None, who: auth.Principal) -> list[PushResult]:
+        batch = push_body.parse_batch(body, content_type)
+        return service.store_visits(engine, who, batch.visits)
+
+    @app.post(
+        f"{API}/visits/batch", response_model=BatchResult, openapi_extra=push_body.REQUEST_BODY
+    )
+    async def push_batch(request: Request, who: Who) -> BatchResult:
+        """Push many visits (a ``VisitBatch``): each is ``stored``, ``duplicate`` (same
+        content already there), ``conflict`` (different content under the same id: kept,
+        not overwritten) or ``rejected`` (with the reason)."""
+        body = await request.body()  # validated off the event loop, from the bytes
+        content_type = request.headers.get("content-type")
+        results = await run_in_threadpool(_push, body, content_type, who)
         return BatchResult(results=results)
 
     @app.put(
@@ -499,6 +506,7 @@ def create_app(db_url: str | None = None, *, max_body: int = DEFAULT_MAX_BODY) -
     from fieldkit.console import mount_console  # the staff web console under /console
 
     mount_console(app, engine)
+    push_body.document(app)
     return Gate(app, engine, max_body, ANONYMOUS_MAX_BODY)  # type: ignore[return-value]
 
 
