@@ -70,7 +70,7 @@ visit = sa.Table(
     sa.Column("id", sa.Uuid, primary_key=True),
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("payload", Json, nullable=False),
-    sa.Column("technician_id", sa.String(200), nullable=False, index=True),
+    sa.Column("technician_id", sa.String(200), nullable=False),  # ix_visit_technician_page
     sa.Column("work_order_id", sa.Uuid, nullable=True, index=True),
     sa.Column("visit_type", sa.String(32), nullable=False),
     sa.Column("outcome", sa.String(32), nullable=False, index=True),
@@ -86,7 +86,7 @@ visit = sa.Table(
 procedure_run = sa.Table(
     "procedure_run",
     metadata,
-    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), primary_key=True, index=True),
+    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), primary_key=True),
     sa.Column("id", sa.Uuid, primary_key=True),  # unique within its visit only
     sa.Column("procedure_id", sa.String(200), nullable=False),
     sa.Column("procedure_version", sa.Integer, nullable=False),
@@ -98,7 +98,7 @@ procedure_run = sa.Table(
 step_result = sa.Table(
     "step_result",
     metadata,
-    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), primary_key=True, index=True),
+    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), primary_key=True),
     sa.Column("id", sa.Uuid, primary_key=True),  # unique within its visit only
     sa.Column("run_id", sa.Uuid, nullable=False),
     sa.Column("step_id", sa.String(200), nullable=False),
@@ -112,7 +112,7 @@ step_result = sa.Table(
 measurement = sa.Table(
     "measurement",
     metadata,
-    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), primary_key=True, index=True),
+    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), primary_key=True),
     sa.Column("id", sa.Uuid, primary_key=True),  # unique within its visit only
     sa.Column("run_id", sa.Uuid, nullable=False),
     sa.Column("step_id", sa.String(200), nullable=False),
@@ -125,7 +125,7 @@ measurement = sa.Table(
 meter_swap = sa.Table(
     "meter_swap",
     metadata,
-    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), primary_key=True, index=True),
+    sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), primary_key=True),
     sa.Column("id", sa.Uuid, primary_key=True),  # unique within its visit only
     sa.Column("customer_no", sa.String(200), nullable=False, index=True),
     sa.Column("old_meter_no", sa.String(200), nullable=False, index=True),
@@ -144,7 +144,7 @@ hazard = sa.Table(
     metadata,
     # A hazard belongs to a customer's premises: its id is unique for that customer only,
     # so a visit elsewhere can never change it.
-    sa.Column("customer_no", sa.String(200), primary_key=True, index=True),
+    sa.Column("customer_no", sa.String(200), primary_key=True),
     sa.Column("id", sa.Uuid, primary_key=True),
     sa.Column("visit_id", sa.Uuid, nullable=False, index=True),  # first reported in
     sa.Column("last_visit_id", sa.Uuid, nullable=False),  # latest status came from
