@@ -634,9 +634,19 @@ def main() -> int:
     parts = [
         ("push", bench_push, f"ratio ≥ {TARGET_RATIO:.2f}", lambda v: v >= TARGET_RATIO),
         ("pull", bench_pull, f"ratio ≥ {TARGET_RATIO:.2f}", lambda v: v >= TARGET_RATIO),
-        ("concurrent", bench_concurrent, f"p99 ≤ {P99_TARGET_S:.0f} s", lambda v: v <= P99_TARGET_S),
+        (
+            "concurrent",
+            bench_concurrent,
+            f"p99 ≤ {P99_TARGET_S:.0f} s",
+            lambda v: v <= P99_TARGET_S,
+        ),
         ("lists", bench_lists, f"p95 ≤ {LIST_TARGET_MS:.0f} ms", lambda v: v <= LIST_TARGET_MS),
-        ("memory", bench_client_memory, f"peak ratio ≤ {MEMORY_TARGET:.1f}", lambda v: v <= MEMORY_TARGET),
+        (
+            "memory",
+            bench_client_memory,
+            f"peak ratio ≤ {MEMORY_TARGET:.1f}",
+            lambda v: v <= MEMORY_TARGET,
+        ),
     ]
     summary = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -400,8 +400,17 @@ def _canonical_number(value: float) -> int | float:
     return value
 
 
+_LEAVES = (str, int, bool, type(None))  # exact types (a dumped payload holds no subclasses)
+
+
 def _canonical_value(value: Any) -> Any:
     # Recursion is bounded: the schema limits free-form JSON to MAX_JSON_DEPTH levels.
+    # Exact type checks, leaves skipped without a call: this runs for every pushed visit.
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) in _LEAVES else _canonical_value(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _LEAVES else _canonical_value(v) for v in value]
     if isinstance(value, float):
         return _canonical_number(value)
     if isinstance(value, dict):

@@ -27,7 +27,7 @@ def _dumps(value: Any) -> str:
 @lru_cache(maxsize=64)
 def _casts(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, tuple[bool, ...]]:
     """``unnest(%b::uuid[], …)`` (binary parameters) for these columns, and which of them hold JSON."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    dialect = postgresql.dialect()
     parts, is_json = [], []
     for name in columns:
         pg_type = table.c[name].type.dialect_impl(dialect)
@@ -36,7 +36,9 @@ def _casts(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, tuple[bool, 
     return f"unnest({', '.join(parts)})", tuple(is_json)
 
 
-def _arrays(rows: Sequence[dict[str, Any]], columns: tuple[str, ...], is_json: tuple[bool, ...]):  # type: ignore[no-untyped-def]
+def _arrays(
+    rows: Sequence[dict[str, Any]], columns: tuple[str, ...], is_json: tuple[bool, ...]
+) -> tuple[list[Any], ...]:
     from psycopg.types.json import Jsonb
 
     arrays: list[list[Any]] = []
