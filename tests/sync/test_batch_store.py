@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from fieldkit.records.repo import VisitRepository
+from fieldkit.sync.client import SyncProgress, sync_once
 from fieldkit.sync.schema import VisitPayload
 from fieldkit.sync.server import service
 from fieldkit.sync.server import tables as t
@@ -146,3 +147,29 @@ def httpx_get_json(office: Backoffice, path: str) -> dict[str, Any]:
         r = http.get(path)
     assert r.status_code == 200, r.text[:200]
     return r.json()
+
+
+def test_the_client_sizes_batches_by_the_servers_response_time(
+    backoffice: Backoffice, laptop
+) -> None:
+    """A batch answered slower than ``target_seconds`` halves the next one (here every
+    batch is "slow"); all visits still arrive exactly once."""
+    for n in range(15):
+        close_visit(laptop, customer_no=f"SIZE-{n}", when=T0 + timedelta(minutes=n), steps=2)
+    confirmed: list[int] = []
+
+    def progress(p: SyncProgress) -> None:
+        if p.phase == "push" and p.pushed and (not confirmed or p.pushed != confirmed[-1]):
+            confirmed.append(p.pushed)
+
+    report = sync_once(
+        backoffice.settings("T001"),
+        laptop,
+        progress,
+        batch_size=8,
+        target_seconds=1e-9,
+        pull=False,
+    )
+    assert report.failed is None and report.pushed == 15 and report.waiting == 0
+    sizes = [b - a for a, b in zip([0, *confirmed], confirmed, strict=False)]
+    assert sizes == [8, 4, 2, 1], sizes
