@@ -53,6 +53,12 @@ def visit(engine: Engine, visit_id: uuid.UUID) -> dict[str, Any]:
                     t.work_order.c.id == row.work_order_id
                 )
             ).first()
+        flags = conn.execute(
+            sa.select(t.visit_safety_flag)
+            .where(t.visit_safety_flag.c.visit_id == visit_id)
+            .order_by(t.visit_safety_flag.c.flagged_at, t.visit_safety_flag.c.id)
+            .limit(MAX_RELATED)
+        ).all()
         others = conn.execute(
             sa.select(v.c.id, v.c.started_at, v.c.visit_type, v.c.outcome, v.c.technician_id)
             .where(v.c.customer_no == row.customer_no, v.c.id != visit_id)
@@ -72,6 +78,7 @@ def visit(engine: Engine, visit_id: uuid.UUID) -> dict[str, Any]:
         "cases": cases,
         "order": order,
         "others": others,
+        "flags": flags,
     }
 
 

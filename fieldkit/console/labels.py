@@ -72,6 +72,14 @@ LABELS: dict[str, dict[str, str]] = {
         "complaint.closed": "Complaint closed",
         "export": "List downloaded",
         "handover.pdf": "Handover form downloaded",
+        "hazard.status": "Hazard status changed",
+    },
+    "flag_kind": {
+        "gas_in_after_refusal": "Gas-in after a refusal",
+        "ignition_without_gates": "Ignition without its gates",
+        "local_override": "Work under a local procedure override",
+        "completed_while_blocked": "Closed as completed while blocked",
+        "audit_failed": "Safety re-derivation failed",
     },
     "role": {
         "admin": "Administrator",
@@ -90,6 +98,7 @@ COLUMN_KIND = {
     "stage": "stage",
     "channel": "channel",
     "action": "action",
+    "kind": "flag_kind",
 }
 
 

@@ -15,6 +15,7 @@ from fieldkit.console import actions, details, filters, lists, roles, sessions, 
 from fieldkit.console.audit import record
 from fieldkit.console.errors import UserError
 from fieldkit.console.export import cell, csv_chunks, xlsx_bytes
+from fieldkit.console.flags import explain
 from fieldkit.console.labels import COLUMN_KIND, label
 from fieldkit.console.paging import DEFAULT_SIZE, MAX_SIZE
 from fieldkit.console.web import (
@@ -97,7 +98,7 @@ def _list(
     params = dict(c.request.query_params)
     if default_status is not None and "status" not in params:
         params["status"] = default_status
-    f = filters.parse(params, spec.statuses)
+    f = filters.parse(params, spec.statuses, spec.kinds)
     fmt = params.get("format")
     if fmt in ("csv", "xlsx"):
         return _export(c, spec, f, fmt)
@@ -313,7 +314,13 @@ def visit(c: C, visit_id: uuid.UUID) -> Response:
     d = details.visit(c.engine, visit_id)
     image = ((d["p"].get("signature") or {}).get("image_png_base64") or "").strip()
     src = f"data:image/png;base64,{image}" if image and BASE64.fullmatch(image) else None
-    return c.render("visit.html", d=d, signature_src=src, **COMMON)
+    return c.render(
+        "visit.html",
+        d=d,
+        signature_src=src,
+        flag_reason=lambda kind, detail: explain(kind, detail, c._, c.config.tz),
+        **COMMON,
+    )
 
 
 @router.get("/visits/{visit_id}/handover.pdf")
@@ -324,6 +331,11 @@ def visit_handover_pdf(c: C, visit_id: uuid.UUID) -> Response:
         record(conn, c.staff.username, "handover.pdf", str(visit_id), {})
     headers = {**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
     return Response(pdf, media_type="application/pdf", headers=headers)
+
+
+@router.get("/safety")
+def safety(c: C) -> Response:
+    return _list(c, lists.SAFETY, "safety.view", "safety.html")
 
 
 @router.get("/hazards")
