@@ -104,8 +104,11 @@ def _list(
         return _export(c, spec, f, fmt)
     if fmt:
         raise UserError("{field}: unknown value {value}", field="format", value=fmt[:20])
-    page = lists.page(c.engine, spec, f, c.scope(), params.get("after"), _size(c))
+    size = _size(c)
+    page = lists.page(c.engine, spec, f, c.scope(), params.get("after"), size)
     query = f.query_items()
+    if size != DEFAULT_SIZE:  # the next page keeps the reader's page size
+        query.append(("size", str(size)))
     if default_status is not None and not f.status:
         query.append(("status", ""))
     return c.render(
