@@ -25,6 +25,11 @@ LABELS: dict[str, dict[str, str]] = {
         "rechecking": "Rechecking",
         "fixed": "Fixed",
     },
+    "hazard_action": {
+        "notified": "Customer notified",
+        "rechecking": "Rechecking",
+        "fixed": "Fixed",
+    },
     "level": {"major": "Major", "general": "General"},
     "follow_up_status": {
         "pending": "Not yet called",
@@ -73,6 +78,7 @@ LABELS: dict[str, dict[str, str]] = {
         "export": "List downloaded",
         "handover.pdf": "Handover form downloaded",
         "hazard.status": "Hazard status changed",
+        "hazard.notified": "Customer notified of a hazard",
     },
     "flag_kind": {
         "gas_in_after_refusal": "Gas-in after a refusal",

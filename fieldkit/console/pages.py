@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from fieldkit.console import actions, details, filters, lists, roles, sessions, staff
+from fieldkit.console import actions, details, filters, hazards, lists, roles, sessions, staff
 from fieldkit.console.audit import record
 from fieldkit.console.errors import UserError
 from fieldkit.console.export import cell, csv_chunks, xlsx_bytes
@@ -342,14 +342,22 @@ def safety(c: C) -> Response:
 
 
 @router.get("/hazards")
-def hazards(c: C) -> Response:
+def hazard_list(c: C) -> Response:
     return _list(c, lists.HAZARDS, "hazards.view", "hazards.html", default_status="open")
 
 
 @router.get("/hazards/{hazard_id}")
-def hazard(c: C, hazard_id: uuid.UUID) -> Response:
+def hazard(c: C, hazard_id: uuid.UUID, customer_no: str = "") -> Response:
     c.require("hazards.view")
-    return c.render("hazard.html", d=details.hazard(c.engine, hazard_id), **COMMON)
+    d = hazards.detail(c.engine, hazard_id, customer_no.strip()[:200] or None)
+    return c.render("hazard.html", d=d, **COMMON)
+
+
+@router.post("/hazards/{hazard_id}/status")
+def hazard_advance(c: C, hazard_id: uuid.UUID, fields: Form) -> Response:
+    c.require("hazards.edit")
+    customer_no, _id = hazards.advance(c.engine, c.staff, hazard_id, fields)
+    return c.redirect(f"/hazards/{hazard_id}", customer_no=customer_no)
 
 
 # ------------------------------------------------------------------------ customer service
