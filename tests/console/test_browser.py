@@ -210,6 +210,14 @@ def test_dispatch_sync_review_follow_up_and_complaint(
     hazards = sup.inner_text("#list tbody")
     assert "软管老化" in hazards and "已逾期" in hazards  # deadline 2026-11-25 has passed
     sup.screenshot(path=str(shots / "hazards.png"), full_page=True)
+    # the supervisor confirms the rectification from the back office, with a note
+    _submit(sup, "#list tbody a:text-is('软管老化')")
+    sup.select_option("#action", "fixed")
+    sup.fill("#note", "用户已更换软管，照片已核实")
+    _submit(sup, "#hazard-action button[type=submit]")
+    assert sup.inner_text("#hazard-status") == "已整改"
+    assert "用户已更换软管" in sup.inner_text("ol.trail")
+    sup.screenshot(path=str(shots / "hazard.png"), full_page=True)
 
     # --- downloads: CSV and XLSX of the visits list
     with sup.expect_download() as info:
@@ -331,7 +339,9 @@ def test_a_flagged_visit_in_the_safety_audit(
     sup.select_option("select[name=kind]", "ignition_without_gates")
     _submit(sup, "form.filters button[type=submit]")
     assert "kind=ignition_without_gates" in sup.url
-    row = sup.locator("#list tbody tr", has_text="未满足前置条件即点火")
+    assert sup.locator("#list tbody tr").count() >= 1
+    assert all("未满足前置条件即点火" in r for r in sup.locator("#list tbody tr").all_inner_texts())
+    row = sup.locator("#list tbody tr", has=sup.locator(f"a[href='/console/visits/{visit_id}']"))
     assert row.count() == 1
     assert "未完成置换放散" in row.inner_text() and "T001" in row.inner_text()
     sup.screenshot(path=str(shots / "safety.png"), full_page=True)
