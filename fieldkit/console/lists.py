@@ -472,6 +472,7 @@ SAFETY = ListSpec(
     row=lambda r, s: {
         **r._mapping,
         **_customer(r),
+        "flagged": True,
         "reason": explain(r.kind, r.detail, s.translate, s.tz),
     },
 )

@@ -75,7 +75,9 @@ def test_the_safety_audit_lists_pushed_visits_the_server_flagged(
     assert str(override) in dict(only)
     assert all("按本地规程覆盖作业" in text for _v, text in only)
     mine = _rows(sup.get("/console/safety", params={"technician": "T002"}).text)
-    assert [v for v, _text in mine] == [str(override)]
+    assert str(override) in dict(mine) and not {str(v) for v in ignitions} & set(dict(mine))
+    both = {"technician": "T002", "kind": "local_override"}
+    assert [v for v, _ in _rows(sup.get("/console/safety", params=both).text)] == [str(override)]
     assert [v for v, _ in _rows(sup.get(f"/console/safety?q={override_customer}").text)] == [
         str(override)
     ]
@@ -106,7 +108,7 @@ def test_the_safety_audit_lists_pushed_visits_the_server_flagged(
     assert table[0][:3] == ["标记时间", "标记", "标记原因"]
     assert {customers[v] for v in ignitions} <= {r[5] for r in table[1:]}
     assert all(r[1] == "未满足前置条件即点火" and "未完成置换放散" in r[2] for r in table[1:])
-    xlsx = sup.get("/console/safety", params={"technician": "T002", "format": "xlsx"})
+    xlsx = sup.get("/console/safety", params={**both, "format": "xlsx"})
     (tmp_path / "safety.xlsx").write_bytes(xlsx.content)
     sheet = load_workbook(tmp_path / "safety.xlsx", read_only=True).active
     values = [list(r) for r in sheet.iter_rows(values_only=True)]
@@ -120,7 +122,7 @@ def test_the_safety_audit_lists_pushed_visits_the_server_flagged(
 
     # English on request
     sup.cookies.set("fk_console_lang", "en", path="/console")
-    english = sup.get("/console/safety", params={"technician": "T002"}).text
+    english = sup.get("/console/safety", params=both).text
     assert "Work under a local procedure override" in english and "Safety audit" in english
 
 
