@@ -227,11 +227,6 @@ def home(c: C) -> Response:
 
 
 # ------------------------------------------------------------------------------ dispatch
-@router.get("/work-orders")
-def work_orders(c: C) -> Response:
-    return _list(c, lists.WORK_ORDERS, "work_orders.view", "work_orders.html")
-
-
 @router.get("/work-orders/new")
 def work_order_new(c: C) -> Response:
     c.require("work_orders.edit")
@@ -273,11 +268,6 @@ def work_order_cancel(c: C, ref: str, fields: Form) -> Response:
 
 
 # ---------------------------------------------------------------------------- technicians
-@router.get("/technicians")
-def technicians(c: C) -> Response:
-    return _list(c, lists.TECHNICIANS, "technicians.view", "technicians.html")
-
-
 @router.post("/technicians")
 def technician_enrol(c: C, fields: Form) -> Response:
     c.require("technicians.edit")
@@ -306,11 +296,6 @@ def technician_revoke(c: C, login: str, token_id: str, fields: Form) -> Response
 
 
 # ---------------------------------------------------------------------------------- visits
-@router.get("/visits")
-def visits(c: C) -> Response:
-    return _list(c, lists.VISITS, "visits.view", "visits.html")
-
-
 @router.get("/visits/{visit_id}")
 def visit(c: C, visit_id: uuid.UUID) -> Response:
     c.require("visit.review")
@@ -336,16 +321,6 @@ def visit_handover_pdf(c: C, visit_id: uuid.UUID) -> Response:
     return Response(pdf, media_type="application/pdf", headers=headers)
 
 
-@router.get("/safety")
-def safety(c: C) -> Response:
-    return _list(c, lists.SAFETY, "safety.view", "safety.html")
-
-
-@router.get("/hazards")
-def hazard_list(c: C) -> Response:
-    return _list(c, lists.HAZARDS, "hazards.view", "hazards.html", default_status="open")
-
-
 @router.get("/hazards/{hazard_id}")
 def hazard(c: C, hazard_id: uuid.UUID, customer_no: str = "") -> Response:
     c.require("hazards.view")
@@ -361,11 +336,6 @@ def hazard_advance(c: C, hazard_id: uuid.UUID, fields: Form) -> Response:
 
 
 # ------------------------------------------------------------------------ customer service
-@router.get("/follow-ups")
-def follow_ups(c: C) -> Response:
-    return _list(c, lists.FOLLOW_UPS, "follow_ups.view", "follow_ups.html")
-
-
 @router.post("/follow-ups/{visit_id}/calls")
 def follow_up_call(c: C, visit_id: uuid.UUID, fields: Form) -> Response:
     c.require("follow_ups.edit")
@@ -373,11 +343,6 @@ def follow_up_call(c: C, visit_id: uuid.UUID, fields: Form) -> Response:
     if case_id is not None:
         return c.redirect(f"/complaints/{case_id}")
     return c.redirect("/follow-ups", status=fields.get("back_status") or None)
-
-
-@router.get("/complaints")
-def complaints(c: C) -> Response:
-    return _list(c, lists.COMPLAINTS, "complaints.view", "complaints.html", default_status="open")
 
 
 @router.get("/complaints/new")
@@ -413,10 +378,32 @@ def complaint_advance(c: C, case_id: uuid.UUID, fields: Form) -> Response:
     return c.redirect(f"/complaints/{case_id}")
 
 
-# ----------------------------------------------------------------------------------- audit
-@router.get("/audit")
-def audit(c: C) -> Response:
-    return _list(c, lists.AUDIT, "audit.view", "audit.html")
+# ------------------------------------------------------------------------------- the lists
+# Each list page: (address, list, permission, status shown when none is chosen). The
+# template is the list's name; the page, its filters, pages and exports are all _list's.
+LIST_PAGES: tuple[tuple[str, lists.ListSpec, str, str | None], ...] = (
+    ("/work-orders", lists.WORK_ORDERS, "work_orders.view", None),
+    ("/technicians", lists.TECHNICIANS, "technicians.view", None),
+    ("/visits", lists.VISITS, "visits.view", None),
+    ("/safety", lists.SAFETY, "safety.view", None),
+    ("/hazards", lists.HAZARDS, "hazards.view", "open"),
+    ("/follow-ups", lists.FOLLOW_UPS, "follow_ups.view", None),
+    ("/complaints", lists.COMPLAINTS, "complaints.view", "open"),
+    ("/audit", lists.AUDIT, "audit.view", None),
+)
+
+
+def _list_page(spec: lists.ListSpec, permission: str, default_status: str | None) -> Any:
+    def page(c: C) -> Response:
+        return _list(c, spec, permission, f"{spec.name}.html", default_status)
+
+    return page
+
+
+for _path, _spec, _permission, _default in LIST_PAGES:
+    router.add_api_route(
+        _path, _list_page(_spec, _permission, _default), methods=["GET"], name=_spec.name
+    )
 
 
 @router.get("/{rest:path}")
