@@ -128,6 +128,14 @@ hazard_event = sa.Table(
 # Keyset pagination of the server's lists: (sort key, id) in one index each.
 sa.Index("ix_console_visit_started_at_id", t.visit.c.started_at, t.visit.c.id)
 sa.Index("ix_console_hazard_found_at_id", t.hazard.c.found_at, t.hazard.c.id)
+# A technician's hazards, newest first: bounded by that technician's hazards even when few
+# (or none) of them match the status filter (migration 0005_console_hazard_events).
+sa.Index(
+    "ix_console_hazard_technician_found",
+    t.hazard.c.technician_id,
+    t.hazard.c.found_at,
+    t.hazard.c.id,
+)
 sa.Index("ix_console_follow_up_due_visit", t.follow_up.c.due_date, t.follow_up.c.visit_id)
 # The follow-ups still to call are few among millions of done ones.
 sa.Index(

@@ -1,4 +1,5 @@
-"""console: hazard_event (back-office hazard status changes and notices, with notes)
+"""console: hazard_event (back-office hazard status changes and notices, with notes) and
+the index paging a technician's hazards
 
 Revision ID: 0005_console_hazard_events
 Revises: 0004_safety_flags
@@ -33,8 +34,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_hazard_event_hazard_at", "hazard_event", ["customer_no", "hazard_id", "at"]
     )
+    op.create_index(
+        "ix_console_hazard_technician_found", "hazard", ["technician_id", "found_at", "id"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_console_hazard_technician_found", table_name="hazard")
     op.drop_index("ix_hazard_event_hazard_at", table_name="hazard_event")
     op.drop_table("hazard_event")
