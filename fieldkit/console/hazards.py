@@ -142,6 +142,9 @@ def advance(
                 new=action,
             )
         target = row.status if action == "notified" else action
+        values: dict[str, Any] = {"status": target, "updated_at": now}
+        if target == "fixed" and "fixed_at" in h.c:  # the fix time, once the server keeps it
+            values["fixed_at"] = now
         if target != row.status:
             # Only from the status just read: a push that moved it meanwhile wins, and
             # this change is refused rather than applied over it.
@@ -152,7 +155,7 @@ def advance(
                     h.c.id == hazard_id,
                     h.c.status == row.status,
                 )
-                .values(status=target, updated_at=now)
+                .values(**values)
             ).rowcount
             if changed != 1:
                 raise UserError(
