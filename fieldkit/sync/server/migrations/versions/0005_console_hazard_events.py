@@ -31,9 +31,7 @@ def upgrade() -> None:
         sa.Column("note", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(
-        "ix_hazard_event_hazard_at", "hazard_event", ["customer_no", "hazard_id", "at"]
-    )
+    op.create_index("ix_hazard_event_hazard_at", "hazard_event", ["customer_no", "hazard_id", "at"])
     op.create_index(
         "ix_console_hazard_technician_found", "hazard", ["technician_id", "found_at", "id"]
     )
