@@ -466,7 +466,9 @@ SAFETY = ListSpec(
     kinds=FLAG_KINDS,
     select=lambda: sa.select(FLAG, *VISIT_COLUMNS).join(V, V.c.id == FLAG.c.visit_id),
     filters=(
-        on_days(V.c.started_at),
+        # Like every list, dates filter the sort key (here: when the server flagged the
+        # visit, i.e. received it), which its index serves at any scale.
+        on_days(FLAG.c.flagged_at),
         equal("technician", V.c.technician_id),
         equal("kind", FLAG.c.kind),
         equal("q", V.c.customer_no),

@@ -8,7 +8,9 @@ import csv
 import io
 import re
 import uuid
+from datetime import UTC, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from openpyxl import load_workbook
@@ -22,6 +24,7 @@ from tests.console.flagged import ignition_without_purge, purge_under_override
 
 ROW = re.compile(r'<tr class="flagged">(.*?)</tr>', re.S)
 LINK = re.compile(r'href="/console/visits/([0-9a-f-]{36})"')
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEXT = re.compile(r'<a rel="next" href="([^"]+)"')
 
 
@@ -70,7 +73,7 @@ def test_the_safety_audit_lists_pushed_visits_the_server_flagged(
         assert customers[visit_id] in text and "T001" in text
     assert "按本地规程覆盖作业" in rows[str(override)] and "李工（技术科）" in rows[str(override)]
 
-    # filters: flag kind, technician, customer, date range (the visits were on 2026-03-02)
+    # filters: flag kind, technician, customer, date range (of the flag, in Asia/Shanghai)
     only = _rows(sup.get("/console/safety", params={"kind": "local_override"}).text)
     assert str(override) in dict(only)
     assert all("按本地规程覆盖作业" in text for _v, text in only)
@@ -81,11 +84,18 @@ def test_the_safety_audit_lists_pushed_visits_the_server_flagged(
     assert [v for v, _ in _rows(sup.get(f"/console/safety?q={override_customer}").text)] == [
         str(override)
     ]
-    day = {"date_from": "2026-03-02", "date_to": "2026-03-02", "technician": "T001"}
+    with console.engine.connect() as conn:
+        flagged = conn.execute(
+            sa.select(sa.func.min(t.visit_safety_flag.c.flagged_at)).where(
+                t.visit_safety_flag.c.visit_id.in_(ignitions)
+            )
+        ).scalar_one()
+    shanghai = (flagged.replace(tzinfo=flagged.tzinfo or UTC)).astimezone(SHANGHAI).date()
+    day = {"date_from": str(shanghai), "date_to": str(shanghai), "technician": "T001"}
     assert {str(v) for v in ignitions} <= {
         v for v, _ in _rows(sup.get("/console/safety", params=day).text)
     }
-    before = {"date_to": "2026-03-01", "technician": "T001"}
+    before = {"date_to": str(shanghai - timedelta(days=1)), "technician": "T001"}
     assert _rows(sup.get("/console/safety", params=before).text) == []
     bad = sup.get("/console/safety", params={"kind": "exploded"})
     assert bad.status_code == 400 and "未知" in bad.text
