@@ -36,10 +36,11 @@ from fieldkit.procedures.models import (
     Procedure,
     TimerStep,
 )
-from fieldkit.records.db import open_database
+from fieldkit.records.db import Database, open_database
 from fieldkit.records.models import VisitOutcome
+from fieldkit.records.models import metadata as records_metadata
 from fieldkit.records.repo import VisitRepository
-from fieldkit.safety import BlockerKind, derive
+from fieldkit.safety import BlockerKind, VisitFacts, derive
 from fieldkit.safety.audit import ViolationKind, audit
 from fieldkit.safety.rules import PURGE_PROCEDURES
 from fieldkit.session import ProcedureError, RunView, SafetyBlocked, VisitSession
@@ -73,33 +74,54 @@ class TickClock:
         return self.now
 
 
+def _shared_database() -> tuple[Database, uuid.UUID]:
+    """One in-memory database, migrated once, with one open visit (a migration per example
+    would dominate the run); each example starts from that visit with nothing in it."""
+    database = open_database("sqlite://")
+    with database.engine.connect() as conn:  # in memory: every session uses this connection
+        assert conn.exec_driver_sql("PRAGMA database_list").fetchone()[2] == ""
+    repo = VisitRepository(database, clock=TickClock())
+    customer = repo.upsert_customer("H-00000001", name="张三")
+    visit = repo.start_visit(customer_id=customer.id, technician_id="T001", visit_type="ignition")
+    return database, visit.id
+
+
+DATABASE, VISIT_ID = _shared_database()
+KEPT = {"customer", "visit"}
+TABLES = [t.name for t in reversed(records_metadata.sorted_tables) if t.name not in KEPT]
+
+
+def _reset(database: Database) -> None:
+    """Empty every table but the customer and the visit (children first): a fresh visit
+    without re-migrating; the machine checks below that nothing of the last one is left."""
+    with database.engine.begin() as conn:
+        for table in TABLES:
+            conn.exec_driver_sql(f'DELETE FROM "{table}"')
+
+
 class VisitMachine(RuleBasedStateMachine):
     @initialize(override=st.booleans(), first=st.sampled_from(PROCEDURES))
     def start(self, override: bool, first: str) -> None:
-        self.database = open_database("sqlite://")
+        _reset(DATABASE)
+        self.database = DATABASE
         self.clock = TickClock()
         self.repo = VisitRepository(self.database, clock=self.clock)
         self.library = OVERRIDDEN if override else SHIPPED
-        customer = self.repo.upsert_customer(f"H-{uuid.uuid4().hex[:8]}", name="张三")
-        self.visit_id = self.repo.start_visit(
-            customer_id=customer.id, technician_id="T001", visit_type="ignition"
-        ).id
+        self.visit_id = VISIT_ID
+        stored = self.repo.safety_facts(self.visit_id)
+        assert not stored.runs and not stored.hazards, "the last example was not reset"
         self.session = self._new_session()
         self.refusals: dict[uuid.UUID, str] = {}  # refused run → its check step (model)
         self.corrected: dict[uuid.UUID, datetime] = {}  # refused run → correction time
         self.blocking_hazards: set[uuid.UUID] = set()
         self.hazards: list[uuid.UUID] = []
+        self.closing_checked: VisitFacts | None = None  # the facts last checked for closing
         self.session.open_run(first)
 
     def _new_session(self) -> VisitSession:
         return VisitSession(
             self.repo, self.library, self.visit_id, actor="王师傅", clock=self.clock
         )
-
-    def teardown(self) -> None:
-        database = getattr(self, "database", None)
-        if database is not None:
-            database.close()
 
     # ------------------------------------------------------------ helpers
 
@@ -109,10 +131,11 @@ class VisitMachine(RuleBasedStateMachine):
     def _answer(self, view: RunView, value: Any, *, refusal: bool = False) -> None:
         step = view.current
         assert step is not None
-        allowed = self.session.safety().blockers_for_step(view.procedure.id, step.id)
-        STATS["closed step tried" if allowed else f"{step.kind} step tried"] += 1
         try:
-            after = self.session.answer(view.run_id, step.id, value, confirmed=refusal)
+            with self.session.reading() as now:  # the state the answer is checked against
+                allowed = now.safety().blockers_for_step(view.procedure.id, step.id)
+                STATS["closed step tried" if allowed else f"{step.kind} step tried"] += 1
+                after = now.answer(view.run_id, step.id, value, confirmed=refusal)
         except SafetyBlocked as blocked:
             assert allowed, f"blocked without a blocker: {blocked}"
             return
@@ -163,6 +186,7 @@ class VisitMachine(RuleBasedStateMachine):
         """Most of a technician's time: the next step, done the passing way."""
         for _ in range(data.draw(st.integers(2, 6))):
             self.act(data, "pass")
+            self.derived_from_what_is_stored()  # every invariant after every action
 
     @precondition(lambda self: self._busy())
     @rule(data=st.data(), how=st.sampled_from(["pass", "fail", "low"]))
@@ -280,7 +304,9 @@ class VisitMachine(RuleBasedStateMachine):
             return
         stored = self.repo.safety_facts(self.visit_id)
         state = derive(stored)
-        assert self.session.safety() == state
+        with self.session.reading() as now:
+            assert now.safety() == state
+            views = now.runs()
         # refusal: gas-in closed exactly while a refusal of this visit stands (model)
         assert state.gas_in_allowed() == (not self.refusals), (self.refusals, state)
         # hazards: an open 重大 or refusal-class hazard blocks ignition and 已完成
@@ -288,8 +314,7 @@ class VisitMachine(RuleBasedStateMachine):
         assert (BlockerKind.HAZARD_OPEN in kinds) == bool(self.blocking_hazards)
         # purge: ignition needs a completed 置换放散 in this visit
         purged = any(
-            v.procedure.id in PURGE_PROCEDURES and v.status == RunStatus.COMPLETED
-            for v in self.session.runs()
+            v.procedure.id in PURGE_PROCEDURES and v.status == RunStatus.COMPLETED for v in views
         )
         assert (BlockerKind.PURGE_MISSING not in kinds) == purged
         # the history never shows a gas-in/ignition step done while it was closed
@@ -297,12 +322,15 @@ class VisitMachine(RuleBasedStateMachine):
         assert ViolationKind.GAS_IN_AFTER_REFUSAL not in violations
         assert ViolationKind.IGNITION_WITHOUT_GATES not in violations
         assert (ViolationKind.LOCAL_OVERRIDE in violations) == any(
-            v.override is not None for v in self.session.runs()
+            v.override is not None for v in views
         )
-        # closing as 已完成 follows the same state
-        if not state.complete_allowed():
-            assert not self.repo.closing_rules(self.visit_id).allows(VisitOutcome.COMPLETED)
-        for view in self.session.runs():
+        # closing as 已完成 follows the same state (the closing rules are a pure function
+        # of what is stored: re-read only when that changed)
+        if stored != self.closing_checked:
+            rules = self.repo.closing_rules(self.visit_id)
+            assert state.complete_allowed() or not rules.allows(VisitOutcome.COMPLETED)
+            self.closing_checked = stored
+        for view in views:
             assert view.blockers == state.blockers_for(view.procedure.id)
 
 
