@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from fieldkit.procedures.engine import StepEvent
+from fieldkit.procedures.engine import EventKind, StepEvent
 from fieldkit.records.models import (
     Hazard,
     HazardLevel,
@@ -84,12 +84,14 @@ def visit_facts(session: Session, visit_id: uuid.UUID) -> VisitFacts:
             flush()
             current, procedure, events = row.run, row.procedure_id, []
         if row.id is not None:  # a run saved without events yet
+            # saved by this layer from validated engine events: built without validating
+            # again (read on every restore and every closing check)
             events.append(
-                StepEvent(
+                StepEvent.model_construct(
                     event_id=row.id,
                     run_id=row.run,
                     step_id=row.step_id,
-                    kind=row.kind,
+                    kind=EventKind(row.kind),
                     value=row.value,
                     passed=row.passed,
                     at=row.at,
