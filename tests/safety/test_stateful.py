@@ -7,8 +7,8 @@ abandonments and crashes (a new session restored from the database). After every
 (each step of a `work` rule too) the invariants are checked against what is stored.
 
 Cost: one in-memory database, migrated once, with one visit; each example restores one of
-eight starting visits (empty, purged, refused, purged + tightness passed; shipped or
-overridden library) from rows captured at import, so short sequences start deep in a
+ten starting visits (empty, purged, refused, purged + tightness passed, ignition done
+and signed; shipped or overridden library) from rows captured at import, so short sequences start deep in a
 visit; the closing rules are re-read only when the stored facts changed. Derandomized so
 CI is reproducible.
 """
@@ -137,8 +137,11 @@ def _build(library: dict[str, Procedure], kind: str) -> Start:
     repo = VisitRepository(DATABASE, clock=clock)
     session = VisitSession(repo, library, VISIT_ID, actor="王师傅", clock=clock)
     refusals: dict[uuid.UUID, str] = {}
-    if kind in ("purged", "tight"):
+    if kind in ("purged", "tight", "done"):
         complete(session, "indoor-purge", clock)
+    if kind == "done":  # ignition completed and signed: 已完成 is allowed until a hazard
+        complete(session, "ignition", clock)
+        assert repo.closing_rules(VISIT_ID).allows(VisitOutcome.COMPLETED)
     if kind == "refused":
         view = session.open_run("indoor-purge")
         while True:
@@ -163,7 +166,7 @@ def _build(library: dict[str, Procedure], kind: str) -> Start:
     return Start(_capture(), refusals)
 
 
-START_KINDS = ("empty", "purged", "refused", "tight")
+START_KINDS = ("empty", "purged", "refused", "tight", "done")
 STARTS = {
     (override, kind): _build(OVERRIDDEN if override else SHIPPED, kind)
     for override in (False, True)
@@ -414,7 +417,7 @@ class VisitMachine(RuleBasedStateMachine):
             assert view.blockers == state.blockers_for(view.procedure.id)
 
 
-# 200 sequences of 8 rules (a `work` rule does 2-6 steps, each checked) from 8 starting
+# 200 sequences of 8 rules (a `work` rule does 2-6 steps, each checked) from 10 starting
 # visits: about 20 s of CPU on the 2-core CI machine. Each action is a real SQLite
 # transaction through SQLAlchemy (~1-3 ms); see the module docstring.
 SETTINGS = settings(
