@@ -3,8 +3,8 @@
 The server's safety re-derivation sees the same hazard facts as the laptop: the refusal
 class (a hazard of one blocks ignition until fixed) and the time it was recorded 已整改.
 
-Revision ID: 0005_hazard_fields
-Revises: 0004_safety_flags
+Revision ID: 0006_hazard_fields
+Revises: 0005_console_hazard_events
 Create Date: 2026-12-01
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_hazard_fields"
-down_revision = "0004_safety_flags"
+revision = "0006_hazard_fields"
+down_revision = "0005_console_hazard_events"
 branch_labels = None
 depends_on = None
 
