@@ -187,7 +187,7 @@ def _rank(column: Any) -> Any:
 
 _HAZARD_COLUMNS = (
     "id", "visit_id", "last_visit_id", "technician_id", "customer_no", "description", "level",
-    "status", "found_at", "deadline", "basis", "updated_at",
+    "status", "found_at", "deadline", "basis", "refusal_code", "fixed_at", "updated_at",
 )  # fmt: skip
 _RANK_SQL = "CASE {} WHEN 'pending' THEN 0 WHEN 'rechecking' THEN 1 WHEN 'fixed' THEN 2 ELSE -1 END"
 # The same upsert as the SQLAlchemy one below, with the rows as arrays (PostgreSQL).
@@ -195,7 +195,7 @@ _HAZARD_UPSERT = (
     bulk.insert_sql(t.hazard, _HAZARD_COLUMNS)
     + " ON CONFLICT (customer_no, id) DO UPDATE SET status = EXCLUDED.status,"
     " last_visit_id = EXCLUDED.last_visit_id, deadline = EXCLUDED.deadline,"
-    " updated_at = EXCLUDED.updated_at WHERE "
+    " fixed_at = EXCLUDED.fixed_at, updated_at = EXCLUDED.updated_at WHERE "
     + _RANK_SQL.format("hazard.status")
     + " < "
     + _RANK_SQL.format("EXCLUDED.status")

@@ -7,7 +7,7 @@ and meter_swap (their primary key starts with visit_id and serves the same looku
 ``ix_hazard_customer_no`` (the leading column of the hazard's primary key).
 
 Revision ID: 0005_sync_indexes
-Revises: 0005_console_hazard_events
+Revises: 0006_hazard_fields
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0005_sync_indexes"
-down_revision = "0005_console_hazard_events"
+down_revision = "0006_hazard_fields"
 branch_labels = None
 depends_on = None
 
