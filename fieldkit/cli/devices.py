@@ -21,7 +21,7 @@ def _profiles() -> Any:
 
     loaded = load_profiles()
     for problem in loaded.problems:
-        click.echo(str(problem), err=True)
+        click.echo(problem.describe(), err=True)
     return loaded
 
 
@@ -181,12 +181,19 @@ def _print_diagnosis(diagnosis: Any) -> None:
     from fieldkit.cli.lookup import Printer, severity_label
     from fieldkit.i18n import get_language
 
+    out = Printer()
+    if diagnosis.problems:  # a broken rule file must not pass silently as "no findings"
+        click.echo("")
+        click.echo(_("Problems in the diagnosis rules (those rules were not applied):"))
+        for problem in diagnosis.problems:
+            out.wrapped(problem.describe(), indent=2)
+        out.echo()
+        out = Printer()
     if not diagnosis.findings:
         return
     click.echo("")
     click.echo(_("Diagnosis:"))
     language = get_language()
-    out = Printer()
     for finding in diagnosis.findings:
         out.line(f"  [{severity_label(finding.severity.value)}] {finding.title.get(language)}")
         for line in finding.explanation.get(language).splitlines():
@@ -481,7 +488,7 @@ def card_read(
         return
     layouts = load_layouts()
     for problem in layouts.problems:
-        click.echo(str(problem), err=True)
+        click.echo(problem.describe(), err=True)
     try:
         decoded = layouts.decode(image.memory, layout_id)
     except KeyError:

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from fieldkit.cli import cli
+from fieldkit.sync.schema import CustomerPayload
 from fieldkit.sync.server import auth
 from fieldkit.sync.server.db import create_server_engine, upgrade
 from fieldkit.sync.server.dispatch import NewWorkOrder, cancel_work_order, create_work_orders
-from fieldkit.sync.schema import CustomerPayload
 from tests.test_one_language import english_sentences
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")

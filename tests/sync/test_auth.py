@@ -56,7 +56,6 @@ def test_a_bad_token_tells_the_technician_in_chinese_what_to_do(
     from click.testing import CliRunner
 
     from fieldkit.cli import cli
-
     from fieldkit.records.db import open_database
 
     laptop_db = f"sqlite:///{(tmp_path / 'laptop.db').as_posix()}"
