@@ -315,8 +315,10 @@ def add_work_order(ctx: click.Context, **opts: Any) -> None:
             ),
         )
     except ValidationError as exc:
+        from fieldkit.errortext import describe_error
+
         problems = "; ".join(
-            f"--{'.'.join(str(p) for p in e['loc'][-1:]).replace('_', '-')}: {e['msg']}"
+            f"--{'.'.join(str(p) for p in e['loc'][-1:]).replace('_', '-')} {describe_error(e)}"
             for e in exc.errors()
         )
         fail(_("Error: {error}").format(error=problems))

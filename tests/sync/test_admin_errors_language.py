@@ -90,3 +90,13 @@ def test_a_database_that_cannot_be_opened_is_named_in_chinese() -> None:
     db = "postgresql://nobody:x@127.0.0.1:9/nothing"  # nothing listens on port 9
     out = CliRunner().invoke(cli, ["admin", "--db", db, "users"], prog_name="fieldkit").output
     assert "无法打开服务器数据库" in out, out
+
+
+def test_a_value_too_long_is_said_in_chinese(office: str) -> None:
+    args = ["add-work-order", "--order-no", "X2", "--type", "repair", "--customer-no", "1",
+            "--assign", "T001", "--name", "x" * 300]  # fmt: skip
+    out = _run(office, args)
+    assert "--name" in out and "200" in out and "pydantic" not in out, out
+    assert english_sentences(out) == [], out
+    out = _run(office, args, "--lang", "en")
+    assert "--name must have at most 200 characters" in out, out

@@ -24,11 +24,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from fieldkit.i18n import _, get_language
 from fieldkit.tui.keys import translate_bindings
+from fieldkit.tui.screens.base import StyledScreen
 from fieldkit.tui.text import narrow
 from fieldkit.tui.widgets.footer import FieldFooter
 
@@ -89,7 +89,7 @@ def _render_diagnosis(diagnosis: Any) -> str:
     return "\n\n".join(parts)
 
 
-class DeviceScreen(Screen[Any]):
+class DeviceScreen(StyledScreen):
     """Choose a port, read a meter (CJ/T 188) or a card (ACR30/SLE4442), see the result."""
 
     CSS_PATH = "device.tcss"

@@ -332,6 +332,7 @@ class HomeScreen(FieldkitScreen):
         )
         self._fill_tables()
         self.call_after_refresh(self._painted.set)
+        self.set_timer(0.2, self.fk_app.warm_up)  # the list first, then the styles
         text = ""
         if not message.orders and not message.visits:
             text = _("No open work orders. Sync (F5) to fetch them, or start a visit (Ctrl+N).")
