@@ -172,7 +172,6 @@ def _worker(db: Path, kills: int, seed: int) -> tuple[int, int]:
 def test_kill_minus_nine_fifty_times_loses_nothing_acknowledged(tmp_path: Path) -> None:
     procedures, problems = load_procedures()
     assert "ignition" in procedures, problems
-    started = time.monotonic()
     seed = random.randrange(1_000_000)
     dbs = [tmp_path / f"crash-{i}.db" for i in range(WORKERS)]
     with ThreadPoolExecutor(WORKERS) as pool:
@@ -188,4 +187,3 @@ def test_kill_minus_nine_fifty_times_loses_nothing_acknowledged(tmp_path: Path) 
             assert trail == references[procedure_id]
             completed += 1
     assert completed > 0, f"no run was completed across the kills (seed {seed})"
-    assert time.monotonic() - started < 90

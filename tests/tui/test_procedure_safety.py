@@ -253,3 +253,19 @@ async def test_a_local_override_is_labelled_on_every_step(
             else:
                 await answer_passing(pilot, screen)
         assert seen >= 6
+
+
+async def test_ignition_without_a_purge_says_so_at_its_first_step(settings: Settings) -> None:
+    """Before a 15-minute hold is spent: the ignition steps further on are closed because
+    this visit has no completed purge; once a purge is complete the notice is gone."""
+    seed_order(settings)
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await open_procedure(pilot, "ignition")
+        ahead = screen.query_one("#ahead")
+        assert ahead.display
+        words = str(ahead.render())
+        assert "后面的点火步骤已关闭" in words and "置换放散" in words
+        assert not screen.query_one("#banner").display  # the tightness step itself is open
+        assert ahead.region.bottom <= 24  # visible at 80×24

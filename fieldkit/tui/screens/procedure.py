@@ -82,6 +82,17 @@ def _reason(value: object) -> str:
 
 # Blockers that stand for the whole visit until something is done about them.
 STANDING = frozenset({BlockerKind.REFUSAL_STANDS, BlockerKind.HAZARD_OPEN})
+# Blockers another procedure of the visit clears: said up front, before a 15-minute hold
+# is spent on a run whose ignition steps are closed anyway.
+AHEAD = frozenset({BlockerKind.PURGE_MISSING, BlockerKind.LEAK_CHECK_MISSING})
+
+
+def ahead_text(blockers: tuple[Blocker, ...]) -> str:
+    """One line: later steps of this run are closed until another procedure is done."""
+    if not blockers:
+        return ""
+    reasons = "; ".join(narrow(b.reason) for b in blockers)
+    return escape(_("The ignition steps further on are closed: {reasons}").format(reasons=reasons))
 
 
 def blocker_text(blockers: tuple[Blocker, ...]) -> str:
@@ -133,6 +144,7 @@ class ProcedureScreen(FieldkitScreen):
         yield Static("", id="step-title")
         yield GatePanel(id="gate")
         yield Static("", id="banner")
+        yield Static("", id="ahead")
         with VerticalScroll(id="run-body"):
             yield Static("", id="step-text")
             yield Static("", id="step-say", classes="say")
@@ -268,7 +280,9 @@ class ProcedureScreen(FieldkitScreen):
             self._switch_form("none", None)
             return
         self.query_one(StatusBar).heading = pick(run.procedure.title)
-        self._show_banner(self._blockers(run))
+        shown = self._blockers(run)
+        self._show_banner(shown)
+        self._show_ahead(run, shown)
         self._show_gate(run)
         self._show_finding(run)
         status = run.status
@@ -310,6 +324,16 @@ class ProcedureScreen(FieldkitScreen):
             return standing
         here = self.session.safety().blockers_for_step(run.procedure.id, run.current.id)
         return standing + tuple(b for b in here if b not in standing)
+
+    def _show_ahead(self, run: RunView, shown: tuple[Blocker, ...]) -> None:
+        """Said at the first step already: a missing purge or leak check closes this run's
+        later steps (the banner takes over when the closed step is reached)."""
+        ahead: tuple[Blocker, ...] = ()
+        if not run.status.finished:
+            ahead = tuple(b for b in run.blockers if b.kind in AHEAD and b not in shown)
+        notice = self.query_one("#ahead", Static)
+        notice.update(ahead_text(ahead))
+        notice.display = bool(ahead)
 
     def _show_banner(self, blockers: tuple[Blocker, ...]) -> None:
         """What the visit's safety state closes (gas-in, ignition): why, and what clears it."""
