@@ -72,7 +72,7 @@ def test_admin_enrols_a_technician_and_the_token_works_until_revoked(
         assert revoked.returncode == 0, revoked.stderr
         assert http.get("/api/v1/me").status_code == 401
     missing = fieldkit("admin", "--db", db, "revoke", token_id)
-    assert missing.returncode == 1 and "no active token" in missing.stderr
+    assert missing.returncode == 1 and "的有效令牌" in missing.stderr  # Chinese by default
 
 
 def test_fieldkit_sync_pushes_pulls_and_never_imports_fastapi(
