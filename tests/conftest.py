@@ -50,3 +50,12 @@ def pg_url() -> str:
             "which starts PostgreSQL, or point the variable at a server"
         )
     return url
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Where the console's browser tests left their screenshots (here, not in
+    tests/console/conftest.py: the pytest-xdist controller loads only this conftest)."""
+    from tests.console.browser import SHOTS
+
+    if SHOTS.is_dir() and any(SHOTS.glob("*.png")):
+        terminalreporter.write_line(f"console screenshots: {SHOTS}")

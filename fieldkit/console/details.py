@@ -15,7 +15,6 @@ from fieldkit.sync.server import tables as t
 from fieldkit.sync.server.db import reading
 
 MAX_RELATED = 50
-MAX_TRAIL_VISITS = 200
 CORRECTION_KINDS = ("corrected", "refusal_corrected")  # the engine's correction events
 
 
@@ -53,6 +52,12 @@ def visit(engine: Engine, visit_id: uuid.UUID) -> dict[str, Any]:
                     t.work_order.c.id == row.work_order_id
                 )
             ).first()
+        flags = conn.execute(
+            sa.select(t.visit_safety_flag)
+            .where(t.visit_safety_flag.c.visit_id == visit_id)
+            .order_by(t.visit_safety_flag.c.flagged_at, t.visit_safety_flag.c.id)
+            .limit(MAX_RELATED)
+        ).all()
         others = conn.execute(
             sa.select(v.c.id, v.c.started_at, v.c.visit_type, v.c.outcome, v.c.technician_id)
             .where(v.c.customer_no == row.customer_no, v.c.id != visit_id)
@@ -72,38 +77,8 @@ def visit(engine: Engine, visit_id: uuid.UUID) -> dict[str, Any]:
         "cases": cases,
         "order": order,
         "others": others,
+        "flags": flags,
     }
-
-
-def hazard(engine: Engine, hazard_id: uuid.UUID) -> dict[str, Any]:
-    """A hazard and its trail: every visit of that customer that carried it, with the
-    status each one reported."""
-    with reading(engine) as conn:
-        row = conn.execute(sa.select(t.hazard).where(t.hazard.c.id == hazard_id)).first()
-        if row is None:
-            raise _not_found(hazard_id)
-        visits = conn.execute(
-            sa.select(
-                t.visit.c.id, t.visit.c.started_at, t.visit.c.technician_id, t.visit.c.payload
-            )
-            .where(t.visit.c.customer_no == row.customer_no)
-            .order_by(t.visit.c.started_at)
-            .limit(MAX_TRAIL_VISITS)
-        ).all()
-    trail = []
-    for v in visits:
-        for h in v.payload.get("hazards", []):
-            if h.get("hazard_id") == str(hazard_id):
-                trail.append(
-                    {
-                        "visit_id": v.id,
-                        "at": v.started_at,
-                        "technician_id": v.technician_id,
-                        "status": h.get("status"),
-                        "deadline": h.get("deadline"),
-                    }
-                )
-    return {"row": row, "trail": trail}
 
 
 def work_order(engine: Engine, ref: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ class Filters:
     visit_type: str | None = None
     outcome: str | None = None
     status: str | None = None
+    kind: str | None = None
     q: str | None = None
     exact: bool = False  # set by the list: ``q`` matches a number exactly (not a parameter)
 
@@ -52,7 +53,9 @@ def _text(name: str, raw: str) -> str | None:
     return raw or None
 
 
-def parse(params: Mapping[str, str], statuses: tuple[str, ...] = ()) -> Filters:
+def parse(
+    params: Mapping[str, str], statuses: tuple[str, ...] = (), kinds: tuple[str, ...] = ()
+) -> Filters:
     """Filters from query parameters; unknown enum values are refused, not ignored."""
     values: dict[str, object] = {}
     for name in ("date_from", "date_to"):
@@ -65,6 +68,7 @@ def parse(params: Mapping[str, str], statuses: tuple[str, ...] = ()) -> Filters:
         ("visit_type", VISIT_TYPES),
         ("outcome", VISIT_OUTCOMES),
         ("status", statuses),
+        ("kind", kinds),
     ):
         raw = (params.get(name) or "").strip()
         if raw and raw not in allowed:

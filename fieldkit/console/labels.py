@@ -25,6 +25,11 @@ LABELS: dict[str, dict[str, str]] = {
         "rechecking": "Rechecking",
         "fixed": "Fixed",
     },
+    "hazard_action": {
+        "notified": "Customer notified",
+        "rechecking": "Rechecking",
+        "fixed": "Fixed",
+    },
     "level": {"major": "Major", "general": "General"},
     "follow_up_status": {
         "pending": "Not yet called",
@@ -72,6 +77,15 @@ LABELS: dict[str, dict[str, str]] = {
         "complaint.closed": "Complaint closed",
         "export": "List downloaded",
         "handover.pdf": "Handover form downloaded",
+        "hazard.status": "Hazard status changed",
+        "hazard.notified": "Customer notified of a hazard",
+    },
+    "flag_kind": {
+        "gas_in_after_refusal": "Gas-in after a refusal",
+        "ignition_without_gates": "Ignition without its gates",
+        "local_override": "Work under a local procedure override",
+        "completed_while_blocked": "Closed as completed while blocked",
+        "audit_failed": "Safety re-derivation failed",
     },
     "role": {
         "admin": "Administrator",
@@ -90,6 +104,7 @@ COLUMN_KIND = {
     "stage": "stage",
     "channel": "channel",
     "action": "action",
+    "kind": "flag_kind",
 }
 
 

@@ -1,9 +1,10 @@
-"""The console's lists: one :class:`ListSpec` each (query, sort key, columns), shared by
-the page (keyset-paginated) and its CSV/XLSX export."""
+"""The console's lists: one :class:`ListSpec` each, declared rather than coded — what it
+selects, which filter reads which column, its sort key and columns — shared by the page
+(keyset-paginated) and its CSV/XLSX export."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from fieldkit.console import tables as ct
 from fieldkit.console.filters import Filters, day_bounds
+from fieldkit.console.flags import FLAG_KINDS, explain
 from fieldkit.console.paging import Page, batches, keyset
 from fieldkit.sync.server import tables as t
 from fieldkit.sync.server.db import reading
@@ -21,26 +23,97 @@ MAX_EXPORT = 100_000
 COMPLAINT_STAGES = ("accepted", "dispatched", "handled", "confirmed", "closed")
 
 
+def _same(text: str) -> str:
+    return text
+
+
 @dataclass(frozen=True)
 class Scope:
-    """What a query needs besides the filters: the console's time zone and today there."""
+    """What a query needs besides the filters: the console's time zone and today there (and
+    the reader's language, for text a list composes)."""
 
     tz: Any
     today: date
+    translate: Callable[[str], str] = _same
+
+
+# A filter: the SQL conditions one request's filters add (none when its field is empty).
+Where = Callable[[Filters, Scope], list[Any]]
+# A status (or other choice) value: the condition it stands for.
+Choice = Callable[[Scope], Any]
+
+
+def on_days(column: Any) -> Where:
+    """``date_from``/``date_to`` on a timestamp: whole days in the console's time zone."""
+
+    def where(f: Filters, s: Scope) -> list[Any]:
+        lo, hi = day_bounds(s.tz, f.date_from, f.date_to)
+        return ([column >= lo] if lo is not None else []) + (
+            [column < hi] if hi is not None else []
+        )
+
+    return where
+
+
+def on_dates(column: Any) -> Where:
+    """``date_from``/``date_to`` on a date column (inclusive)."""
+
+    def where(f: Filters, _s: Scope) -> list[Any]:
+        return ([column >= f.date_from] if f.date_from else []) + (
+            [column <= f.date_to] if f.date_to else []
+        )
+
+    return where
+
+
+def equal(field: str, *columns: Any) -> Where:
+    """The filter ``field`` equals one of ``columns``."""
+
+    def where(f: Filters, _s: Scope) -> list[Any]:
+        value = getattr(f, field)
+        if not value:
+            return []
+        return [sa.or_(*(c == value for c in columns))]
+
+    return where
+
+
+def choice(field: str, choices: Mapping[str, Choice], default: str | None = None) -> Where:
+    """The filter ``field`` picks a named condition (``default`` when it is empty)."""
+
+    def where(f: Filters, s: Scope) -> list[Any]:
+        value = getattr(f, field) or default
+        return [choices[value](s)] if value else []
+
+    return where
+
+
+def _is(column: Any, value: str) -> Choice:
+    return lambda _s: column == value
 
 
 @dataclass(frozen=True)
 class ListSpec:
     name: str
     columns: tuple[tuple[str, str], ...]  # (row key, English column heading = msgid)
-    statuses: tuple[str, ...]
-    build: Callable[[Filters, Scope], sa.Select]
+    select: Callable[[], sa.Select]
+    filters: tuple[Where, ...]
     key: Callable[[], tuple[Any, ...]]
-    row: Callable[[Any, Scope], dict[str, Any]]
+    row: Callable[[Any, Scope], dict[str, Any]] = lambda r, _s: dict(r._mapping)
+    statuses: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
     descending: bool = True
     # A query finding an exact (indexed) match for ``q``: when there is one, the list
     # shows exact matches only and skips the slower text search.
     exact_probe: Callable[[str], sa.Select] | None = None
+
+    def build(self, f: Filters, s: Scope) -> sa.Select:
+        query = self.select()
+        for where in self.filters:
+            conditions = where(f, s)
+            if conditions:
+                query = query.where(*conditions)
+        return query
 
 
 def _address(customer: dict[str, Any] | None) -> str:
@@ -50,57 +123,35 @@ def _address(customer: dict[str, Any] | None) -> str:
     return " ".join(p for p in (text, a.get("detail") or "") if p)
 
 
+def _customer(r: Any) -> dict[str, Any]:
+    customer = r.customer or {}
+    return {"customer_name": customer.get("name") or "", "address": _address(customer)}
+
+
 def _like(column: Any, q: str) -> Any:
     return column.contains(q, autoescape=True)
 
 
 # ----------------------------------------------------------------------------- work orders
-def _work_orders(f: Filters, s: Scope) -> sa.Select:
-    w, v = t.work_order, t.visit
+W = t.work_order
+
+
+def _work_orders() -> sa.Select:
+    v = t.visit
     received = (
-        sa.select(sa.func.max(v.c.received_at)).where(v.c.work_order_id == w.c.id).scalar_subquery()
+        sa.select(sa.func.max(v.c.received_at)).where(v.c.work_order_id == W.c.id).scalar_subquery()
     )
-    query = sa.select(w, received.label("visit_received_at"))
-    if f.technician:
-        query = query.where(w.c.assigned_to == f.technician)
-    if f.visit_type:
-        query = query.where(w.c.visit_type == f.visit_type)
-    if f.status:
-        query = query.where(w.c.status == f.status)
-    if f.date_from:
-        query = query.where(w.c.scheduled_for >= f.date_from)
-    if f.date_to:
-        query = query.where(w.c.scheduled_for <= f.date_to)
-    if f.q and f.exact:
-        query = query.where(sa.or_(w.c.order_no == f.q, w.c.customer_no == f.q))
-    elif f.q:
-        c = w.c.customer
-        query = query.where(
-            sa.or_(
-                _like(c["name"].as_string(), f.q),
-                _like(c["phone"].as_string(), f.q),
-                _like(c["address"]["community"].as_string(), f.q),
-                _like(c["address"]["detail"].as_string(), f.q),
-            )
-        )
-    return query
+    return sa.select(W, received.label("visit_received_at"))
 
 
-def _work_order_row(r: Any, _s: Scope) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "order_no": r.order_no,
-        "visit_type": r.visit_type,
-        "customer_no": r.customer_no,
-        "customer_name": (r.customer or {}).get("name") or "",
-        "address": _address(r.customer),
-        "assigned_to": r.assigned_to,
-        "scheduled_for": r.scheduled_for,
-        "status": r.status,
-        "notes": r.notes or "",
-        "updated_at": r.updated_at,
-        "visit_received_at": r.visit_received_at,
-    }
+def _order_search(f: Filters, _s: Scope) -> list[Any]:
+    if not f.q:
+        return []
+    if f.exact:
+        return [sa.or_(W.c.order_no == f.q, W.c.customer_no == f.q)]
+    c = W.c.customer
+    fields = (c["name"], c["phone"], c["address"]["community"], c["address"]["detail"])
+    return [sa.or_(*(_like(field.as_string(), f.q) for field in fields))]
 
 
 WORK_ORDERS = ListSpec(
@@ -118,58 +169,30 @@ WORK_ORDERS = ListSpec(
         ("notes", "Notes"),
     ),
     statuses=("open", "cancelled", "done"),
-    build=_work_orders,
-    key=lambda: (t.work_order.c.cursor,),
-    row=_work_order_row,
-    exact_probe=lambda q: sa.select(t.work_order.c.id).where(
-        sa.or_(t.work_order.c.order_no == q, t.work_order.c.customer_no == q)
+    select=_work_orders,
+    filters=(
+        equal("technician", W.c.assigned_to),
+        equal("visit_type", W.c.visit_type),
+        equal("status", W.c.status),
+        on_dates(W.c.scheduled_for),
+        _order_search,
     ),
+    key=lambda: (W.c.cursor,),
+    row=lambda r, _s: {**r._mapping, **_customer(r), "notes": r.notes or ""},
+    exact_probe=lambda q: sa.select(W.c.id).where(sa.or_(W.c.order_no == q, W.c.customer_no == q)),
 )
 
 
 # ---------------------------------------------------------------------------------- visits
-def _visits(f: Filters, s: Scope) -> sa.Select:
-    v = t.visit
-    query = sa.select(
-        v.c.id,
-        v.c.technician_id,
-        v.c.visit_type,
-        v.c.outcome,
-        v.c.customer_no,
-        v.c.started_at,
-        v.c.ended_at,
-        v.c.received_at,
-        v.c.payload["customer"].label("customer"),
-    )
-    lo, hi = day_bounds(s.tz, f.date_from, f.date_to)
-    if lo is not None:
-        query = query.where(v.c.started_at >= lo)
-    if hi is not None:
-        query = query.where(v.c.started_at < hi)
-    if f.technician:
-        query = query.where(v.c.technician_id == f.technician)
-    if f.visit_type:
-        query = query.where(v.c.visit_type == f.visit_type)
-    if f.outcome:
-        query = query.where(v.c.outcome == f.outcome)
-    if f.q:
-        query = query.where(v.c.customer_no == f.q)
-    return query
-
-
-def _visit_row(r: Any, _s: Scope) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "started_at": r.started_at,
-        "technician_id": r.technician_id,
-        "visit_type": r.visit_type,
-        "outcome": r.outcome,
-        "customer_no": r.customer_no,
-        "customer_name": (r.customer or {}).get("name") or "",
-        "address": _address(r.customer),
-        "received_at": r.received_at,
-    }
-
+V = t.visit
+VISIT_COLUMNS = (
+    V.c.technician_id,
+    V.c.visit_type,
+    V.c.outcome,
+    V.c.customer_no,
+    V.c.started_at,
+    V.c.payload["customer"].label("customer"),
+)
 
 VISITS = ListSpec(
     name="visits",
@@ -184,48 +207,23 @@ VISITS = ListSpec(
         ("received_at", "Received"),
         ("id", "Visit id"),
     ),
-    statuses=(),
-    build=_visits,
-    key=lambda: (t.visit.c.started_at, t.visit.c.id),
-    row=_visit_row,
+    select=lambda: sa.select(V.c.id, *VISIT_COLUMNS, V.c.ended_at, V.c.received_at),
+    filters=(
+        on_days(V.c.started_at),
+        equal("technician", V.c.technician_id),
+        equal("visit_type", V.c.visit_type),
+        equal("outcome", V.c.outcome),
+        equal("q", V.c.customer_no),
+    ),
+    key=lambda: (V.c.started_at, V.c.id),
+    row=lambda r, _s: {**r._mapping, **_customer(r)},
 )
 
 
 # --------------------------------------------------------------------------------- hazards
-def _hazards(f: Filters, s: Scope) -> sa.Select:
-    h = t.hazard
-    query = sa.select(h)
-    if f.status == "open":
-        query = query.where(h.c.status != "fixed")
-    elif f.status:
-        query = query.where(h.c.status == f.status)
-    lo, hi = day_bounds(s.tz, f.date_from, f.date_to)
-    if lo is not None:
-        query = query.where(h.c.found_at >= lo)
-    if hi is not None:
-        query = query.where(h.c.found_at < hi)
-    if f.technician:
-        query = query.where(h.c.technician_id == f.technician)
-    if f.q:
-        query = query.where(h.c.customer_no == f.q)
-    return query
-
-
-def _hazard_row(r: Any, s: Scope) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "found_at": r.found_at,
-        "level": r.level,
-        "status": r.status,
-        "deadline": r.deadline,
-        "overdue": r.status != "fixed" and r.deadline is not None and r.deadline < s.today,
-        "customer_no": r.customer_no,
-        "technician_id": r.technician_id,
-        "description": r.description,
-        "basis": r.basis or "",
-        "visit_id": r.visit_id,
-    }
-
+H = t.hazard
+HAZARD_STATUSES = ("pending", "rechecking", "fixed")
+OPEN_HAZARD_STATUSES = ("pending", "rechecking")
 
 HAZARDS = ListSpec(
     name="hazards",
@@ -239,65 +237,55 @@ HAZARDS = ListSpec(
         ("description", "Description"),
         ("basis", "Basis"),
     ),
-    statuses=("open", "pending", "rechecking", "fixed"),
-    build=_hazards,
-    key=lambda: (t.hazard.c.found_at, t.hazard.c.id),
-    row=_hazard_row,
+    statuses=("open", *HAZARD_STATUSES),
+    select=lambda: sa.select(H),
+    filters=(
+        choice(
+            "status",
+            # "open" as the statuses it stands for (not != fixed): an index on
+            # (technician, status, found_at) can serve a technician's open hazards.
+            {"open": lambda _s: H.c.status.in_(OPEN_HAZARD_STATUSES)}
+            | {s: _is(H.c.status, s) for s in HAZARD_STATUSES},
+        ),
+        on_days(H.c.found_at),
+        equal("technician", H.c.technician_id),
+        equal("q", H.c.customer_no),
+    ),
+    key=lambda: (H.c.found_at, H.c.id),
+    row=lambda r, s: {
+        **r._mapping,
+        "overdue": r.status != "fixed" and r.deadline is not None and r.deadline < s.today,
+        "basis": r.basis or "",
+    },
 )
 
 
 # ------------------------------------------------------------------------------ follow-ups
-def _follow_ups(f: Filters, s: Scope) -> sa.Select:
-    fu, v, c = t.follow_up, t.visit, ct.follow_up_call
-    attempts = sa.select(sa.func.count()).where(c.c.visit_id == fu.c.visit_id).scalar_subquery()
-    query = sa.select(
-        fu,
-        v.c.visit_type,
-        v.c.outcome,
-        v.c.started_at,
-        v.c.payload["customer"].label("customer"),
+FU = t.follow_up
+FOLLOW_UP_OPEN = FU.c.called_at.is_(None)
+
+
+def _follow_ups() -> sa.Select:
+    c = ct.follow_up_call
+    attempts = sa.select(sa.func.count()).where(c.c.visit_id == FU.c.visit_id).scalar_subquery()
+    return sa.select(
+        FU,
+        V.c.visit_type,
+        V.c.outcome,
+        V.c.started_at,
+        V.c.payload["customer"].label("customer"),
         attempts.label("attempts"),
-    ).join(v, v.c.id == fu.c.visit_id)
-    status = f.status or "pending"
-    if status == "done":
-        query = query.where(fu.c.called_at.is_not(None))
-    else:
-        query = query.where(fu.c.called_at.is_(None))
-    if status == "due_today":
-        query = query.where(fu.c.due_date == s.today)
-    elif status == "overdue":
-        query = query.where(fu.c.due_date < s.today)
-    if f.date_from:
-        query = query.where(fu.c.due_date >= f.date_from)
-    if f.date_to:
-        query = query.where(fu.c.due_date <= f.date_to)
-    if f.technician:
-        query = query.where(fu.c.technician_id == f.technician)
-    if f.visit_type:
-        query = query.where(v.c.visit_type == f.visit_type)
-    if f.outcome:
-        query = query.where(v.c.outcome == f.outcome)
-    if f.q:
-        query = query.where(fu.c.customer_no == f.q)
-    return query
+    ).join(V, V.c.id == FU.c.visit_id)
 
 
 def _follow_up_row(r: Any, s: Scope) -> dict[str, Any]:
     customer = r.customer or {}
     return {
-        "visit_id": r.visit_id,
-        "due_date": r.due_date,
+        **r._mapping,
         "overdue": r.called_at is None and r.due_date < s.today,
         "due_today": r.called_at is None and r.due_date == s.today,
-        "customer_no": r.customer_no,
         "customer_name": customer.get("name") or "",
         "phone": customer.get("phone") or "",
-        "technician_id": r.technician_id,
-        "visit_type": r.visit_type,
-        "outcome": r.outcome,
-        "started_at": r.started_at,
-        "attempts": r.attempts,
-        "called_at": r.called_at,
         "called_by": r.called_by or "",
         "satisfaction": r.satisfaction or "",
         "result": r.result or "",
@@ -321,51 +309,33 @@ FOLLOW_UPS = ListSpec(
         ("result", "Comments"),
     ),
     statuses=("pending", "due_today", "overdue", "done"),
-    build=_follow_ups,
-    key=lambda: (t.follow_up.c.due_date, t.follow_up.c.visit_id),
+    select=_follow_ups,
+    filters=(
+        choice(
+            "status",
+            {
+                "pending": lambda _s: FOLLOW_UP_OPEN,
+                "due_today": lambda s: sa.and_(FOLLOW_UP_OPEN, FU.c.due_date == s.today),
+                "overdue": lambda s: sa.and_(FOLLOW_UP_OPEN, FU.c.due_date < s.today),
+                "done": lambda _s: FU.c.called_at.is_not(None),
+            },
+            default="pending",
+        ),
+        on_dates(FU.c.due_date),
+        equal("technician", FU.c.technician_id),
+        equal("visit_type", V.c.visit_type),
+        equal("outcome", V.c.outcome),
+        equal("q", FU.c.customer_no),
+    ),
+    key=lambda: (FU.c.due_date, FU.c.visit_id),
     row=_follow_up_row,
     descending=False,
 )
 
 
 # ------------------------------------------------------------------------------ complaints
-def _complaints(f: Filters, s: Scope) -> sa.Select:
-    c = ct.case
-    query = sa.select(c)
-    if f.status == "open":
-        query = query.where(c.c.stage != "closed")
-    elif f.status == "overdue":
-        query = query.where(c.c.stage != "closed", c.c.deadline < s.today)
-    elif f.status:
-        query = query.where(c.c.stage == f.status)
-    lo, hi = day_bounds(s.tz, f.date_from, f.date_to)
-    if lo is not None:
-        query = query.where(c.c.created_at >= lo)
-    if hi is not None:
-        query = query.where(c.c.created_at < hi)
-    if f.technician:
-        query = query.where(c.c.assigned_to == f.technician)
-    if f.q:
-        query = query.where(sa.or_(c.c.case_no == f.q, c.c.customer_no == f.q))
-    return query
-
-
-def _complaint_row(r: Any, s: Scope) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "case_no": r.case_no,
-        "stage": r.stage,
-        "overdue": r.stage != "closed" and r.deadline is not None and r.deadline < s.today,
-        "created_at": r.created_at,
-        "customer_no": r.customer_no,
-        "complainant": r.complainant,
-        "channel": r.channel,
-        "content": r.content,
-        "assigned_to": r.assigned_to or "",
-        "deadline": r.deadline,
-        "closed_at": r.closed_at,
-    }
-
+CASE = ct.case
+CASE_OPEN = CASE.c.stage != "closed"
 
 COMPLAINTS = ListSpec(
     name="complaints",
@@ -382,23 +352,40 @@ COMPLAINTS = ListSpec(
         ("closed_at", "Closed"),
     ),
     statuses=("open", "overdue", *COMPLAINT_STAGES),
-    build=_complaints,
-    key=lambda: (ct.case.c.created_at, ct.case.c.id),
-    row=_complaint_row,
+    select=lambda: sa.select(CASE),
+    filters=(
+        choice(
+            "status",
+            {
+                "open": lambda _s: CASE_OPEN,
+                "overdue": lambda s: sa.and_(CASE_OPEN, CASE.c.deadline < s.today),
+            }
+            | {stage: _is(CASE.c.stage, stage) for stage in COMPLAINT_STAGES},
+        ),
+        on_days(CASE.c.created_at),
+        equal("technician", CASE.c.assigned_to),
+        equal("q", CASE.c.case_no, CASE.c.customer_no),
+    ),
+    key=lambda: (CASE.c.created_at, CASE.c.id),
+    row=lambda r, s: {
+        **r._mapping,
+        "overdue": r.stage != "closed" and r.deadline is not None and r.deadline < s.today,
+        "assigned_to": r.assigned_to or "",
+    },
 )
 
 
 # ----------------------------------------------------------------------------- technicians
-def _technicians(f: Filters, s: Scope) -> sa.Select:
-    a, w, v, tk = t.account, t.work_order, t.visit, t.token
+def _technicians() -> sa.Select:
+    a, tk = t.account, t.token
     open_orders = (
         sa.select(sa.func.count())
-        .where(w.c.assigned_to == a.c.login, w.c.status == "open")  # cancelled: not open
+        .where(W.c.assigned_to == a.c.login, W.c.status == "open")  # cancelled: not open
         .scalar_subquery()
     )
     last_push = (
-        sa.select(sa.func.max(v.c.received_at))
-        .where(v.c.technician_id == a.c.login)
+        sa.select(sa.func.max(V.c.received_at))
+        .where(V.c.technician_id == a.c.login)
         .scalar_subquery()
     )
     devices = (
@@ -406,7 +393,7 @@ def _technicians(f: Filters, s: Scope) -> sa.Select:
         .where(tk.c.account_id == a.c.id, tk.c.revoked_at.is_(None))
         .scalar_subquery()
     )
-    query = sa.select(
+    return sa.select(
         a.c.login,
         a.c.name,
         a.c.disabled,
@@ -414,9 +401,11 @@ def _technicians(f: Filters, s: Scope) -> sa.Select:
         last_push.label("last_push"),
         devices.label("devices"),
     ).where(a.c.role == "technician")
-    if f.q:
-        query = query.where(sa.or_(_like(a.c.login, f.q), _like(a.c.name, f.q)))
-    return query
+
+
+def _technician_search(f: Filters, _s: Scope) -> list[Any]:
+    a = t.account
+    return [sa.or_(_like(a.c.login, f.q), _like(a.c.name, f.q))] if f.q else []
 
 
 TECHNICIANS = ListSpec(
@@ -428,29 +417,15 @@ TECHNICIANS = ListSpec(
         ("last_push", "Last sync"),
         ("devices", "Active devices"),
     ),
-    statuses=(),
-    build=_technicians,
+    select=_technicians,
+    filters=(_technician_search,),
     key=lambda: (t.account.c.login,),
-    row=lambda r, _s: dict(r._mapping),
     descending=False,
 )
 
 
 # ----------------------------------------------------------------------------------- audit
-def _audit(f: Filters, s: Scope) -> sa.Select:
-    a = ct.audit_log
-    query = sa.select(a)
-    if f.technician:
-        query = query.where(a.c.actor == f.technician)
-    lo, hi = day_bounds(s.tz, f.date_from, f.date_to)
-    if lo is not None:
-        query = query.where(a.c.at >= lo)
-    if hi is not None:
-        query = query.where(a.c.at < hi)
-    if f.q:
-        query = query.where(a.c.target == f.q)
-    return query
-
+AUDIT_LOG = ct.audit_log
 
 AUDIT = ListSpec(
     name="audit",
@@ -461,11 +436,53 @@ AUDIT = ListSpec(
         ("target", "Record"),
         ("detail", "Changes"),
     ),
-    statuses=(),
-    build=_audit,
-    key=lambda: (ct.audit_log.c.at, ct.audit_log.c.id),
-    row=lambda r, _s: dict(r._mapping),
+    select=lambda: sa.select(AUDIT_LOG),
+    filters=(
+        equal("technician", AUDIT_LOG.c.actor),
+        on_days(AUDIT_LOG.c.at),
+        equal("q", AUDIT_LOG.c.target),
+    ),
+    key=lambda: (AUDIT_LOG.c.at, AUDIT_LOG.c.id),
 )
+
+
+# ---------------------------------------------------------------------------- safety audit
+FLAG = t.visit_safety_flag
+
+SAFETY = ListSpec(
+    name="safety",
+    columns=(
+        ("flagged_at", "Flagged"),
+        ("kind", "Flag"),
+        ("reason", "Why flagged"),
+        ("started_at", "Visit started"),
+        ("technician_id", "Technician"),
+        ("customer_no", "Customer no."),
+        ("customer_name", "Customer"),
+        ("visit_type", "Type"),
+        ("outcome", "Outcome"),
+        ("detail", "Server's record"),
+    ),
+    kinds=FLAG_KINDS,
+    select=lambda: sa.select(FLAG, *VISIT_COLUMNS).join(V, V.c.id == FLAG.c.visit_id),
+    filters=(
+        # Like every list, dates filter the sort key (here: when the server flagged the
+        # visit, i.e. received it), which its index serves at any scale.
+        on_days(FLAG.c.flagged_at),
+        equal("technician", V.c.technician_id),
+        equal("kind", FLAG.c.kind),
+        equal("q", V.c.customer_no),
+    ),
+    key=lambda: (FLAG.c.flagged_at, FLAG.c.id),
+    row=lambda r, s: {
+        **r._mapping,
+        **_customer(r),
+        "flagged": True,
+        "reason": explain(r.kind, r.detail, s.translate, s.tz),
+    },
+)
+
+ALL = (WORK_ORDERS, VISITS, HAZARDS, FOLLOW_UPS, COMPLAINTS, TECHNICIANS, AUDIT, SAFETY)
 
 
 def _narrow(conn: Any, spec: ListSpec, f: Filters) -> Filters:

@@ -11,10 +11,11 @@ from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from fieldkit.console import actions, details, filters, lists, roles, sessions, staff
+from fieldkit.console import actions, details, filters, hazards, lists, roles, sessions, staff
 from fieldkit.console.audit import record
 from fieldkit.console.errors import UserError
 from fieldkit.console.export import cell, csv_chunks, xlsx_bytes
+from fieldkit.console.flags import explain
 from fieldkit.console.labels import COLUMN_KIND, label
 from fieldkit.console.paging import DEFAULT_SIZE, MAX_SIZE
 from fieldkit.console.web import (
@@ -97,14 +98,17 @@ def _list(
     params = dict(c.request.query_params)
     if default_status is not None and "status" not in params:
         params["status"] = default_status
-    f = filters.parse(params, spec.statuses)
+    f = filters.parse(params, spec.statuses, spec.kinds)
     fmt = params.get("format")
     if fmt in ("csv", "xlsx"):
         return _export(c, spec, f, fmt)
     if fmt:
         raise UserError("{field}: unknown value {value}", field="format", value=fmt[:20])
-    page = lists.page(c.engine, spec, f, c.scope(), params.get("after"), _size(c))
+    size = _size(c)
+    page = lists.page(c.engine, spec, f, c.scope(), params.get("after"), size)
     query = f.query_items()
+    if size != DEFAULT_SIZE:  # the next page keeps the reader's page size
+        query.append(("size", str(size)))
     if default_status is not None and not f.status:
         query.append(("status", ""))
     return c.render(
@@ -223,11 +227,6 @@ def home(c: C) -> Response:
 
 
 # ------------------------------------------------------------------------------ dispatch
-@router.get("/work-orders")
-def work_orders(c: C) -> Response:
-    return _list(c, lists.WORK_ORDERS, "work_orders.view", "work_orders.html")
-
-
 @router.get("/work-orders/new")
 def work_order_new(c: C) -> Response:
     c.require("work_orders.edit")
@@ -269,11 +268,6 @@ def work_order_cancel(c: C, ref: str, fields: Form) -> Response:
 
 
 # ---------------------------------------------------------------------------- technicians
-@router.get("/technicians")
-def technicians(c: C) -> Response:
-    return _list(c, lists.TECHNICIANS, "technicians.view", "technicians.html")
-
-
 @router.post("/technicians")
 def technician_enrol(c: C, fields: Form) -> Response:
     c.require("technicians.edit")
@@ -302,18 +296,19 @@ def technician_revoke(c: C, login: str, token_id: str, fields: Form) -> Response
 
 
 # ---------------------------------------------------------------------------------- visits
-@router.get("/visits")
-def visits(c: C) -> Response:
-    return _list(c, lists.VISITS, "visits.view", "visits.html")
-
-
 @router.get("/visits/{visit_id}")
 def visit(c: C, visit_id: uuid.UUID) -> Response:
     c.require("visit.review")
     d = details.visit(c.engine, visit_id)
     image = ((d["p"].get("signature") or {}).get("image_png_base64") or "").strip()
     src = f"data:image/png;base64,{image}" if image and BASE64.fullmatch(image) else None
-    return c.render("visit.html", d=d, signature_src=src, **COMMON)
+    return c.render(
+        "visit.html",
+        d=d,
+        signature_src=src,
+        flag_reason=lambda kind, detail: explain(kind, detail, c._, c.config.tz),
+        **COMMON,
+    )
 
 
 @router.get("/visits/{visit_id}/handover.pdf")
@@ -326,23 +321,21 @@ def visit_handover_pdf(c: C, visit_id: uuid.UUID) -> Response:
     return Response(pdf, media_type="application/pdf", headers=headers)
 
 
-@router.get("/hazards")
-def hazards(c: C) -> Response:
-    return _list(c, lists.HAZARDS, "hazards.view", "hazards.html", default_status="open")
-
-
 @router.get("/hazards/{hazard_id}")
-def hazard(c: C, hazard_id: uuid.UUID) -> Response:
+def hazard(c: C, hazard_id: uuid.UUID, customer_no: str = "") -> Response:
     c.require("hazards.view")
-    return c.render("hazard.html", d=details.hazard(c.engine, hazard_id), **COMMON)
+    d = hazards.detail(c.engine, hazard_id, customer_no.strip()[:200] or None)
+    return c.render("hazard.html", d=d, **COMMON)
+
+
+@router.post("/hazards/{hazard_id}/status")
+def hazard_advance(c: C, hazard_id: uuid.UUID, fields: Form) -> Response:
+    c.require("hazards.edit")
+    customer_no, _id = hazards.advance(c.engine, c.staff, hazard_id, fields)
+    return c.redirect(f"/hazards/{hazard_id}", customer_no=customer_no)
 
 
 # ------------------------------------------------------------------------ customer service
-@router.get("/follow-ups")
-def follow_ups(c: C) -> Response:
-    return _list(c, lists.FOLLOW_UPS, "follow_ups.view", "follow_ups.html")
-
-
 @router.post("/follow-ups/{visit_id}/calls")
 def follow_up_call(c: C, visit_id: uuid.UUID, fields: Form) -> Response:
     c.require("follow_ups.edit")
@@ -350,11 +343,6 @@ def follow_up_call(c: C, visit_id: uuid.UUID, fields: Form) -> Response:
     if case_id is not None:
         return c.redirect(f"/complaints/{case_id}")
     return c.redirect("/follow-ups", status=fields.get("back_status") or None)
-
-
-@router.get("/complaints")
-def complaints(c: C) -> Response:
-    return _list(c, lists.COMPLAINTS, "complaints.view", "complaints.html", default_status="open")
 
 
 @router.get("/complaints/new")
@@ -390,10 +378,32 @@ def complaint_advance(c: C, case_id: uuid.UUID, fields: Form) -> Response:
     return c.redirect(f"/complaints/{case_id}")
 
 
-# ----------------------------------------------------------------------------------- audit
-@router.get("/audit")
-def audit(c: C) -> Response:
-    return _list(c, lists.AUDIT, "audit.view", "audit.html")
+# ------------------------------------------------------------------------------- the lists
+# Each list page: (address, list, permission, status shown when none is chosen). The
+# template is the list's name; the page, its filters, pages and exports are all _list's.
+LIST_PAGES: tuple[tuple[str, lists.ListSpec, str, str | None], ...] = (
+    ("/work-orders", lists.WORK_ORDERS, "work_orders.view", None),
+    ("/technicians", lists.TECHNICIANS, "technicians.view", None),
+    ("/visits", lists.VISITS, "visits.view", None),
+    ("/safety", lists.SAFETY, "safety.view", None),
+    ("/hazards", lists.HAZARDS, "hazards.view", "open"),
+    ("/follow-ups", lists.FOLLOW_UPS, "follow_ups.view", None),
+    ("/complaints", lists.COMPLAINTS, "complaints.view", "open"),
+    ("/audit", lists.AUDIT, "audit.view", None),
+)
+
+
+def _list_page(spec: lists.ListSpec, permission: str, default_status: str | None) -> Any:
+    def page(c: C) -> Response:
+        return _list(c, spec, permission, f"{spec.name}.html", default_status)
+
+    return page
+
+
+for _path, _spec, _permission, _default in LIST_PAGES:
+    router.add_api_route(
+        _path, _list_page(_spec, _permission, _default), methods=["GET"], name=_spec.name
+    )
 
 
 @router.get("/{rest:path}")

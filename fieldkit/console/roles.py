@@ -12,6 +12,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "visits.view": frozenset({D, S, V}),
     "visit.review": frozenset({S, V}),
     "hazards.view": frozenset({D, V}),
+    "hazards.edit": frozenset({V}),  # move a hazard forward, note a notice
     "safety.view": frozenset({V}),
     "follow_ups.view": frozenset({S, V}),
     "follow_ups.edit": frozenset({S}),

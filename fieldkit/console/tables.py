@@ -1,4 +1,5 @@
-"""The console's own server tables (staff, sessions, audit, follow-up calls, complaints).
+"""The console's own server tables (staff, sessions, audit, follow-up calls, complaints,
+back-office hazard changes).
 
 They live on the server's :data:`~fieldkit.sync.server.tables.metadata` (migration
 ``0003_console``) so one alembic chain builds every table. The indexes at the bottom are
@@ -105,9 +106,36 @@ case_event = sa.Table(
     sa.Column("note", sa.Text, nullable=True),
 )
 
+# What the back office did to a hazard (migration ``0005_console_hazard_events``): moved it
+# forward (复查中, 已整改) or noted that the customer was notified, always with a note.
+# Laptop pushes never move a hazard backwards (fieldkit.sync.server.service), so a
+# back-office change stands until a visit moves it further.
+hazard_event = sa.Table(
+    "hazard_event",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("customer_no", sa.String(200), nullable=False),
+    sa.Column("hazard_id", sa.Uuid, nullable=False),
+    sa.Column("at", Ts, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # notified | rechecking | fixed
+    sa.Column("from_status", sa.String(16), nullable=False),
+    sa.Column("to_status", sa.String(16), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Index("ix_hazard_event_hazard_at", "customer_no", "hazard_id", "at"),
+)
+
 # Keyset pagination of the server's lists: (sort key, id) in one index each.
 sa.Index("ix_console_visit_started_at_id", t.visit.c.started_at, t.visit.c.id)
 sa.Index("ix_console_hazard_found_at_id", t.hazard.c.found_at, t.hazard.c.id)
+# A technician's hazards, newest first: bounded by that technician's hazards even when few
+# (or none) of them match the status filter (migration 0005_console_hazard_events).
+sa.Index(
+    "ix_console_hazard_technician_found",
+    t.hazard.c.technician_id,
+    t.hazard.c.found_at,
+    t.hazard.c.id,
+)
 sa.Index("ix_console_follow_up_due_visit", t.follow_up.c.due_date, t.follow_up.c.visit_id)
 # The follow-ups still to call are few among millions of done ones.
 sa.Index(

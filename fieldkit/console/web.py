@@ -148,7 +148,7 @@ class Ctx:
             raise Forbidden
 
     def scope(self) -> lists.Scope:
-        return lists.Scope(self.config.tz, datetime.now(self.config.tz).date())
+        return lists.Scope(self.config.tz, datetime.now(self.config.tz).date(), self._)
 
     def fmt_dt(self, value: datetime | str | None) -> str:
         if value is None or value == "":

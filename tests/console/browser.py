@@ -38,13 +38,13 @@ def chromium() -> Iterator[object]:
             browser.close()
 
 
-SHOTS: list[Path] = []
+SHOTS = Path(tempfile.gettempdir()) / "fieldkit-console-screenshots"
 
 
 @pytest.fixture(scope="session")
 def shots() -> Path:
-    """Screenshots of the main pages, kept for a reviewer (the path is printed at the end
-    of the run, see ``pytest_terminal_summary`` in conftest.py)."""
-    folder = Path(tempfile.mkdtemp(prefix="fieldkit-console-screenshots-"))
-    SHOTS.append(folder)
-    return folder
+    """Screenshots of the main pages, kept for a reviewer in one known folder (printed at
+    the end of the run by ``pytest_terminal_summary`` in conftest.py, also when the tests
+    ran in pytest-xdist workers). Each run overwrites the previous run's pictures."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS

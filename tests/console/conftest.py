@@ -95,10 +95,3 @@ def console(console_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     finally:
         office.proc.stop()
         office.engine.dispose()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    from tests.console.browser import SHOTS
-
-    for folder in SHOTS:
-        terminalreporter.write_line(f"console screenshots: {folder}")

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import fieldkit.console as console_pkg
-from fieldkit.console import actions, lists
+from fieldkit.console import actions, flags, lists
 from fieldkit.console.labels import all_msgids
 from fieldkit.i18n import source_msgids
 
@@ -50,18 +50,7 @@ def python_msgids() -> set[str]:
 
 
 def all_console_msgids() -> set[str]:
-    headings = {
-        heading
-        for spec in (
-            lists.WORK_ORDERS,
-            lists.VISITS,
-            lists.HAZARDS,
-            lists.FOLLOW_UPS,
-            lists.COMPLAINTS,
-            lists.TECHNICIANS,
-            lists.AUDIT,
-        )
-        for _key, heading in spec.columns
-    }
+    headings = {heading for spec in lists.ALL for _key, heading in spec.columns}
     service = set(actions.SERVICE_MESSAGES.values())
+    service |= set(flags.BLOCKERS.values()) | set(flags.ROLES.values())
     return template_msgids() | python_msgids() | headings | service | set(all_msgids())

@@ -22,6 +22,7 @@ from fieldkit.records.db import open_database
 from fieldkit.records.repo import VisitRepository
 from tests.console.browser import chromium, shots  # noqa: F401  (fixtures)
 from tests.console.conftest import PASSWORD, Console, start_console
+from tests.console.flagged import ignition_without_purge
 from tests.sync.conftest import Event
 
 XSS_NAME = "<script>window.__xss = 1</script>王五"
@@ -209,6 +210,14 @@ def test_dispatch_sync_review_follow_up_and_complaint(
     hazards = sup.inner_text("#list tbody")
     assert "软管老化" in hazards and "已逾期" in hazards  # deadline 2026-11-25 has passed
     sup.screenshot(path=str(shots / "hazards.png"), full_page=True)
+    # the supervisor confirms the rectification from the back office, with a note
+    _submit(sup, "#list tbody a:text-is('软管老化')")
+    sup.select_option("#action", "fixed")
+    sup.fill("#note", "用户已更换软管，照片已核实")
+    _submit(sup, "#hazard-action button[type=submit]")
+    assert sup.inner_text("#hazard-status") == "已整改"
+    assert "用户已更换软管" in sup.inner_text("ol.trail")
+    sup.screenshot(path=str(shots / "hazard.png"), full_page=True)
 
     # --- downloads: CSV and XLSX of the visits list
     with sup.expect_download() as info:
@@ -304,3 +313,52 @@ def test_refusals_in_the_browser(chromium: Any, office: Console, shots: Path) ->
     assert "表单已过期" in disp.inner_text("main")
     disp.goto(f"{office.url}/console/work-orders?q=WO-CSRF")
     assert "WO-CSRF" not in disp.inner_text("#list tbody")
+
+
+def test_a_flagged_visit_in_the_safety_audit(
+    chromium: Any,  # noqa: F811
+    shots: Path,  # noqa: F811
+    office: Console,
+    tmp_path: Path,
+) -> None:
+    """A laptop records ignition with no purge before it; a real `fieldkit sync` pushes it;
+    the server flags it; the supervisor finds it in the safety audit and opens the visit."""
+    laptop = f"sqlite:///{(tmp_path / 'laptop.db').as_posix()}"
+    database = open_database(laptop)
+    try:
+        visit_id = ignition_without_purge(database)
+    finally:
+        database.close()
+    pushed = _sync(office, laptop)
+    assert pushed["pushed"] == 1 and pushed["failed"] is None
+
+    sup = _page(chromium, office, "sup")
+    sup.goto(f"{office.url}/console/visits")
+    _submit(sup, "nav a:text-is('安全审计')")
+    assert sup.inner_text("h1") == "安全审计"
+    sup.select_option("select[name=kind]", "ignition_without_gates")
+    _submit(sup, "form.filters button[type=submit]")
+    assert "kind=ignition_without_gates" in sup.url
+    assert sup.locator("#list tbody tr").count() >= 1
+    assert all("未满足前置条件即点火" in r for r in sup.locator("#list tbody tr").all_inner_texts())
+    row = sup.locator("#list tbody tr", has=sup.locator(f"a[href='/console/visits/{visit_id}']"))
+    assert row.count() == 1
+    assert "未完成置换放散" in row.inner_text() and "T001" in row.inner_text()
+    sup.screenshot(path=str(shots / "safety.png"), full_page=True)
+    with sup.expect_navigation():
+        row.locator(f"a[href='/console/visits/{visit_id}']").click()
+    flags = sup.locator("section.flags")
+    assert flags.is_visible()
+    text = flags.inner_text()
+    assert "安全标记" in text and "未满足前置条件即点火" in text and "未完成置换放散" in text
+    # the flags come before the record itself
+    assert sup.evaluate(
+        "document.querySelector('section.flags').compareDocumentPosition("
+        "document.querySelector('table.steps')) & Node.DOCUMENT_POSITION_FOLLOWING"
+    )
+    sup.screenshot(path=str(shots / "visit-flagged.png"), full_page=True)
+
+    disp = _page(chromium, office, "disp")
+    assert disp.locator("nav a:text-is('安全审计')").count() == 0
+    response = disp.goto(f"{office.url}/console/safety")
+    assert response is not None and response.status == 403

@@ -78,3 +78,29 @@ def test_the_console_reads_its_own_catalog_first() -> None:
     zh = web.translator("zh")
     assert zh("Building unit") == "单元"  # not 单位 (a measurement's unit, another catalog)
     assert zh("Work orders") == "工单" and web.translator("en")("Work orders") == "Work orders"
+
+
+def test_flag_reasons_in_the_readers_language() -> None:
+    from zoneinfo import ZoneInfo
+
+    from fieldkit.console.flags import explain
+    from fieldkit.console.hazards import allowed_actions
+
+    zh, en, tz = web.translator("zh"), web.translator("en"), ZoneInfo("Asia/Shanghai")
+    step = (
+        "ignition run 5f0c2a9e-0000-4000-8000-000000000001: step light-stove (ignition) done at "
+        "2026-03-02T08:18:00+00:00 while closed by: refusal_stands, tightness_missing"
+    )
+    text = explain("gas_in_after_refusal", step, zh, tz)
+    assert "light-stove" in text and "2026-03-02 16:18:00" in text  # Asia/Shanghai
+    assert "已判定不予通气且未解除" in text and "未做严密性试验" in text
+    assert "although gas was refused" in explain("gas_in_after_refusal", step, en, tz)
+    closed = "closed as completed while closed by: hazard_open"
+    assert "重大隐患尚未整改" in explain("completed_while_blocked", closed, zh, tz)
+    assert "KeyError" in explain("audit_failed", "KeyError: x", zh, tz)
+    # a detail this console cannot read is shown as stored, never dropped
+    assert explain("ignition_without_gates", "something new", zh, tz) == "something new"
+    assert explain("a_future_kind", "detail", zh, tz) == "detail"
+    assert allowed_actions("pending") == ("notified", "rechecking", "fixed")
+    assert allowed_actions("rechecking") == ("notified", "fixed")
+    assert allowed_actions("fixed") == ()
