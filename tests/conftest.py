@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -52,10 +53,13 @@ def pg_url() -> str:
     return url
 
 
+_STARTED = time.time()  # screenshots older than this run are not announced
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Where the console's browser tests left their screenshots (here, not in
     tests/console/conftest.py: the pytest-xdist controller loads only this conftest)."""
     from tests.console.browser import SHOTS
 
-    if SHOTS.is_dir() and any(SHOTS.glob("*.png")):
+    if SHOTS.is_dir() and any(p.stat().st_mtime >= _STARTED for p in SHOTS.glob("*.png")):
         terminalreporter.write_line(f"console screenshots: {SHOTS}")

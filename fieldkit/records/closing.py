@@ -23,21 +23,21 @@ and ``VisitRepository.close_visit`` call it. Messages are bilingual (:class:`Tex
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, select
 
 from fieldkit.i18n import catalog, get_language
-from fieldkit.procedures.engine import EventKind, RunStatus
+from fieldkit.procedures.engine import EventKind, RunStatus, StepEvent
 from fieldkit.records.models import (
     CustomerSignature,
-    StepResult,
     Visit,
     VisitOutcome,
     VisitType,
 )
-from fieldkit.records.queries import runs_of_visit, trail_of_run
+from fieldkit.records.queries import runs_of_visit
 from fieldkit.records.safety_facts import visit_facts
 from fieldkit.safety import BlockerKind, derive
 from fieldkit.textmodel import Text
@@ -110,9 +110,9 @@ class ClosingRules:
         return VisitOutcome(outcome) in self.allowed
 
 
-def _gate_open_at_end(events: list[StepResult]) -> StepResult | None:
+def _gate_open_at_end(events: Sequence[StepEvent]) -> StepEvent | None:
     """The gate_triggered event still open at the end of a run's trail, if any."""
-    open_gate: StepResult | None = None
+    open_gate: StepEvent | None = None
     for event in events:
         if event.kind == EventKind.GATE_TRIGGERED and str(event.value.get("gate")) in HOLDING_GATES:
             open_gate = event
@@ -125,14 +125,13 @@ def closing_rules(session: Session, visit: Visit) -> ClosingRules:
     """The rules for ``visit`` from what is saved (runs, their events, the signature)."""
     every = tuple(VisitOutcome)
     runs = runs_of_visit(session, visit.id)
-    trails: dict[uuid.UUID, list[StepResult]] = {
-        run.id: trail_of_run(session, run.id) for run in runs
-    }
-    state = derive(visit_facts(session, visit.id))
+    facts = visit_facts(session, visit.id)
+    trails = {run.run_id: run.events for run in facts.runs}
+    state = derive(facts)
     standing = state.of_kind(BlockerKind.REFUSAL_STANDS)
     # 1. A standing refusal ends the matter: only 不予通气, with the engine's reason.
     for run in runs if standing else ():
-        refused = [e for e in trails[run.id] if e.kind == EventKind.REFUSED]
+        refused = [e for e in trails.get(run.id, ()) if e.kind == EventKind.REFUSED]
         if run.status == RunStatus.REFUSED and refused:
             reason = _text(refused[-1].value.get("reason")) if refused else None
             note = refused[-1].value.get("note") if refused else None
@@ -151,7 +150,7 @@ def closing_rules(session: Session, visit: Visit) -> ClosingRules:
     # 2. A failed test never put right (held now, or abandoned while held), unless a later
     #    run of the same procedure was completed.
     for index, run in enumerate(runs):
-        open_gate = _gate_open_at_end(trails[run.id])
+        open_gate = _gate_open_at_end(trails.get(run.id, ()))
         held = run.status in GATE_HOLD_STATUSES or (
             run.status == RunStatus.ABANDONED and open_gate is not None
         )

@@ -26,6 +26,7 @@ from fieldkit.records.models import (
     Visit,
 )
 from fieldkit.records.queries import runs_of_visit, trail_of_run
+from fieldkit.records.safety_facts import hazards_by_id
 from fieldkit.sync.schema import (
     Address,
     CustomerPayload,
@@ -118,6 +119,8 @@ def _hazards(session: Session, visit_id: uuid.UUID) -> list[HazardPayload]:
         .where(or_(Hazard.visit_id == visit_id, col(Hazard.id).in_(changed_here)))
         .order_by(col(Hazard.found_at), col(Hazard.id))
     ).all()
+    # when each was recorded 已整改: the same time the laptop's safety state uses
+    facts = hazards_by_id(session, [h.id for h in hazards])
     return [
         HazardPayload(
             hazard_id=h.id,
@@ -127,6 +130,8 @@ def _hazards(session: Session, visit_id: uuid.UUID) -> list[HazardPayload]:
             found_at=h.found_at,
             deadline=h.deadline,
             basis=h.basis,
+            refusal_code=h.refusal_code,
+            fixed_at=facts[h.id].fixed_at if h.id in facts else None,
         )
         for h in hazards
     ]

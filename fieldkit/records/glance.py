@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import unquote
 
-from fieldkit.i18n import _
+from fieldkit.records.address import address_text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "versions"
 MAX_ROWS = 500
@@ -54,31 +54,6 @@ class Glance:
     orders: list[OrderGlance]
     visits: list[VisitGlance]
     waiting: int
-
-
-def format_address(
-    community: str | None,
-    building: str | None,
-    unit: str | None,
-    floor: str | None,
-    room: str | None,
-    detail: str | None,
-) -> str:
-    """小区 楼栋-单元-楼层-房号, worded as :func:`fieldkit.records.repo.format_address`."""
-    parts = []
-    if community:
-        parts.append(community)
-    if building:
-        parts.append(_("building {b}").format(b=building))
-    if unit:
-        parts.append(_("unit {u}").format(u=unit))
-    if floor:
-        parts.append(_("floor {f}").format(f=floor))
-    if room:
-        parts.append(_("room {r}").format(r=room))
-    if detail:
-        parts.append(detail)
-    return " ".join(parts)
 
 
 def head_revision(folder: Path = MIGRATIONS) -> str | None:
@@ -146,7 +121,7 @@ def glance(db_url: str, technician_id: str | None) -> Glance | None:
                 customer_id=_uuid(r[3]),
                 customer_no=r[4],
                 customer_name=r[5],
-                address=format_address(*r[6:12]),
+                address=address_text(*r[6:12]),
                 scheduled_for=date.fromisoformat(r[12]) if r[12] else None,
             )
             for r in con.execute(query, params)
@@ -156,7 +131,7 @@ def glance(db_url: str, technician_id: str | None) -> Glance | None:
                 visit_id=_uuid(r[0]),
                 customer_no=r[1],
                 customer_name=r[2],
-                address=format_address(*r[3:9]),
+                address=address_text(*r[3:9]),
                 visit_type=r[9],
                 started_at=_utc(r[10]),
             )

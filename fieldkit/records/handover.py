@@ -19,7 +19,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from fieldkit.i18n import _
+from fieldkit.records.address import format_address
 from fieldkit.records.db import Database
+from fieldkit.records.errors import NotFound
 from fieldkit.records.models import (
     Customer,
     CustomerSignature,
@@ -33,12 +35,7 @@ from fieldkit.records.models import (
     VisitOutcome,
     VisitType,
 )
-from fieldkit.records.repo import (
-    MeasurementInput,
-    NotFound,
-    format_address,
-    measurements_from_value,
-)
+from fieldkit.records.runs import MeasurementInput, measurements_from_value
 
 NOT_APPLICABLE_ANSWER = "n/a"  # the engine's answer for 不适用 (procedures.engine.NOT_APPLICABLE)
 VOLUME_UNIT = "m³"  # the unit of meter readings and gas quantities on the form

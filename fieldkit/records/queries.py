@@ -6,7 +6,12 @@ import uuid
 
 from sqlmodel import Session, col, select
 
+from fieldkit.procedures.engine import RunStatus
 from fieldkit.records.models import ProcedureRunRecord, StepResult
+
+# Run statuses that end a run (the engine's RunStatus values; "stopped" and
+# "awaiting_repair" are gates that hold a run, not ends).
+FINISHED_RUN_STATUSES = frozenset(status.value for status in RunStatus if status.finished)
 
 
 def runs_of_visit(session: Session, visit_id: uuid.UUID) -> list[ProcedureRunRecord]:

@@ -1,10 +1,17 @@
-"""The visit-records service API: what the TUI, the CLI and the sync client call.
+"""The visit-records service API: what the TUI, the CLI, the session service and the sync
+client call — a thin transactional façade over one query module per aggregate:
+
+* :mod:`fieldkit.records.visits` — customers and visits (start, meter, swaps, signature,
+  device readings, closing with its follow-up and outbox row);
+* :mod:`fieldkit.records.runs` — procedure runs and their saved events;
+* :mod:`fieldkit.records.hazards` — hazards and their note trail;
+* :mod:`fieldkit.records.work_orders` and :mod:`fieldkit.records.outbox` — sync state;
+* :mod:`fieldkit.records.safety_facts` — what the visit's safety state is derived from.
 
 Every public method is one transaction: when it returns, the change has been committed
-(``synchronous=FULL``: it is on disk). Nothing here imports Textual or FastAPI.
-
-A closed visit is final: every method that would change it raises :class:`VisitClosed`.
-A correction is a new visit (a new version), never an edit of the signed record.
+(``synchronous=FULL``: it is on disk). Nothing here imports Textual or FastAPI. A closed
+visit is final: every method that would change it raises :class:`VisitClosed`; a
+correction is a new visit (a new version), never an edit of the signed record.
 
 Typical use::
 
@@ -13,58 +20,32 @@ Typical use::
     visit = repo.start_visit(customer_id=customer.id, technician_id="T001",
                              visit_type=VisitType.IGNITION)
     run = repo.start_run(visit.id, procedure_id="ignition", procedure_version=1, actor="T001")
-    for event in engine_run.answer(step_id, value):
-        repo.record_event(visit.id, run.id, event)       # durable before it returns
+    repo.record_events(visit.id, run.id, engine_run.answer(step_id, value))  # durable
     ...
     repo.close_visit(visit.id, VisitOutcome.COMPLETED)   # follow-up + outbox row, one commit
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import date, datetime, tzinfo
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-from sqlalchemy import func
-from sqlmodel import Session, col, or_, select
-
-from fieldkit.i18n import _, get_language
-from fieldkit.procedures.engine import EventKind, RunStatus
+from fieldkit.i18n import _
 from fieldkit.records import hazards as hazard_queries
-from fieldkit.records import outbox, work_orders
-from fieldkit.records.closing import (
-    MSG_NOT_ALLOWED,
-    ClosingRules,
-    bilingual,
-    closing_rules,
-    outcome_text,
-    with_refusal_reason,
-)
+from fieldkit.records import outbox, runs, visits, work_orders
+from fieldkit.records.address import format_address as format_address
+from fieldkit.records.closing import ClosingRules, closing_rules
 from fieldkit.records.db import Database
-from fieldkit.records.errors import (  # re-exported: callers import them from here
-    EventConflict as EventConflict,
-)
-from fieldkit.records.errors import (
-    InvalidHazardTransition as InvalidHazardTransition,
-)
-from fieldkit.records.errors import (
-    NotFound as NotFound,
-)
-from fieldkit.records.errors import (
-    PayloadTooLarge as PayloadTooLarge,
-)
-from fieldkit.records.errors import (
-    RecordsError as RecordsError,
-)
-from fieldkit.records.errors import (
-    VisitClosed as VisitClosed,
-)
-from fieldkit.records.errors import aware, get_row, open_visit
+from fieldkit.records.errors import EventConflict as EventConflict
+from fieldkit.records.errors import InvalidHazardTransition as InvalidHazardTransition
+from fieldkit.records.errors import NotFound as NotFound
+from fieldkit.records.errors import PayloadTooLarge as PayloadTooLarge
+from fieldkit.records.errors import RecordsError as RecordsError
+from fieldkit.records.errors import VisitClosed as VisitClosed
+from fieldkit.records.errors import aware, get_row
 from fieldkit.records.models import (
     Customer,
     CustomerSignature,
@@ -75,268 +56,36 @@ from fieldkit.records.models import (
     HazardLevel,
     HazardStatus,
     HazardStatusChange,
-    Measurement,
     MeterSwap,
     OutboxItem,
     OutboxState,
     ProcedureRunRecord,
-    StepResult,
     Visit,
     VisitOutcome,
     VisitType,
     WorkOrder,
-    WorkOrderStatus,
     utcnow,
 )
-from fieldkit.records.queries import runs_of_visit, trail_of_run
+from fieldkit.records.queries import FINISHED_RUN_STATUSES as FINISHED_RUN_STATUSES
+from fieldkit.records.queries import runs_of_visit
+from fieldkit.records.runs import MAX_STEP_VALUE_CHARS as MAX_STEP_VALUE_CHARS
+from fieldkit.records.runs import MeasurementInput as MeasurementInput
+from fieldkit.records.runs import RunResume as RunResume
+from fieldkit.records.runs import StepEventLike as StepEventLike
+from fieldkit.records.runs import StoredEvent as StoredEvent
+from fieldkit.records.runs import VisitResume as VisitResume
+from fieldkit.records.runs import measurements_from_value as measurements_from_value
 from fieldkit.records.safety_facts import hazard_facts, visit_facts
+from fieldkit.records.visits import CLOSED_WITH_VISIT as CLOSED_WITH_VISIT
+from fieldkit.records.visits import FOLLOW_UP_DAYS as FOLLOW_UP_DAYS
+from fieldkit.records.visits import MAX_SEALS as MAX_SEALS
+from fieldkit.records.visits import OutcomeNotAllowed as OutcomeNotAllowed
+from fieldkit.records.visits import VisitSummary as VisitSummary
 from fieldkit.records.work_orders import WorkOrderSyncResult
 from fieldkit.safety import HazardFacts, VisitFacts
-from fieldkit.textmodel import Text
 
 if TYPE_CHECKING:  # pragma: no cover
     from fieldkit.sync.schema import WorkOrderPayload
-
-FOLLOW_UP_DAYS = 3  # the follow-up call is due within 3 days of the visit (MANUAL-MAP §5)
-
-# Run statuses that end a run (the engine's RunStatus values; "stopped" and
-# "awaiting_repair" are gates that hold a run, not ends).
-FINISHED_RUN_STATUSES = frozenset(status.value for status in RunStatus if status.finished)
-# Event kinds that end a run, and the run status they imply.
-_TERMINAL_KINDS = {
-    EventKind.COMPLETED.value: RunStatus.COMPLETED.value,
-    EventKind.REFUSED.value: RunStatus.REFUSED.value,
-    EventKind.ABANDONED.value: RunStatus.ABANDONED.value,
-}
-# Status given to runs still open when their visit is closed.
-CLOSED_WITH_VISIT = RunStatus.ABANDONED.value
-
-
-class OutcomeNotAllowed(RecordsError):
-    """The visit's runs do not allow this outcome (see :mod:`fieldkit.records.closing`).
-
-    ``text`` is the message in Chinese and English; ``str(error)`` is in the current
-    language. ``rules.allowed`` lists the outcomes that are allowed now.
-    """
-
-    def __init__(self, outcome: VisitOutcome, rules: ClosingRules):
-        self.outcome = outcome
-        self.rules = rules
-        self.text: Text = bilingual(
-            MSG_NOT_ALLOWED,
-            outcome=outcome_text(outcome),
-            why=rules.why or Text(zh="-", en="-"),
-        )
-        super().__init__(self.text.get(get_language()))
-
-    @property
-    def allowed(self) -> tuple[VisitOutcome, ...]:
-        return self.rules.allowed
-
-
-class StepEventLike(Protocol):
-    """The fields of :class:`fieldkit.procedures.engine.StepEvent` this module stores."""
-
-    @property
-    def event_id(self) -> uuid.UUID: ...
-    @property
-    def run_id(self) -> uuid.UUID: ...
-    @property
-    def step_id(self) -> str: ...
-    @property
-    def kind(self) -> Any: ...
-    @property
-    def value(self) -> dict[str, Any]: ...
-    @property
-    def passed(self) -> bool | None: ...
-    @property
-    def at(self) -> datetime: ...
-    @property
-    def actor(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class MeasurementInput:
-    """A numeric reading to store beside a step result."""
-
-    quantity: str
-    value: float
-    unit: str
-
-
-def measurements_from_value(value: dict[str, Any]) -> list[MeasurementInput]:
-    """Numeric readings inside a step value, so they can be queried as measurements.
-
-    A value carrying a ``unit`` (a measurement step: ``{"unit": "kPa", "start": 5.2,
-    "end": 5.2, …}``) yields one measurement per numeric field, in that unit; a
-    ``measurements`` list of ``{"quantity", "value", "unit"}`` objects is taken as is.
-    Anything else yields nothing (checks, captures, confirmations).
-    """
-    found: list[MeasurementInput] = []
-    explicit = value.get("measurements")
-    if isinstance(explicit, list):
-        for item in explicit:
-            if (
-                isinstance(item, dict)
-                and isinstance(item.get("quantity"), str)
-                and isinstance(item.get("unit"), str)
-                and _is_number(item.get("value"))
-            ):
-                found.append(MeasurementInput(item["quantity"], float(item["value"]), item["unit"]))
-        return found
-    unit = value.get("unit")
-    if isinstance(unit, str) and unit:
-        for key, reading in value.items():
-            if key != "unit" and _is_number(reading):
-                found.append(MeasurementInput(str(key), float(reading), unit))
-    return found
-
-
-MAX_SEALS = 20  # = fieldkit.sync.schema.MAX_SEALS (checked by tests/records/test_close.py)
-MAX_STEP_VALUE_CHARS = 20_000  # = fieldkit.sync.schema.MAX_JSON_OBJECT
-
-
-def _seals(seal_nos: Sequence[str]) -> list[str]:
-    seals = [s for s in (x.strip() for x in seal_nos) if s]
-    if len(seals) > MAX_SEALS:
-        raise PayloadTooLarge(_("At most {n} seal numbers").format(n=MAX_SEALS))
-    return seals
-
-
-def _check_value_size(value: dict[str, Any]) -> None:
-    size = len(json.dumps(value, ensure_ascii=False, default=str))
-    if size > MAX_STEP_VALUE_CHARS:
-        raise PayloadTooLarge(
-            _("A step value of {size} characters is too large (at most {limit})").format(
-                size=size, limit=MAX_STEP_VALUE_CHARS
-            )
-        )
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _kind(kind: Any) -> str:
-    return str(getattr(kind, "value", kind))
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """A step result as saved (the engine's StepEvent fields plus its position)."""
-
-    event_id: uuid.UUID
-    run_id: uuid.UUID
-    seq: int
-    step_id: str
-    kind: str
-    value: dict[str, Any]
-    passed: bool | None
-    at: datetime
-    actor: str
-
-    def as_dict(self) -> dict[str, Any]:
-        """The StepEvent fields, ready for ``StepEvent.model_validate``."""
-        return {
-            "event_id": self.event_id,
-            "run_id": self.run_id,
-            "step_id": self.step_id,
-            "kind": self.kind,
-            "value": self.value,
-            "passed": self.passed,
-            "at": self.at,
-            "actor": self.actor,
-        }
-
-    def to_step_event(self) -> Any:
-        """The procedure engine's ``StepEvent`` (imported lazily)."""
-        from fieldkit.procedures.engine import StepEvent
-
-        return StepEvent.model_validate(self.as_dict())
-
-
-@dataclass(frozen=True)
-class RunResume:
-    """One procedure run of a visit, with its saved events in order."""
-
-    run_id: uuid.UUID
-    procedure_id: str
-    procedure_version: int
-    actor: str
-    status: str
-    started_at: datetime
-    ended_at: datetime | None
-    events: list[StoredEvent]
-
-    @property
-    def finished(self) -> bool:
-        return self.status in FINISHED_RUN_STATUSES
-
-    def step_events(self) -> list[Any]:
-        """Events as engine ``StepEvent`` objects for ``ProcedureRun.restore(...)``."""
-        return [e.to_step_event() for e in self.events]
-
-
-@dataclass(frozen=True)
-class VisitResume:
-    """What the TUI needs to continue an interrupted visit exactly where it stopped.
-
-    Rebuild each unfinished run with
-    ``ProcedureRun.restore(procedures[run.procedure_id], run.step_events(),
-    context=VisitContext.from_events(resume.all_step_events()), …)``.
-    """
-
-    visit: Visit
-    customer: Customer
-    runs: list[RunResume]
-
-    @property
-    def current_run(self) -> RunResume | None:
-        """The most recently started run that has not finished, if any."""
-        open_runs = [r for r in self.runs if not r.finished]
-        return open_runs[-1] if open_runs else None
-
-    def all_events(self) -> list[StoredEvent]:
-        return [e for run in self.runs for e in run.events]
-
-    def all_step_events(self) -> list[Any]:
-        return [e.to_step_event() for e in self.all_events()]
-
-
-@dataclass(frozen=True)
-class VisitSummary:
-    visit_id: uuid.UUID
-    customer_no: str
-    customer_name: str | None
-    address: str
-    visit_type: VisitType
-    technician_id: str
-    started_at: datetime
-    closed_at: datetime | None
-    outcome: VisitOutcome | None
-    steps_saved: int
-    outbox_state: OutboxState | None
-
-
-def format_address(customer: Customer) -> str:
-    """小区 楼栋-单元-楼层-房号 in the way Chinese addresses are written."""
-    parts = []
-    if customer.community:
-        parts.append(customer.community)
-    if customer.building:
-        parts.append(_("building {b}").format(b=customer.building))
-    if customer.unit:
-        parts.append(_("unit {u}").format(u=customer.unit))
-    if customer.floor:
-        parts.append(_("floor {f}").format(f=customer.floor))
-    if customer.room:
-        parts.append(_("room {r}").format(r=customer.room))
-    if customer.address_detail:
-        parts.append(customer.address_detail)
-    return " ".join(parts)
-
-
-_aware = aware
 
 
 class VisitRepository:
@@ -356,16 +105,8 @@ class VisitRepository:
         self.clock = clock
         self.local_tz = local_tz
 
-    # ------------------------------------------------------------------ helpers
     def _now(self) -> datetime:
-        return _aware(self.clock())
-
-    @staticmethod
-    def _get(session: Session, model: type[Any], ident: uuid.UUID, what: str) -> Any:
-        return get_row(session, model, ident, what)
-
-    def _open_visit(self, session: Session, visit_id: uuid.UUID) -> Visit:
-        return open_visit(session, visit_id)
+        return aware(self.clock())
 
     # ---------------------------------------------------------------- customers
     def upsert_customer(
@@ -382,9 +123,6 @@ class VisitRepository:
         address_detail: str | None = None,
     ) -> Customer:
         """Create the customer with this 户号, or update the fields given (not None)."""
-        customer_no = customer_no.strip()
-        if not customer_no:
-            raise RecordsError(_("A customer number (户号) is required"))
         fields = {
             "name": name,
             "phone": phone,
@@ -396,50 +134,17 @@ class VisitRepository:
             "address_detail": address_detail,
         }
         with self.database.session() as session:
-            return self._upsert_customer(session, customer_no, fields)
-
-    def _upsert_customer(
-        self, session: Session, customer_no: str, fields: dict[str, str | None]
-    ) -> Customer:
-        customer = session.exec(select(Customer).where(Customer.customer_no == customer_no)).first()
-        now = self._now()
-        if customer is None:
-            customer = Customer(customer_no=customer_no, created_at=now, updated_at=now)
-        changed = False
-        for key, value in fields.items():
-            if value is not None and getattr(customer, key) != value:
-                setattr(customer, key, value)
-                changed = True
-        if changed:
-            customer.updated_at = now
-        session.add(customer)
-        session.flush()
-        return customer
+            return visits.upsert_customer(session, customer_no, fields, now=self._now())
 
     def get_customer(self, customer_id: uuid.UUID) -> Customer:
         with self.database.session(readonly=True) as session:
-            return self._get(session, Customer, customer_id, _("customer"))
+            customer: Customer = get_row(session, Customer, customer_id, _("customer"))
+            return customer
 
     def find_customers(self, query: str, limit: int = 50) -> list[Customer]:
         """Customers whose 户号, name, phone or address contains ``query``."""
-        escaped = query.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
         with self.database.session(readonly=True) as session:
-            rows = session.exec(
-                select(Customer)
-                .where(
-                    or_(
-                        col(Customer.customer_no).like(pattern, escape="\\"),
-                        col(Customer.name).like(pattern, escape="\\"),
-                        col(Customer.phone).like(pattern, escape="\\"),
-                        col(Customer.community).like(pattern, escape="\\"),
-                        col(Customer.address_detail).like(pattern, escape="\\"),
-                    )
-                )
-                .order_by(col(Customer.customer_no))
-                .limit(limit)
-            ).all()
-            return list(rows)
+            return visits.find_customers(session, query, limit)
 
     # -------------------------------------------------------------- work orders
     def create_work_order(
@@ -454,38 +159,27 @@ class VisitRepository:
         work_order_id: uuid.UUID | None = None,
     ) -> WorkOrder:
         with self.database.session() as session:
-            self._get(session, Customer, customer_id, _("customer"))
-            now = self._now()
-            order = WorkOrder(
-                id=work_order_id or uuid.uuid4(),
+            return work_orders.create_work_order(
+                session,
+                now=self._now(),
                 order_no=order_no,
-                visit_type=VisitType(visit_type),
+                visit_type=visit_type,
                 customer_id=customer_id,
                 assigned_to=assigned_to,
                 scheduled_for=scheduled_for,
                 notes=notes,
-                created_at=now,
-                updated_at=now,
+                work_order_id=work_order_id,
             )
-            session.add(order)
-            return order
 
     def get_work_order(self, work_order_id: uuid.UUID) -> WorkOrder:
         with self.database.session(readonly=True) as session:
-            return self._get(session, WorkOrder, work_order_id, _("work order"))
+            order: WorkOrder = get_row(session, WorkOrder, work_order_id, _("work order"))
+            return order
 
     def open_work_orders(self, assigned_to: str | None = None) -> list[WorkOrder]:
         """Open work orders (scheduled ones first, by date), optionally for one technician."""
         with self.database.session(readonly=True) as session:
-            query = select(WorkOrder).where(WorkOrder.status == WorkOrderStatus.OPEN)
-            if assigned_to is not None:
-                query = query.where(WorkOrder.assigned_to == assigned_to)
-            query = query.order_by(
-                col(WorkOrder.scheduled_for).is_(None),
-                col(WorkOrder.scheduled_for),
-                col(WorkOrder.order_no),
-            )
-            return list(session.exec(query).all())
+            return work_orders.open_work_orders(session, assigned_to)
 
     def upsert_work_orders(self, orders: Sequence[WorkOrderPayload]) -> WorkOrderSyncResult:
         """Apply a page of work orders pulled from the back office (one transaction; see
@@ -507,34 +201,22 @@ class VisitRepository:
         visit_id: uuid.UUID | None = None,
         started_at: datetime | None = None,
     ) -> Visit:
-        if not technician_id.strip():
-            raise RecordsError(_("A technician id (工号) is required to start a visit"))
         with self.database.session() as session:
-            self._get(session, Customer, customer_id, _("customer"))
-            if work_order_id is not None:
-                order: WorkOrder = self._get(session, WorkOrder, work_order_id, _("work order"))
-                if order.status == WorkOrderStatus.CANCELLED:
-                    raise RecordsError(
-                        _("Work order {no} was cancelled by the back office").format(
-                            no=order.order_no
-                        )
-                    )
-            now = self._now()
-            visit = Visit(
-                id=visit_id or uuid.uuid4(),
-                work_order_id=work_order_id,
+            return visits.start_visit(
+                session,
                 customer_id=customer_id,
                 technician_id=technician_id,
-                visit_type=VisitType(visit_type),
-                started_at=_aware(started_at) if started_at else now,
-                updated_at=now,
+                visit_type=visit_type,
+                now=self._now(),
+                work_order_id=work_order_id,
+                visit_id=visit_id,
+                started_at=started_at,
             )
-            session.add(visit)
-            return visit
 
     def get_visit(self, visit_id: uuid.UUID) -> Visit:
         with self.database.session(readonly=True) as session:
-            return self._get(session, Visit, visit_id, _("visit"))
+            visit: Visit = get_row(session, Visit, visit_id, _("visit"))
+            return visit
 
     def update_meter(
         self,
@@ -547,65 +229,24 @@ class VisitRepository:
     ) -> Visit:
         """Record the meter at this site (表钢号, 表封号/铅封号, 表底数, remaining gas)."""
         with self.database.session() as session:
-            visit = self._open_visit(session, visit_id)
-            if meter_no is not None:
-                visit.meter_no = meter_no
-            if seal_nos is not None:
-                visit.seal_nos = _seals(seal_nos)
-            if meter_reading is not None:
-                visit.meter_reading = float(meter_reading)
-            if remaining_gas is not None:
-                visit.remaining_gas = float(remaining_gas)
-            visit.updated_at = self._now()
-            session.add(visit)
-            return visit
+            return visits.update_meter(
+                session,
+                visit_id,
+                now=self._now(),
+                meter_no=meter_no,
+                seal_nos=seal_nos,
+                meter_reading=meter_reading,
+                remaining_gas=remaining_gas,
+            )
 
     def set_notes(self, visit_id: uuid.UUID, notes: str | None) -> Visit:
         with self.database.session() as session:
-            visit = self._open_visit(session, visit_id)
-            visit.notes = notes
-            visit.updated_at = self._now()
-            session.add(visit)
-            return visit
-
-    def _summaries(self, session: Session, visits: Iterable[Visit]) -> list[VisitSummary]:
-        out = []
-        for visit in visits:
-            customer: Customer = self._get(session, Customer, visit.customer_id, _("customer"))
-            steps = session.exec(
-                select(func.count())
-                .select_from(StepResult)
-                .join(ProcedureRunRecord, col(ProcedureRunRecord.id) == col(StepResult.run_id))
-                .where(ProcedureRunRecord.visit_id == visit.id)
-            ).one()
-            outbox = session.exec(
-                select(OutboxItem.state).where(OutboxItem.visit_id == visit.id)
-            ).first()
-            out.append(
-                VisitSummary(
-                    visit_id=visit.id,
-                    customer_no=customer.customer_no,
-                    customer_name=customer.name,
-                    address=format_address(customer),
-                    visit_type=visit.visit_type,
-                    technician_id=visit.technician_id,
-                    started_at=visit.started_at,
-                    closed_at=visit.closed_at,
-                    outcome=visit.outcome,
-                    steps_saved=int(steps),
-                    outbox_state=outbox,
-                )
-            )
-        return out
+            return visits.set_notes(session, visit_id, notes, now=self._now())
 
     def list_visits(self, *, open_only: bool = False, limit: int = 200) -> list[VisitSummary]:
         """Visits, newest first."""
         with self.database.session(readonly=True) as session:
-            query = select(Visit)
-            if open_only:
-                query = query.where(col(Visit.closed_at).is_(None))
-            query = query.order_by(col(Visit.started_at).desc()).limit(limit)
-            return self._summaries(session, session.exec(query).all())
+            return visits.list_visits(session, open_only=open_only, limit=limit)
 
     def unfinished_visits(self) -> list[VisitSummary]:
         """Visits started but not closed (e.g. after a crash), newest first."""
@@ -628,62 +269,24 @@ class VisitRepository:
         events — ``ProcedureRun.start(...)`` leaves its ``started`` event in ``run.events``;
         pass them here so the run and its start are saved in one transaction."""
         with self.database.session() as session:
-            visit = self._open_visit(session, visit_id)
-            run = ProcedureRunRecord(
-                id=run_id or uuid.uuid4(),
-                visit_id=visit_id,
+            return runs.start_run(
+                session,
+                visit_id,
                 procedure_id=procedure_id,
-                procedure_version=int(procedure_version),
+                procedure_version=procedure_version,
                 actor=actor,
-                started_at=_aware(started_at)
-                if started_at
-                else (_aware(events[0].at) if events else self._now()),
+                now=self._now(),
+                run_id=run_id,
+                started_at=started_at,
+                events=events,
+                run_status=run_status,
             )
-            if events and _kind(events[0].kind) == "started":
-                info = events[0].value
-                if isinstance(info.get("content_hash"), str):
-                    run.content_hash = info["content_hash"]
-                if isinstance(info.get("override"), dict):
-                    run.override = dict(info["override"])
-            session.add(run)
-            session.flush()
-            if events or run_status is not None:
-                self._save_events(session, visit, run, events, run_status)
-            return run
 
     def discard_run(self, visit_id: uuid.UUID, run_id: uuid.UUID) -> None:
         """Delete a run opened by mistake, with its derived events; refused once it holds
         an action (an answer, reading, timer, repair, correction or abandonment)."""
-        from fieldkit.procedures.engine import ACTION_KINDS
-
         with self.database.session() as session:
-            self._open_visit(session, visit_id)
-            run: ProcedureRunRecord = self._get(session, ProcedureRunRecord, run_id, _("run"))
-            if run.visit_id != visit_id:
-                raise EventConflict(_("Run {run} belongs to another visit").format(run=run_id))
-            rows = trail_of_run(session, run_id)
-            if any(row.kind in {k.value for k in ACTION_KINDS} for row in rows):
-                raise RecordsError(_("A run with answers cannot be discarded"))
-            for measurement in session.exec(
-                select(Measurement).where(Measurement.run_id == run_id)
-            ).all():
-                session.delete(measurement)
-            session.flush()
-            for row in rows:
-                session.delete(row)
-            session.flush()
-            session.delete(run)
-
-    def safety_facts(self, visit_id: uuid.UUID) -> VisitFacts:
-        """Everything stored for the visit that its safety state is derived from."""
-        with self.database.session(readonly=True) as session:
-            self._get(session, Visit, visit_id, _("visit"))
-            return visit_facts(session, visit_id)
-
-    def hazard_facts(self, visit_id: uuid.UUID) -> tuple[HazardFacts, ...]:
-        """The visit's hazards as the safety state sees them (read afresh)."""
-        with self.database.session(readonly=True) as session:
-            return hazard_facts(session, visit_id)
+            runs.discard_run(session, visit_id, run_id)
 
     def record_event(
         self,
@@ -712,164 +315,18 @@ class VisitRepository:
     ) -> list[StoredEvent]:
         """Save the events of one engine action together (one transaction, one fsync)."""
         with self.database.session() as session:
-            visit = self._open_visit(session, visit_id)
-            run: ProcedureRunRecord = self._get(session, ProcedureRunRecord, run_id, _("run"))
-            if run.visit_id != visit_id:
-                raise EventConflict(_("Run {run} belongs to another visit").format(run=run_id))
-            return self._save_events(session, visit, run, events, run_status)
-
-    def _save_events(
-        self,
-        session: Session,
-        visit: Visit,
-        run: ProcedureRunRecord,
-        events: Sequence[StepEventLike],
-        run_status: str | None,
-    ) -> list[StoredEvent]:
-        last_seq = session.exec(
-            select(func.max(StepResult.seq)).where(StepResult.run_id == run.id)
-        ).one()
-        seq = -1 if last_seq is None else int(last_seq)
-        stored: list[StoredEvent] = []
-        saved_at = self._now()
-        status = run_status
-        for event in events:
-            if event.run_id != run.id:
-                raise EventConflict(
-                    _("Event {event} belongs to run {other}, not {run}").format(
-                        event=event.event_id, other=event.run_id, run=run.id
-                    )
-                )
-            kind = _kind(event.kind)
-            value = dict(event.value)
-            _check_value_size(value)
-            at = _aware(event.at)
-            existing = session.get(StepResult, event.event_id)
-            if existing is not None:
-                same = (
-                    existing.run_id == run.id
-                    and existing.step_id == event.step_id
-                    and existing.kind == kind
-                    and existing.value == value
-                    and existing.passed == event.passed
-                    and existing.at == at
-                )
-                if not same:
-                    raise EventConflict(
-                        _("Event {event} was already saved with other content").format(
-                            event=event.event_id
-                        )
-                    )
-                stored.append(_stored(existing))
-                continue
-            already_read = self._pending_reading(session, run.id, event.step_id, kind)
-            seq += 1
-            row = StepResult(
-                id=event.event_id,
-                run_id=run.id,
-                seq=seq,
-                step_id=event.step_id,
-                kind=kind,
-                value=value,
-                passed=event.passed,
-                at=at,
-                actor=event.actor,
-                saved_at=saved_at,
-            )
-            session.add(row)
-            session.flush()  # the step row first: measurements reference it
-            for m in measurements_from_value(value):
-                if already_read.get(m.quantity) == m.value:
-                    continue  # the start reading of a held test, saved when it was taken
-                session.add(
-                    Measurement(
-                        step_result_id=row.id,
-                        run_id=run.id,
-                        step_id=event.step_id,
-                        quantity=m.quantity,
-                        value=m.value,
-                        unit=m.unit,
-                        taken_at=at,
-                    )
-                )
-            if kind == "answered":
-                self._apply_captured(session, visit, value, at)
-            if status is None and kind in _TERMINAL_KINDS:
-                status = _TERMINAL_KINDS[kind]
-            stored.append(_stored(row))
-        if status is not None and status != run.status:
-            run.status = str(getattr(status, "value", status))
-            if run.status in FINISHED_RUN_STATUSES and run.ended_at is None:
-                run.ended_at = max((s.at for s in stored), default=saved_at)
-            session.add(run)
-        return stored
-
-    @staticmethod
-    def _pending_reading(
-        session: Session, run_id: uuid.UUID, step_id: str, kind: str
-    ) -> dict[str, float]:
-        """For the answer that ends a held measurement: the start reading already saved."""
-        if kind != "answered":
-            return {}
-        last = session.exec(
-            select(StepResult)
-            .where(
-                StepResult.run_id == run_id,
-                StepResult.step_id == step_id,
-                col(StepResult.kind).in_(["answered", "reading_started"]),
-            )
-            .order_by(col(StepResult.seq).desc())
-        ).first()
-        if last is None or last.kind != "reading_started":
-            return {}
-        return {m.quantity: m.value for m in measurements_from_value(last.value)}
-
-    def _apply_captured(
-        self, session: Session, visit: Visit, value: dict[str, Any], at: datetime
-    ) -> None:
-        """Answers that describe the visit: the handover data (meter no., seals, reading,
-        remaining gas) update the visit's meter; a sign-off's customer name is the signature."""
-        changed = False
-        if isinstance(value.get("meter_no"), str) and value["meter_no"].strip():
-            visit.meter_no = value["meter_no"].strip()
-            changed = True
-        seals = value.get("seal_nos")
-        if isinstance(seals, list) and all(isinstance(x, str) for x in seals):
-            visit.seal_nos = _seals(seals)
-            changed = True
-        for name in ("meter_reading", "remaining_gas"):
-            if _is_number(value.get(name)):
-                setattr(visit, name, float(value[name]))
-                changed = True
-        if changed:
-            visit.updated_at = at
-            session.add(visit)
-        name = value.get("customer_name")
-        if isinstance(name, str) and name.strip():
-            signature = session.exec(
-                select(CustomerSignature).where(CustomerSignature.visit_id == visit.id)
-            ).first()
-            if signature is None:
-                signature = CustomerSignature(visit_id=visit.id, signer_name=name.strip())
-            signature.signer_name = name.strip()
-            signature.signed_at = at
-            session.add(signature)
+            visit = visits.open_visit(session, visit_id)
+            run = runs.run_of_visit(session, visit_id, run_id)
+            return runs.save_events(session, visit, run, events, run_status, now=self._now())
 
     def set_run_status(self, run_id: uuid.UUID, status: str) -> ProcedureRunRecord:
         with self.database.session() as session:
-            run: ProcedureRunRecord = self._get(session, ProcedureRunRecord, run_id, _("run"))
-            self._open_visit(session, run.visit_id)
-            run.status = str(getattr(status, "value", status))
-            if run.status in FINISHED_RUN_STATUSES and run.ended_at is None:
-                run.ended_at = self._now()
-            session.add(run)
-            return run
+            return runs.set_run_status(session, run_id, status, now=self._now())
 
     def run_events(self, run_id: uuid.UUID) -> list[StoredEvent]:
         """The saved events of a run, in the order they were produced."""
         with self.database.session(readonly=True) as session:
-            self._get(session, ProcedureRunRecord, run_id, _("run"))
-            return [_stored(r) for r in trail_of_run(session, run_id)]
+            return runs.run_events(session, run_id)
 
     def visit_runs(self, visit_id: uuid.UUID) -> list[ProcedureRunRecord]:
         with self.database.session(readonly=True) as session:
@@ -878,24 +335,20 @@ class VisitRepository:
     def resume(self, visit_id: uuid.UUID) -> VisitResume:
         """Everything needed to rebuild the visit's procedure runs after a crash."""
         with self.database.session(readonly=True) as session:
-            visit: Visit = self._get(session, Visit, visit_id, _("visit"))
-            customer: Customer = self._get(session, Customer, visit.customer_id, _("customer"))
-            resumes = []
-            for run in runs_of_visit(session, visit_id):
-                rows = trail_of_run(session, run.id)
-                resumes.append(
-                    RunResume(
-                        run_id=run.id,
-                        procedure_id=run.procedure_id,
-                        procedure_version=run.procedure_version,
-                        actor=run.actor,
-                        status=run.status,
-                        started_at=run.started_at,
-                        ended_at=run.ended_at,
-                        events=[_stored(r) for r in rows],
-                    )
-                )
-            return VisitResume(visit=visit, customer=customer, runs=resumes)
+            return runs.resume(session, visit_id)
+
+    def safety_facts(self, visit_id: uuid.UUID) -> VisitFacts:
+        """Everything stored for the visit that its safety state is derived from."""
+        with self.database.session(readonly=True) as session:
+            facts = visit_facts(session, visit_id)
+            if not facts.runs and not facts.hazards:  # nothing stored: is there a visit?
+                get_row(session, Visit, visit_id, _("visit"))
+            return facts
+
+    def hazard_facts(self, visit_id: uuid.UUID) -> tuple[HazardFacts, ...]:
+        """The visit's hazards as the safety state sees them (read afresh)."""
+        with self.database.engine.connect() as connection:  # one SELECT: no ORM session
+            return hazard_facts(connection, visit_id)
 
     # ------------------------------------------------------- swaps, hazards, …
     def record_meter_swap(
@@ -912,40 +365,28 @@ class VisitRepository:
         reason: str | None = None,
         swap_id: uuid.UUID | None = None,
     ) -> MeterSwap:
-        """Record a meter replacement: the manual's 前锋 swap asks for the new meter no.,
-        seal no., gas used, gas remaining and the date (前锋智能燃气表常见故障 1 ⑤).
-        The visit's current meter becomes the new one."""
-        new_meter_no = new_meter_no.strip()
-        seals = _seals(seal_nos)
-        if not new_meter_no:
-            raise RecordsError(_("The new meter number is required"))
-        if not seals:
-            raise RecordsError(_("At least one seal number (表封号/铅封号) is required"))
-        for label, number in (("gas used", gas_used), ("gas remaining", gas_remaining)):
-            if number is not None and number < 0:
-                raise RecordsError(_("{field} cannot be negative").format(field=_(label)))
+        """Record a meter replacement (see :func:`fieldkit.records.visits.record_meter_swap`);
+        the visit's current meter becomes the new one."""
         with self.database.session() as session:
-            visit = self._open_visit(session, visit_id)
-            swap = MeterSwap(
-                id=swap_id or uuid.uuid4(),
-                visit_id=visit_id,
-                old_meter_no=old_meter_no.strip(),
+            return visits.record_meter_swap(
+                session,
+                visit_id,
+                now=self._now(),
+                old_meter_no=old_meter_no,
                 new_meter_no=new_meter_no,
-                seal_nos=seals,
+                seal_nos=seal_nos,
                 old_meter_reading=old_meter_reading,
                 gas_used=gas_used,
                 gas_remaining=gas_remaining,
-                swapped_at=_aware(swapped_at) if swapped_at else self._now(),
+                swapped_at=swapped_at,
                 reason=reason,
+                swap_id=swap_id,
             )
-            session.add(swap)
-            visit.meter_no = new_meter_no
-            visit.seal_nos = seals
-            if gas_remaining is not None:
-                visit.remaining_gas = gas_remaining
-            visit.updated_at = self._now()
-            session.add(visit)
-            return swap
+
+    def visit_meter_swaps(self, visit_id: uuid.UUID) -> list[MeterSwap]:
+        """The meter swaps recorded in this visit, oldest first."""
+        with self.database.session(readonly=True) as session:
+            return visits.meter_swaps(session, visit_id)
 
     def add_hazard(
         self,
@@ -1000,18 +441,6 @@ class VisitRepository:
         with self.database.session(readonly=True) as session:
             return hazard_queries.visit_hazards(session, visit_id)
 
-    def visit_meter_swaps(self, visit_id: uuid.UUID) -> list[MeterSwap]:
-        """The meter swaps recorded in this visit, oldest first."""
-        with self.database.session(readonly=True) as session:
-            self._get(session, Visit, visit_id, _("visit"))
-            return list(
-                session.exec(
-                    select(MeterSwap)
-                    .where(MeterSwap.visit_id == visit_id)
-                    .order_by(col(MeterSwap.swapped_at))
-                ).all()
-            )
-
     def hazard_trail(self, hazard_id: uuid.UUID) -> list[HazardStatusChange]:
         with self.database.session(readonly=True) as session:
             return hazard_queries.hazard_trail(session, hazard_id)
@@ -1031,23 +460,15 @@ class VisitRepository:
     ) -> CustomerSignature:
         """The customer signs the handover form (name and time; a drawn image optional).
         Signing again before the visit is closed replaces the earlier signature."""
-        signer_name = signer_name.strip()
-        if not signer_name:
-            raise RecordsError(_("The customer's name is required to sign"))
-        if image_png is not None and not image_png.startswith(b"\x89PNG\r\n\x1a\n"):
-            raise RecordsError(_("The signature image is not a PNG file"))
         with self.database.session() as session:
-            self._open_visit(session, visit_id)
-            signature = session.exec(
-                select(CustomerSignature).where(CustomerSignature.visit_id == visit_id)
-            ).first()
-            if signature is None:
-                signature = CustomerSignature(visit_id=visit_id, signer_name=signer_name)
-            signature.signer_name = signer_name
-            signature.signed_at = _aware(signed_at) if signed_at else self._now()
-            signature.image_png = image_png
-            session.add(signature)
-            return signature
+            return visits.sign(
+                session,
+                visit_id,
+                signer_name,
+                now=self._now(),
+                image_png=image_png,
+                signed_at=signed_at,
+            )
 
     def attach_device_reading(
         self,
@@ -1062,25 +483,19 @@ class VisitRepository:
         reading_id: uuid.UUID | None = None,
     ) -> DeviceReading:
         """Keep what a meter or IC card said (raw bytes as hex beside the decoded fields)."""
-        raw_hex = raw.hex() if isinstance(raw, bytes | bytearray) else str(raw)
-        try:
-            bytes.fromhex(raw_hex)
-        except ValueError as exc:
-            raise RecordsError(_("The raw device data is not hexadecimal")) from exc
         with self.database.session() as session:
-            self._open_visit(session, visit_id)
-            reading = DeviceReading(
-                id=reading_id or uuid.uuid4(),
-                visit_id=visit_id,
-                kind=DeviceKind(kind),
+            return visits.attach_device_reading(
+                session,
+                visit_id,
+                now=self._now(),
+                kind=kind,
+                raw=raw,
+                decoded=decoded,
+                diagnosis=diagnosis,
                 port=port,
-                raw_hex=raw_hex.lower(),
-                decoded=dict(decoded),
-                diagnosis=[dict(d) for d in diagnosis],
-                read_at=_aware(read_at) if read_at else self._now(),
+                read_at=read_at,
+                reading_id=reading_id,
             )
-            session.add(reading)
-            return reading
 
     # -------------------------------------------------------------------- close
     def close_visit(
@@ -1104,87 +519,30 @@ class VisitRepository:
         (see ``closing_rules(visit_id)`` for what is allowed). After a refusal the engine's
         refusal reason is recorded with ``refused_gas`` (and used when no reason is given).
         """
-        from fieldkit.records.export import visit_payload
-        from fieldkit.sync.schema import content_hash
-
-        outcome = VisitOutcome(outcome)
-        reason = reason.strip() if reason else None
         with self.database.session() as session:
-            visit = self._open_visit(session, visit_id)
-            rules = closing_rules(session, visit)
-            if not rules.allows(outcome):
-                raise OutcomeNotAllowed(outcome, rules)
-            if rules.refusal_reason is not None:
-                reason = with_refusal_reason(reason, rules.refusal_reason)
-            if outcome != VisitOutcome.COMPLETED and not reason:
-                raise RecordsError(
-                    _("A reason is required when a visit ends as {outcome}").format(
-                        outcome=outcome.value
-                    )
-                )
-            now = self._now()
-            visit.ended_at = _aware(ended_at) if ended_at else now
-            visit.closed_at = now
-            visit.outcome = outcome
-            visit.outcome_reason = reason
-            visit.updated_at = now
-            session.add(visit)
-            for run in runs_of_visit(session, visit_id):
-                if run.status not in FINISHED_RUN_STATUSES:
-                    run.status = CLOSED_WITH_VISIT
-                    run.ended_at = now
-                    session.add(run)
-            visit_day = visit.started_at.astimezone(self.local_tz or _local_tz()).date()
-            session.add(
-                FollowUp(visit_id=visit_id, due_date=visit_day + timedelta(days=FOLLOW_UP_DAYS))
+            return visits.close_visit(
+                session,
+                visit_id,
+                outcome,
+                reason,
+                now=self._now(),
+                local_tz=self.local_tz or _local_tz(),
+                ended_at=ended_at,
             )
-            session.flush()
-            try:
-                payload = visit_payload(session, visit_id)
-            except ValidationError as exc:  # e.g. a list over the schema's size limits
-                problems = "; ".join(
-                    f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-                    for err in exc.errors()[:5]
-                )
-                raise PayloadTooLarge(
-                    _("The visit cannot be closed: {problems}").format(problems=problems)
-                ) from exc
-            item = OutboxItem(
-                visit_id=visit_id,
-                payload=payload.model_dump(mode="json"),
-                content_hash=content_hash(payload),
-                state=OutboxState.PENDING,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(item)
-            if visit.work_order_id is not None:
-                order = session.get(WorkOrder, visit.work_order_id)
-                if order is not None and order.status == WorkOrderStatus.OPEN:
-                    order.status = WorkOrderStatus.DONE
-                    order.updated_at = now
-                    session.add(order)
-            return item
 
     def closing_rules(self, visit_id: uuid.UUID) -> ClosingRules:
         """The outcomes the visit may be closed with now (and why others are not)."""
         with self.database.session(readonly=True) as session:
-            visit: Visit = self._get(session, Visit, visit_id, _("visit"))
+            visit: Visit = get_row(session, Visit, visit_id, _("visit"))
             return closing_rules(session, visit)
 
     def follow_up(self, visit_id: uuid.UUID) -> FollowUp | None:
         with self.database.session(readonly=True) as session:
-            return session.exec(select(FollowUp).where(FollowUp.visit_id == visit_id)).first()
+            return visits.follow_up(session, visit_id)
 
     def follow_ups_due(self, on_or_before: date) -> list[FollowUp]:
         with self.database.session(readonly=True) as session:
-            return list(
-                session.exec(
-                    select(FollowUp)
-                    .where(col(FollowUp.done_at).is_(None), FollowUp.due_date <= on_or_before)
-                    .order_by(col(FollowUp.due_date))
-                ).all()
-            )
+            return visits.follow_ups_due(session, on_or_before)
 
     # ------------------------------------------------------------------- outbox
     # The outbox aggregate lives in fieldkit.records.outbox; these delegate to it.
@@ -1227,20 +585,6 @@ def _outbox_errors() -> Iterator[None]:
         yield
     except outbox.OutboxNotFound as exc:
         raise NotFound(str(exc)) from None
-
-
-def _stored(row: StepResult) -> StoredEvent:
-    return StoredEvent(
-        event_id=row.id,
-        run_id=row.run_id,
-        seq=row.seq,
-        step_id=row.step_id,
-        kind=row.kind,
-        value=dict(row.value),
-        passed=row.passed,
-        at=row.at,
-        actor=row.actor,
-    )
 
 
 def _local_tz() -> Any:

@@ -22,13 +22,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlmodel import Session, col, select
 
+from fieldkit.i18n import _
 from fieldkit.records.db import Database
+from fieldkit.records.errors import get_row
 from fieldkit.records.models import (
     Customer,
     SyncState,
@@ -273,3 +276,48 @@ def finish_resync(database: Database, epoch: str) -> int:
         row.updated_at = utcnow()
         session.add(row)
         return int(done.rowcount)
+
+
+# ------------------------------------------------ made on the laptop, read by the TUI
+
+
+def create_work_order(
+    session: Session,
+    *,
+    now: datetime,
+    order_no: str,
+    visit_type: VisitType | str,
+    customer_id: uuid.UUID,
+    assigned_to: str,
+    scheduled_for: date | None = None,
+    notes: str | None = None,
+    work_order_id: uuid.UUID | None = None,
+) -> WorkOrder:
+    """A work order made on the laptop (tests, the demo); the back office's come by pull."""
+    get_row(session, Customer, customer_id, _("customer"))
+    order = WorkOrder(
+        id=work_order_id or uuid.uuid4(),
+        order_no=order_no,
+        visit_type=VisitType(visit_type),
+        customer_id=customer_id,
+        assigned_to=assigned_to,
+        scheduled_for=scheduled_for,
+        notes=notes,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    return order
+
+
+def open_work_orders(session: Session, assigned_to: str | None) -> list[WorkOrder]:
+    """Open work orders (scheduled ones first, by date), optionally for one technician."""
+    query = select(WorkOrder).where(WorkOrder.status == WorkOrderStatus.OPEN)
+    if assigned_to is not None:
+        query = query.where(WorkOrder.assigned_to == assigned_to)
+    query = query.order_by(
+        col(WorkOrder.scheduled_for).is_(None),
+        col(WorkOrder.scheduled_for),
+        col(WorkOrder.order_no),
+    )
+    return list(session.exec(query).all())

@@ -7,7 +7,8 @@ utility's override is judged by the same invariants as the laptop's session serv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 
 from fieldkit.procedures.engine import RUN_STEP, EventKind, StepEvent
@@ -33,8 +34,14 @@ class Violation:
     detail: str  # English, for the back office's audit (ids and blocker kinds)
 
 
-def _open_at(hazards: tuple[HazardFacts, ...], at: object) -> tuple[HazardFacts, ...]:
-    return tuple(h for h in hazards if h.found_at < at)  # type: ignore[operator]
+def _open_at(hazards: tuple[HazardFacts, ...], at: datetime) -> tuple[HazardFacts, ...]:
+    """The hazards as they stood at ``at``: found before it, and not fixed yet if their
+    fix was recorded after it."""
+    return tuple(
+        replace(h, fixed_at=None) if h.fixed_at is not None and h.fixed_at > at else h
+        for h in hazards
+        if h.found_at < at
+    )
 
 
 def audit(facts: VisitFacts, *, outcome: str | None = None) -> list[Violation]:

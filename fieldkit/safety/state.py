@@ -199,7 +199,9 @@ def _ignition_gates(facts: VisitFacts, timeline: list[StepEvent]) -> list[Blocke
             )
         )
     for procedure_id, step_id in LEAK_CHECK_BEFORE_IGNITION:
-        if not any(run.procedure_id == procedure_id for run in facts.runs):
+        # only a run begun by then counts (a later community run does not make an earlier
+        # ignition a violation in the history audit)
+        if not any(run.procedure_id == procedure_id and run.events for run in facts.runs):
             continue
         answers = [
             e

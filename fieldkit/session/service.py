@@ -67,8 +67,16 @@ class VisitSession:
         self._kept: list[RunFacts] = []  # runs kept in the record but not resumable here
         self._order: list[uuid.UUID] = []
         self._hazards: tuple[HazardFacts, ...] | None = None  # read once per public call
+        self._derived: tuple[object, SafetyState] | None = None  # (facts, their state)
         self._depth = 0
         self._restore()
+
+    @contextmanager
+    def reading(self) -> Iterator[VisitSession]:
+        """One consistent look at the visit: the hazards are read once for every call made
+        inside the block (``safety()``, ``runs()``, ``view()``), not once per call."""
+        with self._call():
+            yield self
 
     @contextmanager
     def _call(self) -> Iterator[None]:
@@ -167,18 +175,25 @@ class VisitSession:
             self._restore()  # memory must never be ahead of the database
             raise
 
-    def _view(self, run: ProcedureRun) -> RunView:
-        return RunView.of(run, self.safety().blockers_for(run.procedure.id))
+    def _view(self, run: ProcedureRun, state: SafetyState | None = None) -> RunView:
+        state = state if state is not None else self.safety()
+        return RunView.of(run, state.blockers_for(run.procedure.id))
 
     # ------------------------------------------------------------ reading
 
     def safety(self) -> SafetyState:
         with self._call():
-            return derive(self.facts())
+            facts = self.facts()
+            # derive is pure: the same facts (events are immutable, hazards read afresh
+            # above) give the same state, so the last one is reused while nothing changed
+            if self._derived is None or self._derived[0] != facts:
+                self._derived = (facts, derive(facts))
+            return self._derived[1]
 
     def runs(self) -> tuple[RunView, ...]:
         with self._call():
-            return tuple(self._view(run) for run in self._runs.values())
+            state = self.safety()
+            return tuple(self._view(run, state) for run in self._runs.values())
 
     def view(self, run_id: uuid.UUID) -> RunView:
         with self._call():

@@ -33,7 +33,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
     Strict,
+    model_serializer,
+    model_validator,
 )
 
 SCHEMA_VERSION = 1
@@ -233,6 +237,11 @@ VISIT_OUTCOMES: tuple[str, ...] = (
 WorkOrderStatus = Literal["open", "cancelled", "done"]
 HazardLevel = Literal["major", "general"]
 HazardStatus = Literal["pending", "rechecking", "fixed"]
+# The manual's 不予通气 classes (fieldkit.procedures.models.RefusalCondition; a test keeps
+# the two in step): a hazard of one of these classes blocks ignition until it is fixed.
+RefusalClass = Literal[
+    "private_alteration", "concealed_piping", "no_pipe_clamps", "non_compliant_installation"
+]
 
 
 class WireModel(BaseModel):
@@ -325,8 +334,34 @@ class HazardPayload(WireModel):
     level: HazardLevel  # 重大 / 一般
     status: HazardStatus  # 待整改 → 复查中 → 已整改
     found_at: UtcDatetime
-    deadline: IsoDate | None = None
+    deadline: IsoDate | None = None  # 整改期限 (rectification deadline)
     basis: LongText | None = None
+    refusal_code: RefusalClass | None = None  # its 不予通气 class, when it is one
+    fixed_at: UtcDatetime | None = None  # when it was recorded 已整改 (status "fixed")
+
+    @model_validator(mode="after")
+    def _fixed_at_fits(self) -> HazardPayload:
+        if self.fixed_at is not None:
+            if self.status != "fixed":
+                raise ValueError("fixed_at is given only for a fixed hazard")
+            if self.fixed_at < self.found_at:
+                raise ValueError("fixed_at is before found_at")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_absent(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        # Fields added after the first laptops shipped are left out while empty, so a
+        # record made before them keeps its content hash (and is not a 409 conflict).
+        data: dict[str, Any] = handler(self)
+        for name in _LATER_HAZARD_FIELDS:
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
+
+
+_LATER_HAZARD_FIELDS = ("refusal_code", "fixed_at")
 
 
 class SignaturePayload(WireModel):

@@ -7,7 +7,8 @@ import pytest
 from fieldkit.procedures.engine import EventKind, RunStatus
 from fieldkit.records.models import HazardLevel, VisitOutcome
 from fieldkit.records.repo import OutcomeNotAllowed, VisitRepository
-from fieldkit.safety import BlockerKind
+from fieldkit.safety import BlockerKind, derive
+from fieldkit.safety.audit import ViolationKind, audit
 from fieldkit.session import (
     InvalidAnswer,
     NotDiscardable,
@@ -217,3 +218,17 @@ def test_a_new_session_after_a_crash_derives_the_same_state(
     }
     with pytest.raises(SafetyBlocked):
         reopened.answer(view.run_id, "alarm-cutoff-test", "yes")
+
+
+def test_a_community_run_begun_after_ignition_does_not_make_it_a_violation(
+    session: VisitSession, repo: VisitRepository, clock: FakeClock
+) -> None:
+    """The second-leak-check rule counts a community run only from when it began."""
+    complete(session, "indoor-purge", clock)
+    complete(session, "ignition", clock)
+    clock.advance(minutes=5)
+    session.open_run("community-gas-connection")
+    stored = repo.safety_facts(session.visit_id)
+    assert not [v for v in audit(stored) if v.kind == ViolationKind.IGNITION_WITHOUT_GATES]
+    # …while the live state now asks for the leak check before any further ignition
+    assert BlockerKind.LEAK_CHECK_MISSING in {b.kind for b in derive(stored).blockers}

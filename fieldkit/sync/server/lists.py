@@ -134,6 +134,8 @@ def list_hazards(
             "found_at": r.found_at.astimezone(UTC).isoformat(),
             "deadline": r.deadline.isoformat() if r.deadline else None,
             "basis": r.basis,
+            "refusal_code": r.refusal_code,
+            "fixed_at": r.fixed_at.astimezone(UTC).isoformat() if r.fixed_at else None,
         }
 
     order = [h.c.status, h.c.found_at, h.c.customer_no, h.c.id]

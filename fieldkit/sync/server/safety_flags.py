@@ -56,10 +56,11 @@ def visit_facts(payload: VisitPayload) -> VisitFacts:
         HazardFacts(
             hazard_id=h.hazard_id,
             major=str(h.level) == "major",
-            refusal_code=getattr(h, "refusal_code", None),  # synced once the schema has it
+            refusal_code=h.refusal_code,
             found_at=h.found_at,
-            # the payload has no fix time: a fixed hazard is not judged open at any moment
-            fixed_at=h.found_at if str(h.status) == "fixed" else None,
+            # when it was recorded 已整改; a payload from a laptop older than that field
+            # gives none: its fixed hazard is taken as fixed from the moment it was found
+            fixed_at=(h.fixed_at or h.found_at) if str(h.status) == "fixed" else None,
             description=h.description,
         )
         for h in payload.hazards

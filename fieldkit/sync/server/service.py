@@ -165,6 +165,8 @@ def child_rows(payloads: Iterable[VisitPayload]) -> dict[str, list[dict[str, Any
                 "found_at": h.found_at,
                 "deadline": h.deadline,
                 "basis": h.basis,
+                "refusal_code": h.refusal_code,
+                "fixed_at": h.fixed_at,
                 "updated_at": now,
             }
             for h in p.hazards
@@ -203,6 +205,7 @@ def _write_children(conn: Connection, new: Sequence[_Prepared]) -> None:
                 "status": stmt.excluded.status,
                 "last_visit_id": stmt.excluded.last_visit_id,
                 "deadline": stmt.excluded.deadline,
+                "fixed_at": stmt.excluded.fixed_at,
                 "updated_at": stmt.excluded.updated_at,
             },
             where=_rank(t.hazard.c.status) < _rank(stmt.excluded.status),

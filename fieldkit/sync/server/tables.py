@@ -153,8 +153,10 @@ hazard = sa.Table(
     sa.Column("level", sa.String(16), nullable=False),  # major 重大 / general 一般
     sa.Column("status", sa.String(16), nullable=False, index=True),  # pending/rechecking/fixed
     sa.Column("found_at", Ts, nullable=False),
-    sa.Column("deadline", sa.Date, nullable=True),
+    sa.Column("deadline", sa.Date, nullable=True),  # 整改期限
     sa.Column("basis", sa.Text, nullable=True),
+    sa.Column("refusal_code", sa.String(32), nullable=True),  # its 不予通气 class, if one
+    sa.Column("fixed_at", Ts, nullable=True),  # when it was recorded 已整改
     sa.Column("updated_at", Ts, nullable=False),
     sa.Index("ix_hazard_open_page", "status", "found_at", "customer_no", "id"),
 )
