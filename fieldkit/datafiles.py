@@ -96,6 +96,16 @@ class DataProblem:
             parts.append(_("field {field}").format(field=self.field))
         return _("{where}: {message}").format(where=", ".join(parts), message=self.text())
 
+    def to_dict(self) -> dict[str, Any]:
+        """For ``--json``: where, the English ``message`` and ``text`` in the current language."""
+        return {
+            "file": str(self.file),
+            "entry": self.entry,
+            "field": self.field,
+            "message": self.message,
+            "text": self.text(),
+        }
+
     def __str__(self) -> str:
         where = str(self.file)
         if self.entry:

@@ -110,7 +110,7 @@ def serve(
         engine = open_server_database(url, migrate=True)  # migrate once, before the workers
         engine.dispose()
     except ServerDatabaseError as exc:
-        fail(_("Error: {error}").format(error=exc))
+        fail(_("Error: {error}").format(error=exc.localized()))
     os.environ[ENV_DB] = url
     os.environ["FIELDKIT_SERVER_MAX_BODY"] = str(max_body)
     uvicorn.run(
@@ -133,7 +133,7 @@ def _engine(ctx: click.Context) -> Any:
     try:
         engine = open_server_database(ctx.obj["db_url"], migrate=True)
     except ServerDatabaseError as exc:
-        fail(_("Error: {error}").format(error=exc))
+        fail(_("Error: {error}").format(error=exc.localized()))
     ctx.call_on_close(engine.dispose)
     return engine
 
@@ -145,7 +145,7 @@ def _service_call(func: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return func(*args, **kwargs)
     except (AuthError, ServiceError) as exc:
-        fail(_("Error: {error}").format(error=exc))
+        fail(_("Error: {error}").format(error=exc.localized()))
 
 
 @click.group()
@@ -315,8 +315,10 @@ def add_work_order(ctx: click.Context, **opts: Any) -> None:
             ),
         )
     except ValidationError as exc:
+        from fieldkit.errortext import describe_error
+
         problems = "; ".join(
-            f"--{'.'.join(str(p) for p in e['loc'][-1:]).replace('_', '-')}: {e['msg']}"
+            f"--{'.'.join(str(p) for p in e['loc'][-1:]).replace('_', '-')} {describe_error(e)}"
             for e in exc.errors()
         )
         fail(_("Error: {error}").format(error=problems))

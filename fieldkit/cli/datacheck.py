@@ -69,17 +69,7 @@ def check(folder: Path | None, as_json: bool, lang: str) -> None:
                     r.kind.key: {"count": r.count, "problems": len(r.problems)} for r in reports
                 },
                 "overrides": [str(s) for s in overrides],
-                "problems": [
-                    {
-                        "kind": kind,
-                        "file": str(p.file),
-                        "entry": p.entry,
-                        "field": p.field,
-                        "message": p.message,
-                        "text": p.text(),
-                    }
-                    for kind, p in problems
-                ],
+                "problems": [{"kind": kind, **p.to_dict()} for kind, p in problems],
             }
         )
         raise SystemExit(1 if problems else 0)

@@ -21,7 +21,7 @@ def _profiles() -> Any:
 
     loaded = load_profiles()
     for problem in loaded.problems:
-        click.echo(str(problem), err=True)
+        click.echo(problem.describe(), err=True)
     return loaded
 
 
@@ -50,10 +50,31 @@ def _device_errors() -> tuple[type[BaseException], ...]:
     return (PortError, FrameError, MeterError, CardError, AddressError)
 
 
-def _check_baud(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+def _option_check(
+    check: Callable[[Any], Any],
+) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """``check(value)`` as a click option callback: an option not given (``None``) is not
+    checked; the devices layer's own errors become click's usage error, in its words."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        from fieldkit.devices.cjt188 import AddressError
+        from fieldkit.devices.transport import PortError
+
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except (AddressError, PortError) as exc:
+            raise click.BadParameter(str(exc)) from exc
+
+    return callback
+
+
+@_option_check
+def _check_baud(value: int) -> int:
     from fieldkit.devices.meter import BAUD_RATES
 
-    if value is not None and value not in BAUD_RATES:
+    if value not in BAUD_RATES:
         raise click.BadParameter(
             _("{baud} is not a baud rate meters use; choose one of {rates}.").format(
                 baud=value, rates=", ".join(str(b) for b in BAUD_RATES)
@@ -62,16 +83,12 @@ def _check_baud(ctx: click.Context, param: click.Parameter, value: int | None) -
     return value
 
 
-def _check_address(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+@_option_check
+def _check_address(value: str) -> str:
     """14 BCD digits, checked before anything is opened or sent."""
-    from fieldkit.devices.cjt188 import AddressError, encode_address
+    from fieldkit.devices.cjt188 import encode_address
 
-    if value is None:
-        return None
-    try:
-        encode_address(value)
-    except AddressError as exc:
-        raise click.BadParameter(str(exc)) from exc
+    encode_address(value)
     text = value.strip().replace(" ", "").upper()
     if any(ch not in "0123456789" for ch in text) and text != "A" * 14:
         raise click.BadParameter(
@@ -80,9 +97,8 @@ def _check_address(ctx: click.Context, param: click.Parameter, value: str | None
     return text
 
 
-def _check_device(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is None:
-        return None
+@_option_check
+def _check_device(value: str) -> str:
     from fieldkit.diagnostics.catalog import default_catalog
 
     catalog = default_catalog()
@@ -96,16 +112,25 @@ def _check_device(ctx: click.Context, param: click.Parameter, value: str | None)
     return key
 
 
-def _check_port(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from fieldkit.devices.transport import PortError, check_port_name
+@_option_check
+def _check_port(value: str) -> str:
+    from fieldkit.devices.transport import check_port_name
 
-    if value is None:
-        return None
-    try:
-        check_port_name(value)
-    except PortError as exc:
-        raise click.BadParameter(str(exc)) from exc
+    check_port_name(value)
     return value
+
+
+def _with_options(
+    options: list[Callable[[Callable[..., None]], Callable[..., None]]],
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Apply click options so that ``--help`` lists them in the order given."""
+
+    def decorate(func: Callable[..., None]) -> Callable[..., None]:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
 
 
 timeout_option = click.option(
@@ -181,12 +206,19 @@ def _print_diagnosis(diagnosis: Any) -> None:
     from fieldkit.cli.lookup import Printer, severity_label
     from fieldkit.i18n import get_language
 
+    out = Printer()
+    if diagnosis.problems:  # a broken rule file must not pass silently as "no findings"
+        click.echo("")
+        click.echo(_("Problems in the diagnosis rules (those rules were not applied):"))
+        for problem in diagnosis.problems:
+            out.wrapped(problem.describe(), indent=2)
+        out.echo()
+        out = Printer()
     if not diagnosis.findings:
         return
     click.echo("")
     click.echo(_("Diagnosis:"))
     language = get_language()
-    out = Printer()
     for finding in diagnosis.findings:
         out.line(f"  [{severity_label(finding.severity.value)}] {finding.title.get(language)}")
         for line in finding.explanation.get(language).splitlines():
@@ -246,9 +278,7 @@ def _meter_options(func: Callable[..., None]) -> Callable[..., None]:
             "--raw", is_flag=True, help="Also print every frame in hex (also on failure)."
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return _with_options(options)(func)
 
 
 def _find(
@@ -368,13 +398,7 @@ def _write_options(address_help: str) -> Callable[[Callable[..., None]], Callabl
         click.option("--yes", is_flag=True, help="Do not ask (scripts). Use with care."),
         lang_option,
     ]
-
-    def decorate(func: Callable[..., None]) -> Callable[..., None]:
-        for option in reversed(options):  # so --help lists them in this order
-            func = option(func)
-        return func
-
-    return decorate
+    return _with_options(options)
 
 
 @meter.command("valve")
@@ -481,7 +505,7 @@ def card_read(
         return
     layouts = load_layouts()
     for problem in layouts.problems:
-        click.echo(str(problem), err=True)
+        click.echo(problem.describe(), err=True)
     try:
         decoded = layouts.decode(image.memory, layout_id)
     except KeyError:

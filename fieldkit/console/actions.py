@@ -93,10 +93,10 @@ def _service(ref: str | dict[str, str], call: Any, *args: Any) -> Any:
             status=422 if exc.code == "unknown_technician" else min(exc.status, 499),
             ref=ref
             if exc.code in ("unknown_technician", "not_found", "duplicate_order_no")
-            else exc.message,
+            else exc,  # a TextError: shown in the reader's language
         ) from exc
     except auth.AuthError as exc:
-        raise UserError("Cannot do that: {ref}", ref=str(exc)) from exc
+        raise UserError("Cannot do that: {ref}", ref=exc) from exc
 
 
 # ----------------------------------------------------------------------------- work orders

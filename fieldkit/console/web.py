@@ -32,6 +32,7 @@ from fieldkit.console.errors import UserError
 from fieldkit.console.labels import COLUMN_KIND, LABELS, label
 from fieldkit.console.paging import PagingError
 from fieldkit.i18n import LANGUAGES, catalog, locale_dir, parse_po
+from fieldkit.sync.server.texterror import TextError
 
 log = logging.getLogger("fieldkit.console")
 
@@ -109,6 +110,17 @@ def _console_catalog(language: str) -> dict[str, str]:
 def translator(language: str) -> Callable[[str], str]:
     table = _console_catalog(language)
     return lambda message: table.get(message, message)
+
+
+def user_error_text(t: Callable[[str], str], exc: UserError) -> str:
+    """The error in the reader's language; a service error given as a parameter (a
+    :class:`TextError`) is translated too, not shown in the server's English."""
+    return t(exc.msgid).format(
+        **{
+            k: t(v.msgid).format(**v.params) if isinstance(v, TextError) else v
+            for k, v in exc.args_.items()
+        }
+    )
 
 
 class NeedLogin(Exception):
@@ -269,7 +281,7 @@ class ConsoleRoute(APIRoute):
                 return _error_page(request, 403, t("Your role may not open this page or do this"))
             except UserError as exc:
                 t = translator(_language(request, request.app.state.console_config))
-                message = t(exc.msgid).format(**{k: v for k, v in exc.args_.items()})
+                message = user_error_text(t, exc)
                 return _error_page(request, exc.status, message)
             except PagingError:
                 t = translator(_language(request, request.app.state.console_config))

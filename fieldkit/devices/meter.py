@@ -479,6 +479,28 @@ def _first(items: list[Any], wanted: Any) -> list[Any]:
     return [wanted, *(i for i in items if i != wanted)] if wanted in items else items
 
 
+def _ask(
+    link: MeterLink,
+    requests: list[bytes],
+    candidates: list[MeterProfile],
+    window: float,
+    directed: bool,
+) -> tuple[int, Frame] | None:
+    """One request per candidate profile (same order); which one answered and its frame.
+
+    ``directed``: a meter is known to be there, so wait and resend as for one meter;
+    otherwise a quick probe without resends on silence.
+    """
+    return link.transact(
+        requests,
+        window=window,
+        wait=link.reply_wait if directed else link.probe_wait,
+        silence_retries=link.retries if directed else 0,
+        corrupt_retries=link.retries,
+        check_ser=[p.echoes_ser for p in candidates],
+    )
+
+
 def _read_at(
     link: MeterLink,
     candidates: list[MeterProfile],
@@ -494,14 +516,7 @@ def _read_at(
             cjt188.request_read_address(order=p.di_order, ser=link._next_ser(), preamble=p.preamble)
             for p in candidates
         ]
-        got = link.transact(
-            requests,
-            window=first.window,
-            wait=link.reply_wait if directed else link.probe_wait,
-            silence_retries=link.retries if directed else 0,
-            corrupt_retries=link.retries,
-            check_ser=[p.echoes_ser for p in candidates],
-        )
+        got = _ask(link, requests, candidates, first.window, directed)
         if got is None:
             return None
         index, frame = got
@@ -520,14 +535,7 @@ def _read_at(
         )
         for p in candidates
     ]
-    got = link.transact(
-        requests,
-        window=first.window,
-        wait=link.reply_wait if directed else link.probe_wait,
-        silence_retries=link.retries if directed else 0,
-        corrupt_retries=link.retries,
-        check_ser=[p.echoes_ser for p in candidates],
-    )
+    got = _ask(link, requests, candidates, first.window, directed)
     if got is None:
         return None
     index, frame = got

@@ -160,10 +160,11 @@ class Diagnosis:
         return list(seen)
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"findings": [f.to_dict() for f in self.findings]}
-        if self.problems:  # a broken rule file is said, not hidden
-            data["problems"] = [str(p) for p in self.problems]
-        return data
+        # a broken rule file is said, not hidden behind "no findings"
+        return {
+            "findings": [f.to_dict() for f in self.findings],
+            "problems": [p.to_dict() for p in self.problems],
+        }
 
 
 # ---------------------------------------------------------------- rule data

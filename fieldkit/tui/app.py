@@ -83,6 +83,7 @@ class FieldkitApp(App[None]):
         self.config_path = config_path
         self.notices = list(notices or [])
         self.banner = banner
+        self._warmed_up = False
         self.first_look = first_look
         """(database URL, technician id) read without pydantic, for the home screen's first
         glance while the settings load (fieldkit.cli.app.first_look)."""
@@ -128,6 +129,43 @@ class FieldkitApp(App[None]):
         for notice in self.notices:
             self.notify(notice, timeout=8)
         self._handle_signals(install=True)
+
+    def warm_up(self) -> None:
+        """Prepare, while the technician reads the work orders, what the first F6 (or any
+        first form) would otherwise make them wait for: Textual parses the whole stylesheet
+        again each time a widget type first appears (Select, Button, Input…) and re-reads
+        and re-applies it when a screen's CSS file is first used. Done once here, with only
+        the home screen up: the device screen's own CSS (its rules name only its own
+        widgets) and the default CSS of the widget types the later screens use."""
+        if self._warmed_up:
+            return
+        self._warmed_up = True
+        from textual.widgets import Button, Input, OptionList, Select
+        from textual.widgets._select import SelectCurrent, SelectOverlay
+
+        stylesheet = self.stylesheet
+        device_css = Path(__file__).resolve().parent / "screens" / "device.tcss"
+        if not stylesheet.has_source(str(device_css), ""):
+            stylesheet.read(device_css)
+        samples = [
+            Button(),
+            Input(),
+            OptionList(),
+            Select[str]([]),
+            SelectCurrent(""),
+            SelectOverlay(),
+        ]
+        for widget in samples:
+            for read_from, css, tie_breaker, scope in widget._get_default_css():
+                stylesheet.add_source(
+                    css,
+                    read_from=read_from,
+                    is_default_css=True,
+                    tie_breaker=tie_breaker,
+                    scope=scope,
+                )
+        stylesheet.reparse()
+        stylesheet.update(self)
 
     def on_unmount(self) -> None:
         self._handle_signals(install=False)

@@ -177,6 +177,10 @@ def test_work_order_actions_are_audited(console: Console) -> None:
     assert (row.assigned_to, row.status, row.deleted) == ("T002", "cancelled", True)
     again = client.post(f"{page}/cancel", data={"csrf_token": csrf})
     assert again.status_code == 409
+    assert "只有未完成的工单可以取消" in again.text
+    late = client.post(f"{page}/assign", data={"csrf_token": csrf, "assigned_to": "T001"})
+    assert late.status_code == 409
+    assert "只有未完成的工单可以派单" in late.text
     with console.engine.connect() as conn:
         trail = conn.execute(
             sa.select(ct.audit_log.c.actor, ct.audit_log.c.action, ct.audit_log.c.detail)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from fieldkit.cli import cli
@@ -64,8 +65,68 @@ def test_meter_read_json() -> None:
     assert code == 0, out
     data = json.loads(out)
     assert data["address"] == "30000000123456" and data["valve"] == "open"
-    assert data["diagnosis"] == {"findings": []}
+    assert data["diagnosis"] == {"findings": [], "problems": []}
     assert len(data["frames"]) == 2
+
+
+BROKEN_RULES = """\
+schema: fieldkit.diagnosis_rules/1
+rules:
+  - id: our-own-rule
+    check: low_battery
+    severity: shouty
+    title: {zh: 我们的规则, en: Our rule}
+    explanation: {zh: 说明, en: explanation}
+    source: {kind: utility, note: {zh: 公司内部, en: in-house}}
+"""
+
+
+def _broken_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A utility's rule file with a bad severity, next to the shipped rules."""
+    (tmp_path / "diagnosis_rules").mkdir()
+    (tmp_path / "diagnosis_rules" / "ours.yaml").write_text(BROKEN_RULES, encoding="utf-8")
+    monkeypatch.setenv("FIELDKIT_DATA", str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading"),
+    [("en", "Problems in the diagnosis rules"), ("zh", "诊断规则文件有问题")],
+)
+def test_meter_read_prints_the_problems_of_the_rule_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lang: str, heading: str
+) -> None:
+    _broken_rules(tmp_path, monkeypatch)
+    state = MeterState(valve=ValveState.CLOSED, low_battery=True)
+    with start_meter_emulator("cjt188-2004", state, pace=False) as h:
+        result = CliRunner().invoke(
+            cli, ["meter", "read", "--port", h.port_path, "--device", "meihua-ic", "--lang", lang]
+        )
+    out = result.output
+    assert result.exit_code == 0, out
+    assert heading in out, out
+    flat = " ".join(out.split())  # the problem line may be wrapped
+    problem = flat[flat.index("ours.yaml") :]
+    assert "our-own-rule" in problem[:200] and "severity" in problem[:200], problem
+    # the shipped rules still apply: the low-battery finding is there too
+    assert ("低电关阀" if lang == "zh" else "Valve closed because the battery is low") in out
+    if lang == "zh":
+        from tests.test_one_language import english_sentences
+
+        # the allowed values are words typed in the YAML file, not a sentence
+        assert english_sentences(out.replace("info, warning, danger", "")) == [], out
+
+
+def test_meter_read_json_includes_the_problems_of_the_rule_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _broken_rules(tmp_path, monkeypatch)
+    with start_meter_emulator("cjt188-2004", pace=False) as h:
+        code, out = run("meter", "read", "--port", h.port_path, "--json")
+    assert code == 0, out
+    (problem,) = json.loads(out)["diagnosis"]["problems"]
+    assert Path(problem["file"]).name == "ours.yaml"
+    assert problem["entry"] == "our-own-rule" and problem["field"] == "rules[0].severity"
+    assert problem["message"] and problem["text"]
 
 
 def test_meter_scan() -> None:

@@ -40,7 +40,9 @@ def test_admin_enrols_a_technician_and_the_token_works_until_revoked(
         hashes = conn.execute(sa.select(tables.token.c.token_hash)).scalars().all()
     assert token not in hashes and all(len(h) == 64 for h in hashes)
 
-    again = fieldkit("admin", "--db", db, "add-technician", login)
+    again = fieldkit("admin", "--db", db, "add-technician", login)  # Chinese by default
+    assert again.returncode == 1 and f"账号 '{login}' 已存在" in again.stderr
+    again = fieldkit("admin", "--db", db, "--lang", "en", "add-technician", login)
     assert again.returncode == 1 and "already exists" in again.stderr
 
     listed = json.loads(fieldkit("admin", "--db", db, "users", "--json").stdout)
@@ -70,7 +72,7 @@ def test_admin_enrols_a_technician_and_the_token_works_until_revoked(
         assert revoked.returncode == 0, revoked.stderr
         assert http.get("/api/v1/me").status_code == 401
     missing = fieldkit("admin", "--db", db, "revoke", token_id)
-    assert missing.returncode == 1 and "no active token" in missing.stderr
+    assert missing.returncode == 1 and "的有效令牌" in missing.stderr  # Chinese by default
 
 
 def test_fieldkit_sync_pushes_pulls_and_never_imports_fastapi(

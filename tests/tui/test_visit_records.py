@@ -166,3 +166,39 @@ async def test_hazards_are_added_and_only_move_forward_with_a_note(settings: Set
         ("rechecking", "fixed", "复查已更换为1.5米软管"),
     ]
     assert {c.actor for c in trail} == {"T001"}
+
+
+async def test_the_hazards_screen_is_kept_while_the_visit_is_open(settings: Settings) -> None:
+    """Ctrl+L shows the same hazards screen again (quick; what was typed stays), with the
+    list as it is now; leaving the visit lets the kept screen go."""
+    from datetime import date
+
+    seed_order(settings)
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        visit = await open_visit(pilot)
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        hazards = app.screen
+        assert isinstance(hazards, HazardsScreen)
+        await type_into(pilot, "#hazard-basis", "CJJ 51")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is visit
+        # a hazard recorded meanwhile (e.g. by the procedure) shows when Ctrl+L comes again
+        repo_for(settings).add_hazard(
+            visit.visit_id, description="灶前阀漏气", level="general", deadline=date(2026, 12, 1)
+        )
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        assert app.screen is hazards
+        assert "灶前阀漏气" in screen_text(app)
+        assert hazards.query_one("#hazard-basis").value == "CJJ 51"
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("escape")  # leave the visit
+        await settle(pilot)
+        assert not isinstance(app.screen, VisitScreen | HazardsScreen)
+        assert not app.is_screen_installed(hazards)
+        assert not hazards.is_attached and not hazards.is_running  # removed, not leaked

@@ -19,15 +19,17 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from fieldkit.i18n import N_
 from fieldkit.sync.server import tables as t
 from fieldkit.sync.server.db import reading
+from fieldkit.sync.server.texterror import TextError
 
 Role = Literal["admin", "technician"]
 ROLES: tuple[str, ...] = ("admin", "technician")
 
 
-class AuthError(Exception):
-    """A back-office account or token operation that cannot be done."""
+class AuthError(TextError):
+    """A back-office account or token operation that cannot be done (a msgid + params)."""
 
 
 @dataclass(frozen=True)
@@ -55,17 +57,22 @@ def _now() -> datetime:
 def create_account(engine: Engine, login: str, role: Role, name: str | None = None) -> uuid.UUID:
     login = login.strip()
     if not login:
-        raise AuthError("the login (technician id) must not be empty")
+        raise AuthError(N_("the login (technician id) must not be empty"))
     if len(login) > 64:
-        raise AuthError("the login (technician id) is longer than 64 characters")
+        raise AuthError(N_("the login (technician id) is longer than 64 characters"))
     if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in login):
-        raise AuthError("the login (technician id) must not contain spaces or control characters")
+        raise AuthError(
+            N_("the login (technician id) must not contain spaces or control characters")
+        )
     if role not in ROLES:
-        raise AuthError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+        raise AuthError(
+            N_("unknown role {role!r}; use one of {roles}"),
+            {"role": role, "roles": ", ".join(ROLES)},
+        )
     with engine.begin() as conn:
         exists = conn.execute(sa.select(t.account.c.id).where(t.account.c.login == login)).first()
         if exists is not None:
-            raise AuthError(f"an account {login!r} already exists")
+            raise AuthError(N_("an account {login!r} already exists"), {"login": login})
         account_id = uuid.uuid4()
         conn.execute(
             t.account.insert().values(
@@ -85,7 +92,7 @@ def issue_token(engine: Engine, login: str, label: str | None = None) -> tuple[s
     with engine.begin() as conn:
         row = conn.execute(sa.select(t.account.c.id).where(t.account.c.login == login)).first()
         if row is None:
-            raise AuthError(f"no account {login!r}")
+            raise AuthError(N_("no account {login!r}"), {"login": login})
         token_id = secrets.token_hex(4)
         token = f"fk_{token_id}_{secrets.token_urlsafe(32)}"
         conn.execute(
@@ -109,7 +116,7 @@ def revoke_token(engine: Engine, token_id: str) -> None:
             .values(revoked_at=_now())
         )
         if done.rowcount == 0:
-            raise AuthError(f"no active token with id {token_id!r}")
+            raise AuthError(N_("no active token with id {id!r}"), {"id": token_id})
 
 
 def revoke_all(engine: Engine, login: str) -> int:
@@ -117,7 +124,7 @@ def revoke_all(engine: Engine, login: str) -> int:
     with engine.begin() as conn:
         row = conn.execute(sa.select(t.account.c.id).where(t.account.c.login == login)).first()
         if row is None:
-            raise AuthError(f"no account {login!r}")
+            raise AuthError(N_("no account {login!r}"), {"login": login})
         done = conn.execute(
             t.token.update()
             .where(t.token.c.account_id == row.id, t.token.c.revoked_at.is_(None))

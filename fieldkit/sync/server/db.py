@@ -11,11 +11,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from fieldkit.i18n import N_
+from fieldkit.sync.server.texterror import TextError
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 ENV_DB = "FIELDKIT_SERVER_DB"
 
 
-class ServerDatabaseError(Exception):
+class ServerDatabaseError(TextError):
     """The server database URL is missing or cannot be opened."""
 
 
@@ -113,8 +116,10 @@ def open_server_database(url: str | None = None, *, migrate: bool = True) -> Eng
                 pass
     except sa.exc.SQLAlchemyError as exc:
         raise ServerDatabaseError(
-            f"cannot open the server database: {getattr(exc, 'orig', exc)}"
+            N_("cannot open the server database: {error}"), {"error": getattr(exc, "orig", exc)}
         ) from exc
     except ImportError as exc:  # e.g. psycopg missing for a PostgreSQL URL
-        raise ServerDatabaseError(f"cannot open the server database: {exc}") from exc
+        raise ServerDatabaseError(
+            N_("cannot open the server database: {error}"), {"error": exc}
+        ) from exc
     return engine

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from fieldkit.i18n import N_
 from fieldkit.sync.schema import VISIT_TYPES, CustomerPayload, WorkOrderPayload
 from fieldkit.sync.server import tables as t
 from fieldkit.sync.server.auth import Principal
@@ -40,7 +41,7 @@ def server_epoch(conn: Connection) -> str:
         sa.select(t.server_identity.c.database_id, t.server_identity.c.restore_generation)
     ).first()
     if row is None:
-        raise ServiceError("no_identity", "the server database has no identity row", 500)
+        raise ServiceError("no_identity", N_("the server database has no identity row"), 500)
     epoch = f"{row.database_id}.{row.restore_generation}"
     if conn.dialect.name == "postgresql":
         oid = conn.execute(
@@ -103,7 +104,12 @@ class NewWorkOrder:
 def _known_technician(conn: Connection, login: str) -> None:
     row = conn.execute(sa.select(t.account.c.role).where(t.account.c.login == login)).first()
     if row is None or row.role != "technician":
-        raise ServiceError("unknown_technician", f"no technician account {login!r}", 422)
+        raise ServiceError(
+            "unknown_technician",
+            N_("no technician account {login!r}"),
+            422,
+            params={"login": login},
+        )
 
 
 def create_work_orders(
@@ -115,10 +121,13 @@ def create_work_orders(
     for o in orders:
         if o.visit_type not in VISIT_TYPES:
             raise ServiceError(
-                "invalid", f"visit type must be one of {', '.join(VISIT_TYPES)}", 422
+                "invalid",
+                N_("visit type must be one of {types}"),
+                422,
+                params={"types": ", ".join(VISIT_TYPES)},
             )
         if not o.order_no.strip():
-            raise ServiceError("invalid", "the work order number must not be blank", 422)
+            raise ServiceError("invalid", N_("the work order number must not be blank"), 422)
     with engine.begin() as conn:
         for login in sorted({o.assigned_to for o in orders}):
             _known_technician(conn, login)
@@ -127,12 +136,25 @@ def create_work_orders(
             sa.select(t.work_order.c.order_no).where(t.work_order.c.order_no.in_(numbers))
         ).first()
         if clash is not None or len(set(numbers)) != len(numbers):
-            which = clash.order_no if clash is not None else "(repeated in the request)"
-            raise ServiceError("duplicate_order_no", f"work order {which} already exists", 409)
+            if clash is None:
+                raise ServiceError(
+                    "duplicate_order_no", N_("a work order number is repeated in the request"), 409
+                )
+            raise ServiceError(
+                "duplicate_order_no",
+                N_("work order {no} already exists"),
+                409,
+                params={"no": clash.order_no},
+            )
         ids = [o.work_order_id or uuid.uuid4() for o in orders]
         taken = conn.execute(sa.select(t.work_order.c.id).where(t.work_order.c.id.in_(ids))).first()
         if taken is not None:
-            raise ServiceError("duplicate_id", f"work order id {taken.id} already exists", 409)
+            raise ServiceError(
+                "duplicate_id",
+                N_("work order id {id} already exists"),
+                409,
+                params={"id": str(taken.id)},
+            )
         cursors = _next_cursors(conn, len(orders))
         rows = [
             {
@@ -173,7 +195,7 @@ def _find_order(conn: Connection, ref: str) -> sa.Row[tuple[object, ...]]:
         condition = sa.or_(condition, w.c.id == uuid.UUID(ref))
     row = conn.execute(sa.select(w).where(condition).with_for_update()).first()
     if row is None:
-        raise ServiceError("not_found", f"no work order {ref}", 404)
+        raise ServiceError("not_found", N_("no work order {ref}"), 404, params={"ref": ref})
     return row
 
 
@@ -186,7 +208,9 @@ def assign_work_order(
         _known_technician(conn, technician)
         row = _find_order(conn, ref)
         if row.deleted:
-            raise ServiceError("cancelled", f"work order {ref} is cancelled", 409)
+            raise ServiceError(
+                "cancelled", N_("work order {ref} is cancelled"), 409, params={"ref": ref}
+            )
         (cursor,) = _next_cursors(conn, 1)
         now = _now()
         conn.execute(

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from fieldkit.i18n import N_
 from fieldkit.sync.server import tables as t
 from fieldkit.sync.server.auth import Principal
 from fieldkit.sync.server.errors import ServiceError, require_admin
@@ -27,7 +28,12 @@ def _own(principal: Principal, technician_id: str | None, what: str) -> str | No
     if principal.is_admin:
         return technician_id
     if technician_id is not None and technician_id != principal.login:
-        raise ServiceError("forbidden", f"a technician can read only their own {what}", 403)
+        raise ServiceError(
+            "forbidden",
+            N_("a technician can read only their own {what}"),
+            403,
+            params={"what": what},
+        )
     return principal.login
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from fieldkit.i18n import N_
 from fieldkit.sync.schema import PushResult, VisitPayload, content_hash_of_dump, repeated_ids
 from fieldkit.sync.server import bulk, safety_flags
 from fieldkit.sync.server import tables as t
@@ -332,10 +333,14 @@ def store_visits(
             if p.technician_id != principal.login:
                 raise ServiceError(
                     "forbidden",
-                    f"visit {p.visit_id} belongs to technician {p.technician_id!r}; "
-                    f"you are {principal.login!r}",
+                    N_("visit {visit_id} belongs to technician {owner!r}; you are {login!r}"),
                     403,
                     {"visit_id": str(p.visit_id)},
+                    params={
+                        "visit_id": str(p.visit_id),
+                        "owner": p.technician_id,
+                        "login": principal.login,
+                    },
                 )
     now = _now()
     first: dict[uuid.UUID, _Prepared] = {}
@@ -414,7 +419,9 @@ def get_visit(engine: Engine, principal: Principal, visit_id: uuid.UUID) -> dict
     with reading(engine) as conn:
         row = conn.execute(sa.select(t.visit).where(t.visit.c.id == visit_id)).first()
     if row is None or (not principal.is_admin and row.technician_id != principal.login):
-        raise ServiceError("not_found", f"no visit {visit_id}", 404)
+        raise ServiceError(
+            "not_found", N_("no visit {visit_id}"), 404, params={"visit_id": str(visit_id)}
+        )
     return {"visit_id": str(row.id), "content_hash": row.content_hash, "payload": row.payload}
 
 
@@ -423,7 +430,12 @@ def record_follow_up_call(
 ) -> None:
     _require_admin(principal)
     if satisfaction not in SATISFACTION:
-        raise ServiceError("invalid", f"satisfaction must be one of {', '.join(SATISFACTION)}", 422)
+        raise ServiceError(
+            "invalid",
+            N_("satisfaction must be one of {choices}"),
+            422,
+            params={"choices": ", ".join(SATISFACTION)},
+        )
     with engine.begin() as conn:
         done = conn.execute(
             t.follow_up.update()
@@ -436,7 +448,12 @@ def record_follow_up_call(
             )
         )
     if done.rowcount == 0:
-        raise ServiceError("not_found", f"no follow-up for visit {visit_id}", 404)
+        raise ServiceError(
+            "not_found",
+            N_("no follow-up for visit {visit_id}"),
+            404,
+            params={"visit_id": str(visit_id)},
+        )
 
 
 def log_complaint(
@@ -445,7 +462,9 @@ def log_complaint(
     _require_admin(principal)
     with engine.begin() as conn:
         if conn.execute(sa.select(t.visit.c.id).where(t.visit.c.id == visit_id)).first() is None:
-            raise ServiceError("not_found", f"no visit {visit_id}", 404)
+            raise ServiceError(
+                "not_found", N_("no visit {visit_id}"), 404, params={"visit_id": str(visit_id)}
+            )
         complaint_id = uuid.uuid4()
         conn.execute(
             t.complaint.insert().values(
@@ -469,9 +488,19 @@ def close_complaint(
             sa.select(t.complaint.c.status).where(t.complaint.c.id == complaint_id)
         ).first()
         if row is None:
-            raise ServiceError("not_found", f"no complaint {complaint_id}", 404)
+            raise ServiceError(
+                "not_found",
+                N_("no complaint {id}"),
+                404,
+                params={"id": str(complaint_id)},
+            )
         if row.status == "closed":
-            raise ServiceError("already_closed", f"complaint {complaint_id} is closed", 409)
+            raise ServiceError(
+                "already_closed",
+                N_("complaint {id} is closed"),
+                409,
+                params={"id": str(complaint_id)},
+            )
         conn.execute(
             t.complaint.update()
             .where(t.complaint.c.id == complaint_id)

@@ -24,12 +24,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from fieldkit.i18n import _, get_language
 from fieldkit.tui.keys import translate_bindings
+from fieldkit.tui.screens.base import StyledScreen
 from fieldkit.tui.text import narrow
+from fieldkit.tui.widgets.footer import FieldFooter
 
 DEVICE_CHOICES = ("meihua-ic", "meihua-mhcg", "qianfeng-ic")
 BAUD_CHOICES = (1200, 2400, 4800, 9600, 19200)  # fieldkit.devices.meter.BAUD_RATES
@@ -88,7 +89,7 @@ def _render_diagnosis(diagnosis: Any) -> str:
     return "\n\n".join(parts)
 
 
-class DeviceScreen(Screen[Any]):
+class DeviceScreen(StyledScreen):
     """Choose a port, read a meter (CJ/T 188) or a card (ACR30/SLE4442), see the result."""
 
     CSS_PATH = "device.tcss"
@@ -169,7 +170,7 @@ class DeviceScreen(Screen[Any]):
                 yield Static(_heading(_("State")) + _("Nothing read yet."), id="device-state")
                 yield Static(_heading(_("Diagnosis")), id="device-diagnosis")
                 yield Static(_heading(_("Raw frames")), id="device-raw")
-        yield Footer()
+        yield FieldFooter()
 
     def _settings_widgets(self) -> list[Any]:
         """The choices beyond the ports, mounted right after the first paint (F6 opens fast);

@@ -16,12 +16,13 @@ from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Label, OptionList, Select, Static
+from textual.widgets import Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from fieldkit.i18n import _
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.text import narrow
+from fieldkit.tui.widgets.footer import FieldFooter
 from fieldkit.tui.widgets.inputs import FieldInput
 from fieldkit.tui.widgets.status import StatusBar
 
@@ -78,6 +79,8 @@ class HazardsScreen(FieldkitScreen):
         super().__init__()
         self.visit_id = visit_id
         self._hazards: list[Any] = []
+        self._suspended = False
+        self._shown: list[tuple[str, str]] | None = None  # the list as last drawn
 
     def compose(self) -> ComposeResult:
         yield StatusBar(_("Safety hazards"))
@@ -111,11 +114,21 @@ class HazardsScreen(FieldkitScreen):
                 yield Label(_("Note for a status change"))
                 yield FieldInput(id="hazard-note")
             yield Static("", id="hazard-message")
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         self.refresh_hazards()
         self.query_one("#hazard-description", FieldInput).focus()
+
+    def on_screen_suspend(self) -> None:
+        self._suspended = True
+
+    def on_screen_resume(self) -> None:
+        """Shown again (the visit screen keeps this screen): the list as it is now; what was
+        typed in the form stays."""
+        if self._suspended:
+            self._suspended = False
+            self.refresh_hazards()
 
     @property
     def repo(self) -> Any:
@@ -124,12 +137,15 @@ class HazardsScreen(FieldkitScreen):
     def refresh_hazards(self, highlight: uuid.UUID | None = None) -> None:
         self._hazards = self.repo.visit_hazards(self.visit_id)
         options = self.query_one("#hazard-list", OptionList)
+        shown = [(str(h.id), escape(hazard_line(h))) for h in self._hazards]
+        if shown == self._shown and highlight is None:
+            return  # unchanged (Esc and Ctrl+L again): keep the list and its highlight
+        self._shown = shown
         options.clear_options()
         if not self._hazards:
             options.add_option(Option(_("No hazards recorded in this visit."), disabled=True))
             return
-        for hazard in self._hazards:
-            options.add_option(Option(escape(hazard_line(hazard)), id=str(hazard.id)))
+        options.add_options([Option(line, id=hazard_id) for hazard_id, line in shown])
         ids = [h.id for h in self._hazards]
         options.highlighted = ids.index(highlight) if highlight in ids else len(ids) - 1
 

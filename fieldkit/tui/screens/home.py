@@ -26,6 +26,22 @@ from fieldkit.tui.widgets.footer import FieldFooter
 from fieldkit.tui.widgets.status import StatusBar
 
 
+def _preload_device_modules() -> None:
+    """Import, in the home screen's worker thread, what the first F6 would otherwise import
+    (the device screen and the device package its port list needs), so opening it later
+    does not wait for imports on the UI thread or compete with them."""
+    import importlib
+
+    for name in (
+        "fieldkit.tui.screens.device",
+        "fieldkit.devices.emulator",
+        "fieldkit.devices.profiles",
+        "fieldkit.devices.transport",
+    ):
+        with contextlib.suppress(Exception):  # the screen reports its own problems
+            importlib.import_module(name)
+
+
 def visit_type_label(value: Any) -> str:
     """The visit type in the current language."""
     labels = {
@@ -271,8 +287,10 @@ class HomeScreen(FieldkitScreen):
             procedures = self.services.procedures()  # also warms the visit screen's list
             steps = {v.visit_id: visit_step(repo.resume(v.visit_id), procedures) for v in visits}
         except Exception:
-            return  # the column keeps "..."; the visit screen reports the problem
-        self.post_message(self.StepsKnown(steps))
+            steps = None  # the column keeps "..."; the visit screen reports the problem
+        if steps is not None:
+            self.post_message(self.StepsKnown(steps))
+        _preload_device_modules()
 
     def _glance(self, db_url: str, technician_id: str | None) -> bool:
         """The lists read with the standard library only, shown while pydantic and
@@ -332,6 +350,7 @@ class HomeScreen(FieldkitScreen):
         )
         self._fill_tables()
         self.call_after_refresh(self._painted.set)
+        self.set_timer(0.2, self.fk_app.warm_up)  # the list first, then the styles
         text = ""
         if not message.orders and not message.visits:
             text = _("No open work orders. Sync (F5) to fetch them, or start a visit (Ctrl+N).")

@@ -10,6 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
 from textual.widgets import Footer, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
@@ -17,6 +18,7 @@ from fieldkit.i18n import _, pick
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.screens.home import visit_type_label
 from fieldkit.tui.text import narrow
+from fieldkit.tui.widgets.footer import FieldFooter
 from fieldkit.tui.widgets.inputs import FieldInput
 from fieldkit.tui.widgets.status import StatusBar
 
@@ -136,6 +138,8 @@ class VisitScreen(FieldkitScreen):
         self.visit_id = visit_id
         self._procedure_ids: list[str] = []
         self._state: Any = None
+        self._hazards_screen: Screen[Any] | None = None
+        self._labels: list[tuple[str, str]] = []
 
     def compose(self) -> ComposeResult:
         yield StatusBar(_("Visit screen"))
@@ -154,7 +158,7 @@ class VisitScreen(FieldkitScreen):
                 yield Label(_("Procedures"), classes="heading")
                 yield OptionList(id="procedures")
                 yield Static("", id="visit-runs", classes="hint")
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         self.refresh_visit()
@@ -192,15 +196,19 @@ class VisitScreen(FieldkitScreen):
         runs = {run.procedure_id: run for run in state.runs}
         option_list = self.query_one("#procedures", OptionList)
         highlighted = option_list.highlighted
-        option_list.clear_options()
         self._procedure_ids = list(procedures)
         current = state.current_run
+        labels = []
         for proc_id, procedure in procedures.items():
             label = narrow(pick(procedure.title))
             run = runs.get(proc_id)
             if run is not None:
                 label += f"  [{run_status_label(run.status)}]"
-            option_list.add_option(Option(label, id=proc_id))
+            labels.append((proc_id, label))
+        if labels != self._labels:  # unchanged (back from the hazards): no re-layout
+            self._labels = labels
+            option_list.clear_options()
+            option_list.add_options([Option(label, id=proc_id) for proc_id, label in labels])
         preselect = PROCEDURE_FOR_VISIT_TYPE.get(str(getattr(visit.visit_type, "value", "")))
         if current is not None and current.procedure_id in self._procedure_ids:
             option_list.highlighted = self._procedure_ids.index(current.procedure_id)
@@ -304,9 +312,22 @@ class VisitScreen(FieldkitScreen):
         self.app.push_screen(MeterSwapScreen(self.visit_id, old_meter_no=old or ""), saved)
 
     def action_hazards(self) -> None:
+        """Ctrl+L: the visit's hazards. The screen is built once per visit screen and kept
+        (installed) while this one lives, so Ctrl+L and Esc only switch screens: building
+        its form again each time made Ctrl+L take several hundred milliseconds."""
         from fieldkit.tui.screens.hazards import HazardsScreen
 
-        self.app.push_screen(HazardsScreen(self.visit_id))
+        if self._hazards_screen is None:
+            self._hazards_screen = HazardsScreen(self.visit_id)
+            self.app.install_screen(self._hazards_screen, f"hazards-{id(self)}")
+        self.app.push_screen(self._hazards_screen)
+
+    async def on_unmount(self) -> None:
+        kept, self._hazards_screen = self._hazards_screen, None
+        if kept is not None and kept not in self.app.screen_stack:
+            self.app.uninstall_screen(kept)
+            if kept.is_mounted:
+                await kept.remove()
 
     def action_end_visit(self) -> None:
         from fieldkit.tui.screens.close_visit import CloseVisitScreen

@@ -64,10 +64,18 @@ class FieldFooter(Footer):
             items.append((binding, key, binding.description, active.enabled))
         width = self.size.width or self.app.size.width
         self._width = width
+        # Each key is made compact from the start rather than bound to the footer's
+        # ``compact`` (as Textual's footer does): binding sets the class after mounting and
+        # restyles every key again, on every screen switch (tens of ms a key press).
         for binding, key, description, enabled in fitting(items, width):
             yield FooterKey(
-                binding.key, key, description, binding.action, disabled=not enabled
-            ).data_bind(compact=Footer.compact)
+                binding.key,
+                key,
+                description,
+                binding.action,
+                disabled=not enabled,
+                classes="-compact",
+            )
 
     def on_resize(self) -> None:
         if self.size.width != self._width:
