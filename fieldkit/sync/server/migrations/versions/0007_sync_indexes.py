@@ -6,7 +6,7 @@ and meter_swap (their primary key starts with visit_id and serves the same looku
 ``ix_visit_technician_id`` (the leading column of ``ix_visit_technician_page``) and
 ``ix_hazard_customer_no`` (the leading column of the hazard's primary key).
 
-Revision ID: 0005_sync_indexes
+Revision ID: 0007_sync_indexes
 Revises: 0006_hazard_fields
 Create Date: 2026-12-01
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0005_sync_indexes"
+revision = "0007_sync_indexes"
 down_revision = "0006_hazard_fields"
 branch_labels = None
 depends_on = None
