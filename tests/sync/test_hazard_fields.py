@@ -11,7 +11,6 @@ from typing import get_args
 import pytest
 import sqlalchemy as sa
 
-from fieldkit.procedures.engine import ProcedureRun, VisitContext
 from fieldkit.procedures.library import load_procedures_strict
 from fieldkit.procedures.models import RefusalCondition
 from fieldkit.records.db import Database
@@ -22,6 +21,7 @@ from fieldkit.sync.schema import HazardPayload, RefusalClass, content_hash
 from fieldkit.sync.server import tables
 from tests.session.helpers import FakeClock, complete
 from tests.sync.conftest import Backoffice
+from tests.sync.test_safety_flags import start_bare_run
 
 SHIPPED = load_procedures_strict()
 
@@ -88,24 +88,7 @@ def _visit(database: Database, hazard: str) -> tuple[uuid.UUID, uuid.UUID]:
         fix()
     procedure = SHIPPED["ignition"]
     clock.advance(minutes=1)
-    run = ProcedureRun.start(
-        procedure,
-        run_id=uuid.uuid4(),
-        actor="T001",
-        context=VisitContext.new(visit.id),
-        clock=clock,
-    )
-    repo.start_run(
-        visit.id,
-        procedure_id=procedure.id,
-        procedure_version=procedure.version,
-        actor="T001",
-        run_id=run.run_id,
-        events=run.events,
-    )
-
-    def save(events: list) -> None:
-        repo.record_events(visit.id, run.run_id, events, run_status=run.status.value)
+    run, save = start_bare_run(repo, visit.id, procedure, clock)
 
     clock.advance(minutes=1)
     save(run.answer("tightness-test", {"unit": "kPa", "start": 5.2}))

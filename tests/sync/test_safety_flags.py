@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -15,6 +17,33 @@ from fieldkit.records.repo import VisitRepository
 from fieldkit.sync.client import sync_once
 from fieldkit.sync.server import tables
 from tests.sync.conftest import Backoffice
+
+
+def start_bare_run(
+    repo: VisitRepository, visit_id: uuid.UUID, procedure: Any, clock: Any
+) -> tuple[ProcedureRun, Callable[[list], None]]:
+    """A run driven by the bare engine (no visit session, so no safety check): what an
+    old or tampered laptop could push. Returns the run and a function saving its events."""
+    run = ProcedureRun.start(
+        procedure,
+        run_id=uuid.uuid4(),
+        actor="T001",
+        context=VisitContext.new(visit_id),
+        clock=clock,
+    )
+    repo.start_run(
+        visit_id,
+        procedure_id=procedure.id,
+        procedure_version=procedure.version,
+        actor="T001",
+        run_id=run.run_id,
+        events=run.events,
+    )
+
+    def save(events: list) -> None:
+        repo.record_events(visit_id, run.run_id, events, run_status=run.status.value)
+
+    return run, save
 
 
 class Clock:
@@ -33,24 +62,7 @@ def _ignition_without_purge(database: Database) -> uuid.UUID:
     procedure = load_procedures_strict()["ignition"]
     customer = repo.upsert_customer(f"S-{uuid.uuid4().hex[:6]}", name="张三")
     visit = repo.start_visit(customer_id=customer.id, technician_id="T001", visit_type="ignition")
-    run = ProcedureRun.start(
-        procedure,
-        run_id=uuid.uuid4(),
-        actor="T001",
-        context=VisitContext.new(visit.id),
-        clock=clock,
-    )
-    repo.start_run(
-        visit.id,
-        procedure_id=procedure.id,
-        procedure_version=procedure.version,
-        actor="T001",
-        run_id=run.run_id,
-        events=run.events,
-    )
-
-    def save(events: list) -> None:
-        repo.record_events(visit.id, run.run_id, events, run_status=run.status.value)
+    run, save = start_bare_run(repo, visit.id, procedure, clock)
 
     save(run.answer("tightness-test", {"unit": "kPa", "start": 5.2}))
     clock.now += timedelta(minutes=15)
