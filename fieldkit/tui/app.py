@@ -8,11 +8,14 @@ procedure library are loaded after the first paint in a worker thread
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
 
@@ -88,6 +91,8 @@ class FieldkitApp(App[None]):
         """(database URL, technician id) read without pydantic, for the home screen's first
         glance while the settings load (fieldkit.cli.app.first_look)."""
         """Shown in every screen's status bar (the demo says where its data goes)."""
+        self._last_key = float("-inf")  # time.monotonic() of the last key press
+        self._loop: asyncio.AbstractEventLoop | None = None
         translate_bindings(self)
         if settings is not None:
             self.settings_ready()
@@ -121,9 +126,51 @@ class FieldkitApp(App[None]):
 
     # -- start-up ------------------------------------------------------------------------
 
+    # -- keys before background work -----------------------------------------------------
+
+    KEY_YIELD = 1.0
+    """Seconds after a key press during which background loading waits for the UI to be idle."""
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._last_key = time.monotonic()
+        await super().on_event(event)
+
+    def _loop_latency(self) -> float:
+        """Seconds the UI thread took to run a callback from this (another) thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return 0.0
+        ran = threading.Event()
+        started = time.monotonic()
+        try:
+            loop.call_soon_threadsafe(ran.set)
+        except RuntimeError:  # the loop has closed
+            return 0.0
+        ran.wait(0.25)
+        return time.monotonic() - started
+
+    def yield_to_keys(self, longest: float = 3.0) -> None:
+        """Called from a background thread between two steps of its work (imports,
+        database, catalogs): right after a key press, wait (idle, holding no lock) until the
+        UI thread has done what the key asked for, so the screen it opens is not slowed down
+        by the background work (one Python thread runs at a time). Waits at most
+        ``longest`` seconds; without a recent key it returns at once."""
+        deadline = time.monotonic() + longest
+        quiet = 0
+        while time.monotonic() < deadline:
+            if time.monotonic() - self._last_key > self.KEY_YIELD:
+                return
+            # idle: quick answers from the UI thread for 0.1 s (one every 20 ms)
+            quiet = quiet + 1 if self._loop_latency() < 0.004 else 0
+            if quiet >= 5:
+                return
+            time.sleep(0.02)
+
     def on_mount(self) -> None:
         from fieldkit.tui.screens.home import HomeScreen
 
+        self._loop = asyncio.get_running_loop()
         self.title = _("fieldkit - gas field toolkit")
         self.push_screen(HomeScreen())
         for notice in self.notices:
@@ -140,6 +187,7 @@ class FieldkitApp(App[None]):
         if self._warmed_up:
             return
         self._warmed_up = True
+        from textual.containers import VerticalScroll
         from textual.widgets import Button, Input, OptionList, Select
         from textual.widgets._select import SelectCurrent, SelectOverlay
 
@@ -154,6 +202,7 @@ class FieldkitApp(App[None]):
             Select[str]([]),
             SelectCurrent(""),
             SelectOverlay(),
+            VerticalScroll(),
         ]
         for widget in samples:
             for read_from, css, tie_breaker, scope in widget._get_default_css():
