@@ -97,6 +97,9 @@ class DeviceScreen(StyledScreen):
     """Choose a port, read a meter (CJ/T 188) or a card (ACR30/SLE4442), see the result."""
 
     CSS_PATH = "device.tcss"
+    # Straight to the button: Textual's default (the first focusable widget, the controls'
+    # scroll container) restyled the whole column twice on opening (focus, then blur).
+    AUTO_FOCUS = "#device-read-meter"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f5", "read_meter", "Read meter", id="device.read_meter"),
         Binding("f6", "read_card", "Read card", id="device.read_card"),
