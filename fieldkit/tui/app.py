@@ -92,6 +92,7 @@ class FieldkitApp(App[None]):
         glance while the settings load (fieldkit.cli.app.first_look)."""
         """Shown in every screen's status bar (the demo says where its data goes)."""
         self._last_key = float("-inf")  # time.monotonic() of the last key press
+        self._device_screen: Screen | None = None  # F6's screen, built ahead and kept
         self._loop: asyncio.AbstractEventLoop | None = None
         translate_bindings(self)
         if settings is not None:
@@ -306,6 +307,33 @@ class FieldkitApp(App[None]):
             return
         self.push_screen(SyncScreen())
 
+    def prebuild_device_screen(self) -> None:
+        """Build F6's screen now, while the technician reads the work orders (the home
+        screen calls this once its worker has imported the device package): it is composed
+        and mounted but not shown, so F6 only has to show it (and list the ports). It is
+        kept (installed) while the settings and the language stay: F6 shows the same
+        screen again, with the port typed and the last reading."""
+        if self._device_screen is not None or not self.is_running:
+            return
+        try:
+            from fieldkit.tui.screens.device import DeviceScreen  # type: ignore[import-not-found]
+        except ImportError:
+            return
+        port = self.loaded_settings.serial_port if self.loaded_settings else None
+        screen = DeviceScreen(port)
+        self._device_screen = screen
+        self.install_screen(screen, "device")
+        self._get_screen("device")  # registered: composed and mounted, not shown
+
+    async def _drop_device_screen(self) -> None:
+        """Forget the kept device screen (another language, other settings)."""
+        kept, self._device_screen = self._device_screen, None
+        if kept is None or kept in self.screen_stack:
+            return
+        self.uninstall_screen(kept)
+        if kept.is_mounted:
+            await kept.remove()
+
     def action_device(self) -> None:
         try:
             from fieldkit.tui.screens.device import DeviceScreen  # type: ignore[import-not-found]
@@ -313,6 +341,12 @@ class FieldkitApp(App[None]):
             self.notify(_("The device screen is not installed in this build."), severity="warning")
             return
         port = self.loaded_settings.serial_port if self.loaded_settings else None
+        kept = self._device_screen
+        if kept is not None and kept not in self.screen_stack:
+            if getattr(kept, "port_setting", None) == port:
+                self.push_screen(kept)
+                return
+            self.call_later(self._drop_device_screen)  # the port setting changed
         self._open(DeviceScreen, port)
 
     def on_device_screen_reading_taken(self, message: Any) -> None:
@@ -362,6 +396,7 @@ class FieldkitApp(App[None]):
             self.services.close()  # the next screen opens the database in the new folder
         self._settings = settings
         self._settings_applied = True
+        self.call_later(self._drop_device_screen)  # rebuilt with the new settings
         self.set_keymap(dict(settings.keymap))
         if settings.language != self.language:
             self._switch_language(settings.language)
@@ -372,6 +407,7 @@ class FieldkitApp(App[None]):
 
         self.language = language
         i18n.set_language(language)
+        self.call_later(self._drop_device_screen)  # its texts are in the old language
         translate_bindings(self)
         self.title = _("fieldkit - gas field toolkit")
         while len(self.screen_stack) > 1:

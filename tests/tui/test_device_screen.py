@@ -232,7 +232,16 @@ async def test_every_label_is_chinese_in_the_chinese_ui() -> None:
         text += text_of(app)
     for english in ENGLISH_LABELS:
         assert english not in text, english
-    for chinese in ("读表与读卡", "读表", "读卡", "表端口", "读卡器端口", "诊断", "原始报文", "波特率"):
+    for chinese in (
+        "读表与读卡",
+        "读表",
+        "读卡",
+        "表端口",
+        "读卡器端口",
+        "诊断",
+        "原始报文",
+        "波特率",
+    ):
         assert chinese in text, chinese
 
 

@@ -143,6 +143,8 @@ class DeviceScreen(StyledScreen):
         super().__init__()
         translate_bindings(self)
         self._initial_port = port or ""
+        self.port_setting = port
+        """The port it was opened with (the ``serial_port`` setting)."""
         self._initial_card_port = card_port or ""
         self._initial_device = device
         self.readings: list[DeviceReading] = []
@@ -225,7 +227,12 @@ class DeviceScreen(StyledScreen):
 
     def on_mount(self) -> None:
         self.query_one("#device-read-meter", Button).focus()
-        self.call_after_refresh(self.action_refresh_ports)  # after the first paint
+
+    def on_screen_resume(self) -> None:
+        # The ports as they are each time the screen is shown (a reader plugged in since),
+        # listed after the screen has painted. (The app may build this screen before F6
+        # and keep it between two F6: FieldkitApp.prebuild_device_screen.)
+        self.call_after_refresh(self.action_refresh_ports)
 
     async def action_more_options(self) -> None:
         """Ctrl+O: the choices beyond the ports, in place of the button; the first one

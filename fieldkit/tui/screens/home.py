@@ -25,7 +25,6 @@ from fieldkit.tui.text import clip, narrow
 from fieldkit.tui.widgets.footer import FieldFooter
 from fieldkit.tui.widgets.status import StatusBar
 
-
 # What the visit database needs, imported step by step in the home screen's worker (between
 # two steps the worker lets a key press be handled first: FieldkitApp.yield_to_keys).
 DATABASE_MODULES = (
@@ -199,6 +198,9 @@ class HomeScreen(FieldkitScreen):
             super().__init__()
             self.steps = steps
 
+    class DevicesImported(Message):
+        """The device package is imported: the app can build F6's screen ahead."""
+
     class LoadFailed(Message):
         def __init__(self, error: str) -> None:
             super().__init__()
@@ -277,6 +279,8 @@ class HomeScreen(FieldkitScreen):
         # The list is on the screen (the glance): first what F6 needs (small), then what
         # the visit database needs (large), each step after the keys pressed meanwhile.
         _preload(DEVICE_MODULES, pause)
+        pause()
+        self.post_message(self.DevicesImported())
         _preload(DATABASE_MODULES, pause)
         pause()
         try:
@@ -350,6 +354,10 @@ class HomeScreen(FieldkitScreen):
         # (an import holds the GIL and would hold up the drawing).
         self._painted.wait(timeout=2)
         return True
+
+    @on(DevicesImported)
+    def _devices_imported(self) -> None:
+        self.fk_app.prebuild_device_screen()
 
     @on(StepsKnown)
     def _show_steps(self, message: StepsKnown) -> None:
