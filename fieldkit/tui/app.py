@@ -93,6 +93,7 @@ class FieldkitApp(App[None]):
         """Shown in every screen's status bar (the demo says where its data goes)."""
         self._last_key = float("-inf")  # time.monotonic() of the last key press
         self._device_screen: Screen | None = None  # F6's screen, built ahead and kept
+        self._device_stale = False  # the kept one is to be dropped once closed
         self._loop: asyncio.AbstractEventLoop | None = None
         translate_bindings(self)
         if settings is not None:
@@ -322,14 +323,20 @@ class FieldkitApp(App[None]):
         port = self.loaded_settings.serial_port if self.loaded_settings else None
         screen = DeviceScreen(port)
         self._device_screen = screen
-        self.install_screen(screen, "device")
-        self._get_screen("device")  # registered: composed and mounted, not shown
+        name = f"device-{id(screen)}"
+        self.install_screen(screen, name)
+        self._get_screen(name)  # registered: composed and mounted, not shown
 
     async def _drop_device_screen(self) -> None:
-        """Forget the kept device screen (another language, other settings)."""
-        kept, self._device_screen = self._device_screen, None
-        if kept is None or kept in self.screen_stack:
+        """Forget the kept device screen (another language, other settings); if it is open
+        now, once it is closed (the next F6 builds a new one)."""
+        kept = self._device_screen
+        if kept is None:
             return
+        if kept in self.screen_stack:
+            self._device_stale = True
+            return
+        self._device_screen, self._device_stale = None, False
         self.uninstall_screen(kept)
         if kept.is_mounted:
             await kept.remove()
@@ -343,10 +350,10 @@ class FieldkitApp(App[None]):
         port = self.loaded_settings.serial_port if self.loaded_settings else None
         kept = self._device_screen
         if kept is not None and kept not in self.screen_stack:
-            if getattr(kept, "port_setting", None) == port:
+            if not self._device_stale and getattr(kept, "port_setting", None) == port:
                 self.push_screen(kept)
                 return
-            self.call_later(self._drop_device_screen)  # the port setting changed
+            self.call_later(self._drop_device_screen)  # the settings changed since
         self._open(DeviceScreen, port)
 
     def on_device_screen_reading_taken(self, message: Any) -> None:
