@@ -60,6 +60,7 @@ class Services:
         self._settings_source = settings
         self._lock = threading.RLock()
         self._database: Any = None
+        self._opened = 0  # databases opened so far (a new one: every screen reads again)
         self._catalog: Any = None
         self._cards: Any = None
         self._conduct: Any = None
@@ -93,13 +94,14 @@ class Services:
 
                 _count_writes()
                 self._database = open_database(self.settings.resolved_db_url())
+                self._opened += 1
             return self._database
 
     def write_stamp(self) -> tuple[int, int]:
         """Changes whenever something was written to the visit database (by any screen or
         worker of this process) or another database was opened: a screen shown again
         re-reads the database only when its stamp changed (Esc and Ctrl+L stay quick)."""
-        return (id(self._database), _writes)
+        return (self._opened, _writes)
 
     def catalog(self) -> Any:
         """The fault catalog (:func:`fieldkit.diagnostics.catalog.default_catalog`)."""
