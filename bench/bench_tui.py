@@ -8,10 +8,20 @@
 2. Keys: Ctrl+L (the visit screen opens the hazards screen) and Esc (back), from the key
    press to the next screen painted, in a running app (the pilot), vs a bare app pushing
    and popping a screen with one Label. Target: <= 100 ms each (the ratio is printed).
-3. F6: the device screen's first open in a session (its module not yet imported, its CSS
-   not yet read), pressed on the home screen half a second after the work orders are
-   listed, from the key press to the screen painted; vs the bare app's first push of its
-   screen. Target: <= 200 ms. One sample per fresh app, F6_REPEATS apps, median.
+3. F6: the device screen's first open in a session, pressed on the home screen half a
+   second after the work orders are listed (the app is still loading the visit database
+   in its worker then), from the key press to the screen painted and the app idle (its
+   port list filled); vs the bare app's first push of its screen. Target: <= 200 ms. One
+   sample per fresh app (a fresh interpreter), F6_REPEATS apps, median. What the app does
+   ahead for F6 is part of what is measured: the home worker imports the device package
+   right after the list is shown, the app then builds the screen without showing it
+   (FieldkitApp.prebuild_device_screen), and background loading waits while a key is
+   handled (FieldkitApp.yield_to_keys). Also printed (no target): when the screen's first
+   frame was drawn (App._display), which shows how much of the time to idle is the
+   background loading finishing the step it was in (one import cannot be paused).
+
+Every key is timed as Textual's pilot presses it: the press returns once the app is idle
+(no CPU used for 20 ms, in any thread), so work a key starts in a worker is counted.
 
     python bench/run.py tui
 """
@@ -192,8 +202,24 @@ async def _home_listed(pilot: Any) -> None:
     raise RuntimeError("the work orders were not listed")
 
 
-async def fieldkit_f6(db_url: str) -> float:
-    """One fresh app: F6 on the home screen, half a second after the list is shown."""
+def _first_frame(app: Any, old_screen: Any) -> list[float]:
+    """Record (perf_counter) the first frame the app draws of a screen other than
+    ``old_screen`` (App._display: the frame handed to the terminal)."""
+    frames: list[float] = []
+    display = app._display
+
+    def recorded(screen: Any, renderable: Any) -> None:
+        if screen is not old_screen and not frames and renderable is not None:
+            frames.append(time.perf_counter())
+        display(screen, renderable)
+
+    app._display = recorded
+    return frames
+
+
+async def fieldkit_f6(db_url: str) -> tuple[float, float]:
+    """One fresh app: F6 on the home screen, half a second after the list is shown.
+    Seconds to the screen painted and the app idle, and to its first frame."""
     from fieldkit.config import Settings
     from fieldkit.tui.app import FieldkitApp
 
@@ -202,17 +228,20 @@ async def fieldkit_f6(db_url: str) -> float:
         await _home_listed(pilot)
         home = app.screen
         await pilot.pause(0.5)
-        return await _key_to_paint(pilot, "f6", lambda: app.screen is not home)
+        frames = _first_frame(app, home)
+        started = time.perf_counter()
+        idle = await _key_to_paint(pilot, "f6", lambda: app.screen is not home)
+        return idle, (frames[0] - started if frames else idle)
 
 
-def f6_first_open(db_url: str, env: dict[str, str]) -> float:
-    """Median over F6_REPEATS fresh apps, each in a fresh interpreter (the first open
-    includes importing the screen's module)."""
+def f6_first_open(db_url: str, env: dict[str, str]) -> tuple[float, float]:
+    """Medians over F6_REPEATS fresh apps, each in a fresh interpreter (the first open
+    includes what the app did ahead for it): to the app idle, to the first frame."""
     code = (
         "import asyncio, sys; sys.path.insert(0, sys.argv[1]); import bench_tui; "
-        "print(asyncio.run(bench_tui.fieldkit_f6(sys.argv[2])))"
+        "print(*asyncio.run(bench_tui.fieldkit_f6(sys.argv[2])))"
     )
-    times = []
+    times, frames = [], []
     for _ in range(F6_REPEATS):
         done = subprocess.run(
             [sys.executable, "-c", code, str(Path(__file__).parent), db_url],
@@ -222,8 +251,10 @@ def f6_first_open(db_url: str, env: dict[str, str]) -> float:
             text=True,
             timeout=120,
         )
-        times.append(float(done.stdout.strip().splitlines()[-1]))
-    return statistics.median(times)
+        idle, frame = done.stdout.strip().splitlines()[-1].split()
+        times.append(float(idle))
+        frames.append(float(frame))
+    return statistics.median(times), statistics.median(frames)
 
 
 async def fieldkit_keys(db_url: str) -> tuple[float, float, float]:
@@ -276,7 +307,7 @@ def main() -> int:
         subprocess.run([sys.executable, "-c", SEED], env=seed_env, check=True, timeout=120)
         bare_open, bare_back, bare_first = asyncio.run(bare_keys())
         ours_open, ours_back, ours_first = asyncio.run(fieldkit_keys(db_url))
-        f6 = f6_first_open(db_url, seed_env)
+        f6, f6_frame = f6_first_open(db_url, seed_env)
     for label, ours, base in (
         ("Ctrl+L (visit -> hazards)", ours_open, bare_open),
         ("Esc (hazards -> visit)", ours_back, bare_back),
@@ -294,6 +325,10 @@ def main() -> int:
     print(
         f"F6 (device screen) first open: median {f6 * 1000:.0f} ms vs bare first push "
         f"{bare_first * 1000:.0f} ms, ratio {f6 / bare_first:.2f}x (target <= {TARGET_F6_MS:.0f} ms)"
+    )
+    print(
+        f"  (its first frame was drawn after {f6_frame * 1000:.0f} ms; until the app is idle "
+        "the background loading also finishes the step it was in when F6 was pressed)"
     )
     return 0 if ok else 1
 

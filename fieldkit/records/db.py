@@ -115,6 +115,13 @@ def _install_pragmas(engine: Engine, wal: bool) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def is_write(connection: Any) -> bool:
+    """True for a connection of a write session (:meth:`Database.session` without
+    ``readonly``): what a listener on the engine's "commit" event uses to tell writes from
+    reads (the TUI re-reads a screen only when something was written)."""
+    return connection.get_execution_options().get(_BEGIN_OPTION) == "IMMEDIATE"
+
+
 class Database:
     """An open visit database. Use :meth:`session` for each unit of work."""
 

@@ -8,11 +8,14 @@ procedure library are loaded after the first paint in a worker thread
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
 
@@ -88,6 +91,10 @@ class FieldkitApp(App[None]):
         """(database URL, technician id) read without pydantic, for the home screen's first
         glance while the settings load (fieldkit.cli.app.first_look)."""
         """Shown in every screen's status bar (the demo says where its data goes)."""
+        self._last_key = float("-inf")  # time.monotonic() of the last key press
+        self._device_screen: Screen | None = None  # F6's screen, built ahead and kept
+        self._device_stale = False  # the kept one is to be dropped once closed
+        self._loop: asyncio.AbstractEventLoop | None = None
         translate_bindings(self)
         if settings is not None:
             self.settings_ready()
@@ -121,9 +128,51 @@ class FieldkitApp(App[None]):
 
     # -- start-up ------------------------------------------------------------------------
 
+    # -- keys before background work -----------------------------------------------------
+
+    KEY_YIELD = 1.0
+    """Seconds after a key press during which background loading waits for the UI to be idle."""
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._last_key = time.monotonic()
+        await super().on_event(event)
+
+    def _loop_latency(self) -> float:
+        """Seconds the UI thread took to run a callback from this (another) thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return 0.0
+        ran = threading.Event()
+        started = time.monotonic()
+        try:
+            loop.call_soon_threadsafe(ran.set)
+        except RuntimeError:  # the loop has closed
+            return 0.0
+        ran.wait(0.25)
+        return time.monotonic() - started
+
+    def yield_to_keys(self, longest: float = 3.0) -> None:
+        """Called from a background thread between two steps of its work (imports,
+        database, catalogs): right after a key press, wait (idle, holding no lock) until the
+        UI thread has done what the key asked for, so the screen it opens is not slowed down
+        by the background work (one Python thread runs at a time). Waits at most
+        ``longest`` seconds; without a recent key it returns at once."""
+        deadline = time.monotonic() + longest
+        quiet = 0
+        while time.monotonic() < deadline:
+            if time.monotonic() - self._last_key > self.KEY_YIELD:
+                return
+            # idle: quick answers from the UI thread for 0.1 s (one every 20 ms)
+            quiet = quiet + 1 if self._loop_latency() < 0.004 else 0
+            if quiet >= 5:
+                return
+            time.sleep(0.02)
+
     def on_mount(self) -> None:
         from fieldkit.tui.screens.home import HomeScreen
 
+        self._loop = asyncio.get_running_loop()
         self.title = _("fieldkit - gas field toolkit")
         self.push_screen(HomeScreen())
         for notice in self.notices:
@@ -140,6 +189,7 @@ class FieldkitApp(App[None]):
         if self._warmed_up:
             return
         self._warmed_up = True
+        from textual.containers import VerticalScroll
         from textual.widgets import Button, Input, OptionList, Select
         from textual.widgets._select import SelectCurrent, SelectOverlay
 
@@ -154,6 +204,7 @@ class FieldkitApp(App[None]):
             Select[str]([]),
             SelectCurrent(""),
             SelectOverlay(),
+            VerticalScroll(),
         ]
         for widget in samples:
             for read_from, css, tie_breaker, scope in widget._get_default_css():
@@ -257,6 +308,39 @@ class FieldkitApp(App[None]):
             return
         self.push_screen(SyncScreen())
 
+    def prebuild_device_screen(self) -> None:
+        """Build F6's screen now, while the technician reads the work orders (the home
+        screen calls this once its worker has imported the device package): it is composed
+        and mounted but not shown, so F6 only has to show it (and list the ports). It is
+        kept (installed) while the settings and the language stay: F6 shows the same
+        screen again, with the port typed and the last reading."""
+        if self._device_screen is not None or not self.is_running:
+            return
+        try:
+            from fieldkit.tui.screens.device import DeviceScreen  # type: ignore[import-not-found]
+        except ImportError:
+            return
+        port = self.loaded_settings.serial_port if self.loaded_settings else None
+        screen = DeviceScreen(port)
+        self._device_screen = screen
+        name = f"device-{id(screen)}"
+        self.install_screen(screen, name)
+        self._get_screen(name)  # registered: composed and mounted, not shown
+
+    async def _drop_device_screen(self) -> None:
+        """Forget the kept device screen (another language, other settings); if it is open
+        now, once it is closed (the next F6 builds a new one)."""
+        kept = self._device_screen
+        if kept is None:
+            return
+        if kept in self.screen_stack:
+            self._device_stale = True
+            return
+        self._device_screen, self._device_stale = None, False
+        self.uninstall_screen(kept)
+        if kept.is_mounted:
+            await kept.remove()
+
     def action_device(self) -> None:
         try:
             from fieldkit.tui.screens.device import DeviceScreen  # type: ignore[import-not-found]
@@ -264,6 +348,12 @@ class FieldkitApp(App[None]):
             self.notify(_("The device screen is not installed in this build."), severity="warning")
             return
         port = self.loaded_settings.serial_port if self.loaded_settings else None
+        kept = self._device_screen
+        if kept is not None and kept not in self.screen_stack:
+            if not self._device_stale and getattr(kept, "port_setting", None) == port:
+                self.push_screen(kept)
+                return
+            self.call_later(self._drop_device_screen)  # the settings changed since
         self._open(DeviceScreen, port)
 
     def on_device_screen_reading_taken(self, message: Any) -> None:
@@ -313,6 +403,7 @@ class FieldkitApp(App[None]):
             self.services.close()  # the next screen opens the database in the new folder
         self._settings = settings
         self._settings_applied = True
+        self.call_later(self._drop_device_screen)  # rebuilt with the new settings
         self.set_keymap(dict(settings.keymap))
         if settings.language != self.language:
             self._switch_language(settings.language)
@@ -323,6 +414,7 @@ class FieldkitApp(App[None]):
 
         self.language = language
         i18n.set_language(language)
+        self.call_later(self._drop_device_screen)  # its texts are in the old language
         translate_bindings(self)
         self.title = _("fieldkit - gas field toolkit")
         while len(self.screen_stack) > 1:

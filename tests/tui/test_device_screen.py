@@ -67,6 +67,7 @@ async def test_read_card_button_and_mismatch() -> None:
         app = Host(DeviceScreen(port=handle.port_path, device="qianfeng-ic"))
         async with app.run_test(size=(140, 50)) as pilot:
             await settle(pilot)
+            await pilot.press("ctrl+o")  # the card's meter number is among the options
             app.screen.query_one("#device-meter-number").value = "99990000"
             await pilot.click("#device-read-card")
             await settle(pilot)
@@ -95,6 +96,7 @@ async def test_ui_stays_responsive_while_reading() -> None:
         app = Host(DeviceScreen(port=handle.port_path))
         async with app.run_test(size=(140, 50)) as pilot:
             await settle(pilot)
+            await pilot.press("ctrl+o")
             await pilot.press("f5")
             await pilot.pause()
             # while the worker waits, typing still reaches the screen
@@ -142,6 +144,7 @@ async def test_f6_reads_every_meter_mode() -> None:
     app = Host(DeviceScreen())
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
+        await pilot.press("ctrl+o")  # the address is among the options
         for number, mode in enumerate(MODES):
             state = MeterState(current=100.0 + number)
             with start_meter_emulator(
@@ -167,6 +170,7 @@ async def test_f6_choices_are_used() -> None:
         app = Host(DeviceScreen(port=handle.port_path))
         async with app.run_test(size=(100, 30)) as pilot:
             await settle(pilot)
+            await pilot.press("ctrl+o")
             screen = app.screen
             screen.query_one("#device-profile").value = "cjt188-2018"
             screen.query_one("#device-baud").value = "4800"
@@ -184,6 +188,7 @@ async def test_bad_choices_are_said_before_reading() -> None:
     app = Host(DeviceScreen(port="/dev/null"))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
+        await pilot.press("ctrl+o")
         app.screen.query_one("#device-address").value = "12345"
         await pilot.press("f5")
         await settle(pilot)
@@ -218,6 +223,8 @@ async def test_every_label_is_chinese_in_the_chinese_ui() -> None:
     app = Host(DeviceScreen())
     async with app.run_test(size=(140, 50)) as pilot:
         await settle(pilot)
+        await pilot.press("ctrl+o")  # the options too
+        await settle(pilot)
         text = text_of(app)
         # scroll the controls to the end: the lower labels too
         app.screen.query_one("#device-controls").scroll_end(animate=False)
@@ -225,7 +232,16 @@ async def test_every_label_is_chinese_in_the_chinese_ui() -> None:
         text += text_of(app)
     for english in ENGLISH_LABELS:
         assert english not in text, english
-    for chinese in ("读表与读卡", "读表", "读卡", "表端口", "读卡器端口", "诊断", "原始报文"):
+    for chinese in (
+        "读表与读卡",
+        "读表",
+        "读卡",
+        "表端口",
+        "读卡器端口",
+        "诊断",
+        "原始报文",
+        "波特率",
+    ):
         assert chinese in text, chinese
 
 
@@ -257,3 +273,33 @@ async def test_the_demo_card_reader_port_is_preselected() -> None:
             await pilot.press("f6")
             await settle(pilot)
     assert app.taken and app.taken[0].kind == "card" and app.taken[0].port == card.port_path
+
+
+async def test_options_are_built_when_asked_for_and_typing_lands_in_view() -> None:
+    """F6 opens with what a reading needs; Ctrl+O (or the button) builds the other choices,
+    focuses the first and keeps the focused field on screen as Tab moves down (at 60x20,
+    where the least fits)."""
+    size = (60, 20)
+    app = Host(DeviceScreen(port="/dev/null"))
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert not screen.query("#device-address") and not screen.options_shown
+        assert screen.query_one("#device-more").display
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert screen.focused is screen.query_one("#device-profile")
+        assert not screen.query("#device-more")  # the button made way for the options
+        for _ in range(3):  # profile -> baud -> timeout -> address
+            await pilot.press("tab")
+        address = screen.query_one("#device-address")
+        assert screen.focused is address
+        await pilot.press(*"123")
+        await settle(pilot)
+        assert address.value == "123"
+        region = address.region
+        assert region.height and 0 <= region.y < size[1], region  # on screen
+        await pilot.press("ctrl+o")  # again: back to the first choice, nothing rebuilt
+        await settle(pilot)
+        assert screen.focused is screen.query_one("#device-profile")
+        assert len(screen.query("#device-address")) == 1

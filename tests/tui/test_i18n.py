@@ -18,6 +18,7 @@ TUI_DIR = Path(fieldkit.tui.__file__).parent
 SOURCES = [
     *sorted(p for p in TUI_DIR.rglob("*.py") if p.name != "device.py"),
     TUI_DIR.parent / "cli" / "app.py",
+    TUI_DIR.parent / "cli" / "launch.py",
 ]
 PO_FILE = i18n.locale_dir() / "zh_CN" / "LC_MESSAGES" / "tui.po"
 

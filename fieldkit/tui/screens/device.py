@@ -8,8 +8,12 @@ and address can be chosen. Messages sit right under the title, so an error is vi
 60×20. Every successful reading is posted as :class:`DeviceScreen.ReadingTaken` (with the
 port it was read on) so the app can attach it to the current visit.
 
-Opening is quick: nothing from :mod:`fieldkit.devices` is imported until a list is filled
-(in a worker, after the first paint) or a reading is taken.
+Opening is quick: the first view is only what a reading needs (the two read buttons, the
+ports, the list of ports found, the results); the choices for an unusual meter (profile,
+baud rate, timeout, address, model, the card's meter) are built when asked for (Ctrl+O or
+the "More options" button), and until then a reading uses the defaults (probe, the
+profile's timing, broadcast). Nothing from :mod:`fieldkit.devices` is imported until the
+port list is filled (in a worker, after the first paint) or a reading is taken.
 """
 
 from __future__ import annotations
@@ -93,10 +97,14 @@ class DeviceScreen(StyledScreen):
     """Choose a port, read a meter (CJ/T 188) or a card (ACR30/SLE4442), see the result."""
 
     CSS_PATH = "device.tcss"
+    # Straight to the button: Textual's default (the first focusable widget, the controls'
+    # scroll container) restyled the whole column twice on opening (focus, then blur).
+    AUTO_FOCUS = "#device-read-meter"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f5", "read_meter", "Read meter", id="device.read_meter"),
         Binding("f6", "read_card", "Read card", id="device.read_card"),
         Binding("ctrl+r", "refresh_ports", "Refresh ports", id="device.refresh_ports"),
+        Binding("ctrl+o", "more_options", "More options", id="device.more_options"),
         Binding("escape", "close", "Back", id="device.close"),
     ]
 
@@ -135,11 +143,14 @@ class DeviceScreen(StyledScreen):
         super().__init__()
         translate_bindings(self)
         self._initial_port = port or ""
+        self.port_setting = port
+        """The port it was opened with (the ``serial_port`` setting)."""
         self._initial_card_port = card_port or ""
         self._initial_device = device
         self.readings: list[DeviceReading] = []
         self._card_ports: set[str] = set()
-        self.settings_ready = False  # the choices below the ports are mounted
+        self._profiles: list[tuple[str, str]] = []  # (label, id), once the worker read them
+        self.options_shown = False  # the choices beyond the ports are mounted (Ctrl+O)
 
     # -- layout
     def compose(self) -> ComposeResult:
@@ -166,21 +177,21 @@ class DeviceScreen(StyledScreen):
                     ),
                     _("Card reader port"),
                 )
+                yield Label(_("Ports found"))
+                yield Select[str]([], prompt=_("Choose a port"), id="device-port-list")
+                yield Button(_("More options"), id="device-more")
             with VerticalScroll(id="device-results"):
                 yield Static(_heading(_("State")) + _("Nothing read yet."), id="device-state")
                 yield Static(_heading(_("Diagnosis")), id="device-diagnosis")
                 yield Static(_heading(_("Raw frames")), id="device-raw")
         yield FieldFooter()
 
-    def _settings_widgets(self) -> list[Any]:
-        """The choices beyond the ports, mounted right after the first paint (F6 opens fast);
-        until then a reading uses the defaults (probe, the profile's timing, broadcast)."""
+    def _option_widgets(self) -> list[Any]:
+        """The choices for an unusual meter or a card check, built when asked for."""
         return [
-            Label(_("Ports found")),
-            Select[str]([], prompt=_("Choose a port"), id="device-port-list"),
             Label(_("Meter profile")),
             Select[str](
-                [(_("Find automatically"), AUTO)],
+                [(_("Find automatically"), AUTO), *self._profiles],
                 value=AUTO,
                 allow_blank=False,
                 id="device-profile",
@@ -216,12 +227,28 @@ class DeviceScreen(StyledScreen):
 
     def on_mount(self) -> None:
         self.query_one("#device-read-meter", Button).focus()
-        self.call_after_refresh(self._mount_settings)
 
-    async def _mount_settings(self) -> None:
-        await self.query_one("#device-controls").mount_all(self._settings_widgets())
-        self.settings_ready = True
-        self.action_refresh_ports()
+    def on_screen_resume(self) -> None:
+        # The ports as they are each time the screen is shown (a reader plugged in since),
+        # listed after the screen has painted. (The app may build this screen before F6
+        # and keep it between two F6: FieldkitApp.prebuild_device_screen.)
+        self.call_after_refresh(self.action_refresh_ports)
+
+    async def action_more_options(self) -> None:
+        """Ctrl+O: the choices beyond the ports, in place of the button; the first one
+        takes the focus (scrolled into view)."""
+        if not self.options_shown:
+            self.options_shown = True
+            more = self.query_one("#device-more", Button)
+            await self.query_one("#device-controls").mount_all(self._option_widgets(), after=more)
+            await more.remove()
+        first = self.query_one("#device-profile", Select)
+        first.focus()
+        first.scroll_visible(animate=False)
+
+    @on(Button.Pressed, "#device-more")
+    async def _more_button(self) -> None:
+        await self.action_more_options()
 
     # -- ports and profiles (filled in a worker after the first paint)
     @work(thread=True, exclusive=True, group="device-ports")
@@ -250,11 +277,12 @@ class DeviceScreen(StyledScreen):
     @on(_Lists)
     def _show_lists(self, message: _Lists) -> None:
         self.query_one("#device-port-list", Select).set_options(message.ports)
-        profile = self.query_one("#device-profile", Select)
-        chosen = profile.value
-        profile.set_options([(_("Find automatically"), AUTO), *message.profiles])
-        if chosen in {AUTO, *(pid for _label, pid in message.profiles)}:
-            profile.value = chosen
+        self._profiles = message.profiles
+        for profile in self.query("#device-profile").results(Select):  # once Ctrl+O built it
+            chosen = profile.value
+            profile.set_options([(_("Find automatically"), AUTO), *message.profiles])
+            if chosen in {AUTO, *(pid for _label, pid in message.profiles)}:
+                profile.value = chosen
         meter_input = self.query_one("#device-port", Input)
         if not meter_input.value and message.meter_port:
             meter_input.value = message.meter_port

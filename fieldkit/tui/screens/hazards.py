@@ -81,6 +81,7 @@ class HazardsScreen(FieldkitScreen):
         self._hazards: list[Any] = []
         self._suspended = False
         self._shown: list[tuple[str, str]] | None = None  # the list as last drawn
+        self._read_at: tuple[int, int] | None = None  # the database's write stamp when read
 
     def compose(self) -> ComposeResult:
         yield StatusBar(_("Safety hazards"))
@@ -124,17 +125,19 @@ class HazardsScreen(FieldkitScreen):
         self._suspended = True
 
     def on_screen_resume(self) -> None:
-        """Shown again (the visit screen keeps this screen): the list as it is now; what was
-        typed in the form stays."""
+        """Shown again (the visit screen keeps this screen): the list as it is now (read
+        again only if something was written meanwhile); what was typed in the form stays."""
         if self._suspended:
             self._suspended = False
-            self.refresh_hazards()
+            if self.services.write_stamp() != self._read_at:
+                self.refresh_hazards()
 
     @property
     def repo(self) -> Any:
         return self.services.repository()
 
     def refresh_hazards(self, highlight: uuid.UUID | None = None) -> None:
+        self._read_at = self.services.write_stamp()
         self._hazards = self.repo.visit_hazards(self.visit_id)
         options = self.query_one("#hazard-list", OptionList)
         shown = [(str(h.id), escape(hazard_line(h))) for h in self._hazards]

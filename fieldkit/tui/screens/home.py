@@ -25,20 +25,40 @@ from fieldkit.tui.text import clip, narrow
 from fieldkit.tui.widgets.footer import FieldFooter
 from fieldkit.tui.widgets.status import StatusBar
 
+# What the visit database needs, imported step by step in the home screen's worker (between
+# two steps the worker lets a key press be handled first: FieldkitApp.yield_to_keys).
+DATABASE_MODULES = (
+    "pydantic",
+    "sqlalchemy.engine",
+    "sqlalchemy.orm",
+    "sqlmodel",
+    "fieldkit.records.models",
+    "fieldkit.procedures.models",
+    "fieldkit.procedures.engine",
+    "fieldkit.records.repo",
+    "alembic.command",
+    "alembic.script",
+    "alembic.runtime.migration",
+)
 
-def _preload_device_modules() -> None:
-    """Import, in the home screen's worker thread, what the first F6 would otherwise import
-    (the device screen and the device package its port list needs), so opening it later
-    does not wait for imports on the UI thread or compete with them."""
+# What the first F6 would otherwise import (the device screen and the device package its
+# port list needs), so opening it later does not wait for imports.
+DEVICE_MODULES = (
+    "fieldkit.tui.screens.device",
+    "fieldkit.devices.emulator",
+    "fieldkit.devices.profiles",
+    "fieldkit.devices.transport",
+)
+
+
+def _preload(names: tuple[str, ...], between: Any = None) -> None:
+    """Import ``names`` (in a worker thread), calling ``between()`` before each."""
     import importlib
 
-    for name in (
-        "fieldkit.tui.screens.device",
-        "fieldkit.devices.emulator",
-        "fieldkit.devices.profiles",
-        "fieldkit.devices.transport",
-    ):
-        with contextlib.suppress(Exception):  # the screen reports its own problems
+    for name in names:
+        if between is not None:
+            between()
+        with contextlib.suppress(Exception):  # whoever uses it reports its own problems
             importlib.import_module(name)
 
 
@@ -178,6 +198,9 @@ class HomeScreen(FieldkitScreen):
             super().__init__()
             self.steps = steps
 
+    class DevicesImported(Message):
+        """The device package is imported: the app can build F6's screen ahead."""
+
     class LoadFailed(Message):
         def __init__(self, error: str) -> None:
             super().__init__()
@@ -252,6 +275,14 @@ class HomeScreen(FieldkitScreen):
         if not glanced:
             settings = self.fk_app.settings
             self._glance(settings.resolved_db_url(), settings.technician_id)
+        pause = self.fk_app.yield_to_keys
+        # The list is on the screen (the glance): first what F6 needs (small), then what
+        # the visit database needs (large), each step after the keys pressed meanwhile.
+        _preload(DEVICE_MODULES, pause)
+        pause()
+        self.post_message(self.DevicesImported())
+        _preload(DATABASE_MODULES, pause)
+        pause()
         try:
             from fieldkit.records.repo import format_address
 
@@ -283,14 +314,15 @@ class HomeScreen(FieldkitScreen):
             return
         self.post_message(self.Loaded(rows, visits, waiting))
         # Then, with the list on the screen: where each unfinished visit stands.
+        pause()
         try:
             procedures = self.services.procedures()  # also warms the visit screen's list
+            pause()
             steps = {v.visit_id: visit_step(repo.resume(v.visit_id), procedures) for v in visits}
         except Exception:
             steps = None  # the column keeps "..."; the visit screen reports the problem
         if steps is not None:
             self.post_message(self.StepsKnown(steps))
-        _preload_device_modules()
 
     def _glance(self, db_url: str, technician_id: str | None) -> bool:
         """The lists read with the standard library only, shown while pydantic and
@@ -322,6 +354,10 @@ class HomeScreen(FieldkitScreen):
         # (an import holds the GIL and would hold up the drawing).
         self._painted.wait(timeout=2)
         return True
+
+    @on(DevicesImported)
+    def _devices_imported(self) -> None:
+        self.fk_app.prebuild_device_screen()
 
     @on(StepsKnown)
     def _show_steps(self, message: StepsKnown) -> None:

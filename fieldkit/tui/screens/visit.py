@@ -140,6 +140,7 @@ class VisitScreen(FieldkitScreen):
         self._state: Any = None
         self._hazards_screen: Screen[Any] | None = None
         self._labels: list[tuple[str, str]] = []
+        self._read_at: tuple[int, int] | None = None  # the database's write stamp when read
 
     def compose(self) -> ComposeResult:
         yield StatusBar(_("Visit screen"))
@@ -165,12 +166,15 @@ class VisitScreen(FieldkitScreen):
         self.query_one("#procedures", OptionList).focus()
 
     def on_screen_resume(self) -> None:
-        if self.is_mounted:
+        # Shown again: re-read only if something was written meanwhile (a run, a hazard,
+        # a meter swap...); back from the hazards list unchanged, Esc shows it as it was.
+        if self.is_mounted and self.services.write_stamp() != self._read_at:
             self.refresh_visit()
 
     def refresh_visit(self) -> None:
         from fieldkit.records.repo import format_address
 
+        self._read_at = self.services.write_stamp()
         repo = self.services.repository()
         state = repo.resume(self.visit_id)
         self._state = state

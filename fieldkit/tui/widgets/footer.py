@@ -4,6 +4,11 @@ Textual's footer clips at the right edge, so on a narrow terminal the last keys 
 "^q Quit") lose their labels or vanish. :class:`FieldFooter` lays the keys out compactly
 and, when they do not fit the width, leaves out the keys of least use (from the end of the
 list) but never the help key or quit; every key stays listed in the help overlay (F1).
+
+Textual's footer rebuilds all its keys each time the screen's bindings are published (every
+screen switch, every focus change): on a field laptop that was the largest part of Esc and
+Ctrl+L (~100 ms of a 150 ms switch). This footer rebuilds only when what it shows changes,
+and shows the keys at once in its first compose (not one refresh later).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any
 
 from rich.cells import cell_len
 from textual.app import ComposeResult
+from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -49,10 +55,10 @@ class FieldFooter(Footer):
         kwargs.setdefault("show_command_palette", False)
         super().__init__(**kwargs)
         self._width = 0
+        self._shown: tuple[tuple[Any, ...], ...] | None = None  # what the keys show now
 
-    def compose(self) -> ComposeResult:
-        if not self._bindings_ready:
-            return
+    def _fitted(self) -> tuple[list[Item], int]:
+        """The keys to show (fitted to the width), and the width."""
         seen: set[str] = set()
         items: list[Item] = []
         for active in self.screen.active_bindings.values():
@@ -63,11 +69,22 @@ class FieldFooter(Footer):
             key = self.app.get_key_display(binding)
             items.append((binding, key, binding.description, active.enabled))
         width = self.size.width or self.app.size.width
-        self._width = width
+        return fitting(items, width), width
+
+    @staticmethod
+    def _signature(items: list[Item]) -> tuple[tuple[Any, ...], ...]:
+        return tuple(
+            (binding.key, key, description, binding.action, enabled)
+            for binding, key, description, enabled in items
+        )
+
+    def compose(self) -> ComposeResult:
+        items, self._width = self._fitted()
+        self._shown = self._signature(items)
         # Each key is made compact from the start rather than bound to the footer's
         # ``compact`` (as Textual's footer does): binding sets the class after mounting and
         # restyles every key again, on every screen switch (tens of ms a key press).
-        for binding, key, description, enabled in fitting(items, width):
+        for binding, key, description, enabled in items:
             yield FooterKey(
                 binding.key,
                 key,
@@ -76,6 +93,33 @@ class FieldFooter(Footer):
                 disabled=not enabled,
                 classes="-compact",
             )
+
+    def bindings_changed(self, screen: Screen) -> None:
+        """The screen published its bindings (a screen switch, a focus change): rebuild the
+        keys only if they would show something else."""
+        self._bindings_ready = True
+        if not screen.app.app_focus:
+            return
+        if self.is_attached and screen is self.screen:
+            self.call_after_refresh(self._refit)
+
+    async def _refit(self) -> None:
+        if not self.is_attached:
+            return
+        items, _width = self._fitted()
+        shown = self._signature(items)
+        if shown == self._shown:
+            return
+        keys = list(self.query_children(FooterKey))
+        same_keys = self._shown is not None and [s[:4] for s in shown] == [
+            s[:4] for s in self._shown
+        ]
+        if same_keys and len(keys) == len(items):  # only enabled/disabled changed
+            for widget, (_binding, _key, _description, enabled) in zip(keys, items, strict=True):
+                widget.disabled = not enabled
+            self._shown = shown
+            return
+        await self.recompose()
 
     def on_resize(self) -> None:
         if self.size.width != self._width:
