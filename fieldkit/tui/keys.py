@@ -13,7 +13,6 @@ Terminal (no Windows-key or alt-only bindings; research/anchors.md section 3.2).
 from __future__ import annotations
 
 from dataclasses import replace
-
 from typing import TYPE_CHECKING
 
 from textual.binding import ActiveBinding, BindingsMap
