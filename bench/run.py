@@ -62,6 +62,14 @@ def main(argv: list[str]) -> int:
     if missing is not None:
         return _rerun_in_venv(argv, missing)
     wanted = set(argv)
+    known = {p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py")}
+    if wanted - known:
+        print(
+            f"bench/run.py: no benchmark named {', '.join(sorted(wanted - known))}; "
+            f"known: {', '.join(sorted(known))}",
+            file=sys.stderr,
+        )
+        return 2
     failures = 0
     for path in sorted(HERE.glob("bench_*.py")):
         name = path.stem.removeprefix("bench_")
