@@ -76,9 +76,25 @@ def _check_tls_files(certfile: str | None, keyfile: str | None) -> None:
     default=None,
     help="Database URL (sqlite:///… or postgresql://…); also FIELDKIT_SERVER_DB.",
 )
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
-@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), default=None)
-@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes (uvicorn workers).",
+)
+@click.option(
+    "--ssl-certfile",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="TLS certificate (PEM) to serve HTTPS.",
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="The certificate's private key (PEM).",
+)
 @click.option(
     "--max-body",
     default=8 * 1024 * 1024,
@@ -86,7 +102,13 @@ def _check_tls_files(certfile: str | None, keyfile: str | None) -> None:
     type=click.IntRange(1024),
     help="Largest request body in bytes (bigger: 413).",
 )
-@click.option("--log-level", default="info", show_default=True, type=click.Choice(LOG_LEVELS))
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(LOG_LEVELS),
+    help="How much the server logs.",
+)
 @lang_option
 def serve(
     host: str,
@@ -204,7 +226,7 @@ def add_technician(
 
 @admin.command("add-admin")
 @click.argument("login")
-@click.option("--name", default=None)
+@click.option("--name", default=None, help="The account holder's name.")
 @click.pass_context
 def add_admin(ctx: click.Context, login: str, name: str | None) -> None:
     """Create a back-office (admin) account and print its token once."""
@@ -274,10 +296,11 @@ def users(ctx: click.Context, as_json: bool) -> None:
     "visit_type",
     required=True,
     type=click.Choice(VISIT_TYPES),
+    help="What the visit is for.",
 )
 @click.option("--customer-no", required=True, help="户号")
-@click.option("--name", default=None)
-@click.option("--phone", default=None)
+@click.option("--name", default=None, help="The customer's name.")
+@click.option("--phone", default=None, help="The customer's phone number.")
 @click.option("--community", default=None, help="小区")
 @click.option("--building", default=None, help="楼栋")
 @click.option("--unit", default=None, help="单元")
@@ -285,8 +308,14 @@ def users(ctx: click.Context, as_json: bool) -> None:
 @click.option("--room", default=None, help="房号")
 @click.option("--address", "detail", default=None, help="Free address text.")
 @click.option("--assign", "assigned_to", required=True, help="Technician id (工号).")
-@click.option("--date", "scheduled_for", type=click.DateTime(["%Y-%m-%d"]), default=None)
-@click.option("--notes", default=None)
+@click.option(
+    "--date",
+    "scheduled_for",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The day the visit is due (YYYY-MM-DD).",
+)
+@click.option("--notes", default=None, help="Notes for the technician.")
 @click.pass_context
 def add_work_order(ctx: click.Context, **opts: Any) -> None:
     """Create a work order and assign it to a technician."""
@@ -383,12 +412,16 @@ def restored(ctx: click.Context) -> None:
 @click.option("--server", "server_url", default=None, help="Server URL (else from settings).")
 @click.option("--token", default=None, help="Device token (else from settings).")
 @click.option("--insecure", is_flag=True, default=False, help="Skip TLS checks (testing only).")
-@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--ca-bundle",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CA certificates (PEM) to trust for the server's HTTPS.",
+)
 @click.option("--db", "db_url", default=None, help="The laptop's visit database URL.")
 @click.option("--once", is_flag=True, help="One attempt per request: do not wait and retry.")
 @click.option("--max-attempts", type=click.IntRange(1), default=None, help="Give up after N.")
-@click.option("--push-only", is_flag=True)
-@click.option("--pull-only", is_flag=True)
+@click.option("--push-only", is_flag=True, help="Only push closed visits; pull nothing.")
+@click.option("--pull-only", is_flag=True, help="Only pull work orders; push nothing.")
 @json_option
 @lang_option
 def sync(
