@@ -149,11 +149,37 @@ def serve(
 
 
 # ------------------------------------------------------------------------------ admin
-def _engine(ctx: click.Context) -> Any:
-    from fieldkit.sync.server.db import ServerDatabaseError, open_server_database
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL when it does not exist (a mistyped --db), else None."""
+    import sqlalchemy as sa
 
     try:
-        engine = open_server_database(ctx.obj["db_url"], migrate=True)
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return None  # open_server_database says what is wrong with it
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
+
+
+def _engine(ctx: click.Context, *, create: bool = False) -> Any:
+    """The server database, migrated. Only the commands that set a server up (init-db and
+    the account enrolments, ``create=True``) create a missing SQLite file: listing users or
+    assigning an order on a mistyped path is an error, not a new empty database."""
+    from fieldkit.sync.server.db import ServerDatabaseError, default_url, open_server_database
+
+    url = ctx.obj["db_url"] or default_url()
+    missing = None if create else _missing_sqlite_file(url)
+    if missing is not None:
+        fail(
+            _(
+                "Error: there is no server database at {path}; check the path "
+                "(`fieldkit admin init-db` creates one). Nothing was created."
+            ).format(path=missing)
+        )
+    try:
+        engine = open_server_database(url, migrate=True)
     except ServerDatabaseError as exc:
         fail(_("Error: {error}").format(error=exc.localized()))
     ctx.call_on_close(engine.dispose)
@@ -184,7 +210,7 @@ def admin(ctx: click.Context, db_url: str | None, lang: str) -> None:
 @click.pass_context
 def init_db(ctx: click.Context) -> None:
     """Create or upgrade the server database."""
-    _engine(ctx)
+    _engine(ctx, create=True)
     click.echo(_("The server database is up to date."))
 
 
@@ -206,7 +232,7 @@ def _enrol(ctx: click.Context, login: str, role: str, name: str | None, label: s
         if value is not None:
             _check(option, _text_problem(value))
 
-    engine = _engine(ctx)
+    engine = _engine(ctx, create=True)
     _service_call(auth.create_account, engine, login, role, name)
     token_id, token = _service_call(auth.issue_token, engine, login, label)
     _print_token(login, token_id, token)

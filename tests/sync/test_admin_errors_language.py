@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -100,3 +101,27 @@ def test_a_value_too_long_is_said_in_chinese(office: str) -> None:
     assert english_sentences(out) == [], out
     out = _run(office, args, "--lang", "en")
     assert "--name must have at most 200 characters" in out, out
+
+
+@pytest.mark.parametrize(
+    "args", [["users"], ["assign", "WO-1", "T001"], ["cancel", "WO-1"], ["restored"]]
+)
+def test_admin_on_a_mistyped_database_path_creates_nothing(tmp_path: Path, args: list[str]) -> None:
+    """`admin --db sqlite:///typo.db users` printed an empty table over a new empty database
+    (and made the missing folders): an admin checking a backup was misled."""
+    typo = tmp_path / "no" / "such" / "server.db"
+    result = CliRunner().invoke(
+        cli, ["admin", "--db", f"sqlite:///{typo.as_posix()}", *args], prog_name="fieldkit"
+    )
+    assert result.exit_code == 1, result.output
+    assert "没有服务器数据库" in result.output and "init-db" in result.output
+    assert not (tmp_path / "no").exists()
+
+
+def test_init_db_and_the_first_account_create_the_server_database(tmp_path: Path) -> None:
+    db = tmp_path / "server.db"
+    url = f"sqlite:///{db.as_posix()}"
+    added = CliRunner().invoke(cli, ["admin", "--db", url, "add-technician", "T001"])
+    assert added.exit_code == 0, added.output
+    listed = CliRunner().invoke(cli, ["admin", "--db", url, "users"])
+    assert listed.exit_code == 0 and "T001" in listed.output
