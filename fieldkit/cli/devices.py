@@ -734,7 +734,7 @@ def emulate_meter(
 @click.option(
     "--pcsc",
     "vpcd_port",
-    type=int,
+    type=click.IntRange(1, 65535),
     default=None,
     is_flag=False,
     flag_value=35963,
