@@ -47,6 +47,14 @@ def _text_problem(value: str, limit: int = 200) -> str | None:
     return None
 
 
+def _server_db_url(value: str | None) -> str | None:
+    """``--db`` as given: a URL, or a plain file path meaning a SQLite file (as ``visits
+    --db`` takes one); a path was "Could not parse SQLAlchemy URL"."""
+    if not value or "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve().as_posix()}"
+
+
 def _check(option: str, problem: str | None) -> None:
     if problem:
         fail(_("Error: {option} {problem}").format(option=option, problem=problem))
@@ -74,7 +82,7 @@ def _check_tls_files(certfile: str | None, keyfile: str | None) -> None:
     "db_url",
     envvar=ENV_DB,
     default=None,
-    help="Database URL (sqlite:///… or postgresql://…); also FIELDKIT_SERVER_DB.",
+    help="Database URL (sqlite:///… or postgresql://…) or a SQLite file; also FIELDKIT_SERVER_DB.",
 )
 @click.option(
     "--workers",
@@ -127,7 +135,7 @@ def serve(
     from fieldkit.sync.server.db import ServerDatabaseError, default_url, open_server_database
 
     _check_tls_files(ssl_certfile, ssl_keyfile)
-    url = db_url or default_url()
+    url = _server_db_url(db_url) or default_url()
     try:
         engine = open_server_database(url, migrate=True)  # migrate once, before the workers
         engine.dispose()
@@ -203,7 +211,7 @@ def _service_call(func: Any, *args: Any, **kwargs: Any) -> Any:
 def admin(ctx: click.Context, db_url: str | None, lang: str) -> None:
     """Back-office administration: accounts, device tokens, work orders."""
     ctx.ensure_object(dict)
-    ctx.obj["db_url"] = db_url
+    ctx.obj["db_url"] = _server_db_url(db_url)
 
 
 @admin.command("init-db")

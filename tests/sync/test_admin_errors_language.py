@@ -125,3 +125,26 @@ def test_init_db_and_the_first_account_create_the_server_database(tmp_path: Path
     assert added.exit_code == 0, added.output
     listed = CliRunner().invoke(cli, ["admin", "--db", url, "users"])
     assert listed.exit_code == 0 and "T001" in listed.output
+
+
+def test_admin_takes_a_plain_file_path_like_visits_does(tmp_path: Path) -> None:
+    """`admin --db /path/server.db` said "Could not parse SQLAlchemy URL"."""
+    db = tmp_path / "server.db"
+    added = CliRunner().invoke(cli, ["admin", "--db", str(db), "add-technician", "T001"])
+    assert added.exit_code == 0, added.output
+    listed = CliRunner().invoke(cli, ["admin", "--db", str(db), "users"])
+    assert listed.exit_code == 0 and "T001" in listed.output
+
+
+def test_a_laptops_visit_database_is_not_taken_for_the_server_database(tmp_path: Path) -> None:
+    """`admin --db laptop.db users` was an alembic traceback ("Can't locate revision")."""
+    from fieldkit.records.db import open_database
+
+    laptop = tmp_path / "fieldkit.db"
+    open_database(f"sqlite:///{laptop.as_posix()}").close()
+    before = laptop.read_bytes()
+    for args in (["admin", "--db", str(laptop), "users"], ["serve", "--db", str(laptop)]):
+        result = CliRunner().invoke(cli, args, prog_name="fieldkit")
+        assert result.exit_code == 1, result.output
+        assert "上门记录数据库，不是服务器数据库" in result.output, result.output
+    assert laptop.read_bytes() == before
