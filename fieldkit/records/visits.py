@@ -8,6 +8,7 @@ change it raises :class:`~fieldkit.records.errors.VisitClosed`.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -189,6 +190,27 @@ def start_visit(
     return visit
 
 
+MAX_METER_VOLUME = 99_999_999.0
+"""The largest volume (m³) a reading, a swap's volumes or remaining gas may hold: the
+widest counter a gas meter or flow meter has, with room to spare."""
+
+
+def checked_volume(label: str, value: float | None) -> float | None:
+    """``value`` as a float when it is a finite volume from 0 to MAX_METER_VOLUME m³;
+    ``label`` is the field's msgid. "nan" was stored as nothing, "inf" saved but then
+    kept the visit from closing, a negative reading was taken as typed."""
+    if value is None:
+        return None
+    number = float(value)
+    if not math.isfinite(number) or not 0 <= number <= MAX_METER_VOLUME:
+        raise RecordsError(
+            _("{field} must be a number from 0 to {max} m³").format(
+                field=_(label), max=f"{MAX_METER_VOLUME:,.0f}"
+            )
+        )
+    return number
+
+
 def update_meter(
     session: Session,
     visit_id: uuid.UUID,
@@ -200,15 +222,17 @@ def update_meter(
     remaining_gas: float | None = None,
 ) -> Visit:
     """Record the meter at this site (表钢号, 表封号/铅封号, 表底数, remaining gas)."""
+    meter_reading = checked_volume("meter reading", meter_reading)
+    remaining_gas = checked_volume("remaining gas", remaining_gas)
     visit = open_visit(session, visit_id)
     if meter_no is not None:
         visit.meter_no = meter_no
     if seal_nos is not None:
         visit.seal_nos = clean_seals(seal_nos)
     if meter_reading is not None:
-        visit.meter_reading = float(meter_reading)
+        visit.meter_reading = meter_reading
     if remaining_gas is not None:
-        visit.remaining_gas = float(remaining_gas)
+        visit.remaining_gas = remaining_gas
     visit.updated_at = now
     session.add(visit)
     return visit
@@ -289,9 +313,9 @@ def record_meter_swap(
         raise RecordsError(_("The new meter number is required"))
     if not seals:
         raise RecordsError(_("At least one seal number (表封号/铅封号) is required"))
-    for label, number in (("gas used", gas_used), ("gas remaining", gas_remaining)):
-        if number is not None and number < 0:
-            raise RecordsError(_("{field} cannot be negative").format(field=_(label)))
+    old_meter_reading = checked_volume("old meter reading", old_meter_reading)
+    gas_used = checked_volume("gas used", gas_used)
+    gas_remaining = checked_volume("gas remaining", gas_remaining)
     visit = open_visit(session, visit_id)
     swap = MeterSwap(
         id=swap_id or uuid.uuid4(),
