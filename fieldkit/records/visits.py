@@ -31,9 +31,12 @@ from fieldkit.records.closing import (
     with_refusal_reason,
 )
 from fieldkit.records.errors import (
+    MAX_LONG_TEXT,
+    MAX_SHORT_TEXT,
     PayloadTooLarge,
     RecordsError,
     aware,
+    checked_text,
     get_row,
     open_visit,
 )
@@ -105,6 +108,8 @@ def clean_seals(seal_nos: Sequence[str]) -> list[str]:
     seals = [s for s in (x.strip() for x in seal_nos) if s]
     if len(seals) > MAX_SEALS:
         raise PayloadTooLarge(_("At most {n} seal numbers").format(n=MAX_SEALS))
+    for seal in seals:
+        checked_text("seal number", seal)
     return seals
 
 
@@ -118,6 +123,10 @@ def upsert_customer(
     customer_no = customer_no.strip()
     if not customer_no:
         raise RecordsError(_("A customer number (户号) is required"))
+    checked_text("customer number", customer_no)
+    for key, value in fields.items():
+        limit = MAX_LONG_TEXT if key == "address_detail" else MAX_SHORT_TEXT
+        checked_text("customer details", value, limit)
     customer = session.exec(select(Customer).where(Customer.customer_no == customer_no)).first()
     if customer is None:
         customer = Customer(customer_no=customer_no, created_at=now, updated_at=now)
@@ -222,6 +231,7 @@ def update_meter(
     remaining_gas: float | None = None,
 ) -> Visit:
     """Record the meter at this site (表钢号, 表封号/铅封号, 表底数, remaining gas)."""
+    checked_text("meter number", meter_no)
     meter_reading = checked_volume("meter reading", meter_reading)
     remaining_gas = checked_volume("remaining gas", remaining_gas)
     visit = open_visit(session, visit_id)
@@ -313,6 +323,9 @@ def record_meter_swap(
         raise RecordsError(_("The new meter number is required"))
     if not seals:
         raise RecordsError(_("At least one seal number (表封号/铅封号) is required"))
+    checked_text("meter number", old_meter_no.strip())
+    checked_text("meter number", new_meter_no)
+    checked_text("reason", reason, MAX_LONG_TEXT)
     old_meter_reading = checked_volume("old meter reading", old_meter_reading)
     gas_used = checked_volume("gas used", gas_used)
     gas_remaining = checked_volume("gas remaining", gas_remaining)
@@ -432,7 +445,7 @@ def close_visit(
     from fieldkit.sync.schema import content_hash
 
     outcome = VisitOutcome(outcome)
-    reason = reason.strip() if reason else None
+    reason = checked_text("reason", reason.strip() if reason else None, MAX_LONG_TEXT)
     visit = open_visit(session, visit_id)
     rules = closing_rules(session, visit)
     if not rules.allows(outcome):

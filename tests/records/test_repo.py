@@ -310,3 +310,21 @@ def test_a_meter_reading_must_be_a_volume_a_meter_can_show(
     assert repo.get_visit(visit_id).meter_reading is None
     repo.update_meter(visit_id, meter_no="M-1", meter_reading=0.0)
     assert repo.get_visit(visit_id).meter_reading == 0.0
+
+
+def test_text_longer_than_the_back_office_takes_is_refused_when_typed(
+    repo: VisitRepository,
+) -> None:
+    """A 5 000-character 表钢号 was saved; the visit then could not be closed ("无法结束该
+    上门记录：meter_no: String should have at most 200 characters")."""
+    visit_id = _visit(repo)
+    with pytest.raises(RecordsError, match="表钢号超过 200 个字符"):
+        repo.update_meter(visit_id, meter_no="M" * 5000)
+    with pytest.raises(RecordsError, match="表封号/铅封号超过 200 个字符"):
+        repo.update_meter(visit_id, seal_nos=["S" * 201])
+    with pytest.raises(RecordsError, match="隐患描述超过 4000 个字符"):
+        repo.add_hazard(visit_id, description="x" * 4001, level="general")
+    with pytest.raises(RecordsError, match="户号超过 200 个字符"):
+        repo.upsert_customer("9" * 201)
+    repo.update_meter(visit_id, meter_no="M" * 200, seal_nos=["S" * 200])
+    repo.close_visit(visit_id, "not_home", "没人在家")  # the payload builds: nothing too long
