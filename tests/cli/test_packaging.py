@@ -58,5 +58,5 @@ def test_bench_run_refuses_an_unknown_benchmark_name() -> None:
         timeout=60,
     )
     assert done.returncode == 2, done
-    assert "catalgo" in done.stderr and "catalog" in done.stderr.split("known:")[1]
+    assert "catalgo" in done.stderr and "catalog," in done.stderr  # names the known ones
     assert "== " not in done.stdout  # no benchmark ran
