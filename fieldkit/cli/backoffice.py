@@ -47,6 +47,14 @@ def _text_problem(value: str, limit: int = 200) -> str | None:
     return None
 
 
+def _server_db_url(value: str | None) -> str | None:
+    """``--db`` as given: a URL, or a plain file path meaning a SQLite file (as ``visits
+    --db`` takes one); a path was "Could not parse SQLAlchemy URL"."""
+    if not value or "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve().as_posix()}"
+
+
 def _check(option: str, problem: str | None) -> None:
     if problem:
         fail(_("Error: {option} {problem}").format(option=option, problem=problem))
@@ -74,11 +82,27 @@ def _check_tls_files(certfile: str | None, keyfile: str | None) -> None:
     "db_url",
     envvar=ENV_DB,
     default=None,
-    help="Database URL (sqlite:///… or postgresql://…); also FIELDKIT_SERVER_DB.",
+    help="Database URL (sqlite:///… or postgresql://…) or a SQLite file; also FIELDKIT_SERVER_DB.",
 )
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
-@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), default=None)
-@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes (uvicorn workers).",
+)
+@click.option(
+    "--ssl-certfile",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="TLS certificate (PEM) to serve HTTPS.",
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="The certificate's private key (PEM).",
+)
 @click.option(
     "--max-body",
     default=8 * 1024 * 1024,
@@ -86,7 +110,13 @@ def _check_tls_files(certfile: str | None, keyfile: str | None) -> None:
     type=click.IntRange(1024),
     help="Largest request body in bytes (bigger: 413).",
 )
-@click.option("--log-level", default="info", show_default=True, type=click.Choice(LOG_LEVELS))
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(LOG_LEVELS),
+    help="How much the server logs.",
+)
 @lang_option
 def serve(
     host: str,
@@ -105,7 +135,7 @@ def serve(
     from fieldkit.sync.server.db import ServerDatabaseError, default_url, open_server_database
 
     _check_tls_files(ssl_certfile, ssl_keyfile)
-    url = db_url or default_url()
+    url = _server_db_url(db_url) or default_url()
     try:
         engine = open_server_database(url, migrate=True)  # migrate once, before the workers
         engine.dispose()
@@ -127,11 +157,37 @@ def serve(
 
 
 # ------------------------------------------------------------------------------ admin
-def _engine(ctx: click.Context) -> Any:
-    from fieldkit.sync.server.db import ServerDatabaseError, open_server_database
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL when it does not exist (a mistyped --db), else None."""
+    import sqlalchemy as sa
 
     try:
-        engine = open_server_database(ctx.obj["db_url"], migrate=True)
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return None  # open_server_database says what is wrong with it
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
+
+
+def _engine(ctx: click.Context, *, create: bool = False) -> Any:
+    """The server database, migrated. Only the commands that set a server up (init-db and
+    the account enrolments, ``create=True``) create a missing SQLite file: listing users or
+    assigning an order on a mistyped path is an error, not a new empty database."""
+    from fieldkit.sync.server.db import ServerDatabaseError, default_url, open_server_database
+
+    url = ctx.obj["db_url"] or default_url()
+    missing = None if create else _missing_sqlite_file(url)
+    if missing is not None:
+        fail(
+            _(
+                "Error: there is no server database at {path}; check the path "
+                "(`fieldkit admin init-db` creates one). Nothing was created."
+            ).format(path=missing)
+        )
+    try:
+        engine = open_server_database(url, migrate=True)
     except ServerDatabaseError as exc:
         fail(_("Error: {error}").format(error=exc.localized()))
     ctx.call_on_close(engine.dispose)
@@ -155,14 +211,14 @@ def _service_call(func: Any, *args: Any, **kwargs: Any) -> Any:
 def admin(ctx: click.Context, db_url: str | None, lang: str) -> None:
     """Back-office administration: accounts, device tokens, work orders."""
     ctx.ensure_object(dict)
-    ctx.obj["db_url"] = db_url
+    ctx.obj["db_url"] = _server_db_url(db_url)
 
 
 @admin.command("init-db")
 @click.pass_context
 def init_db(ctx: click.Context) -> None:
     """Create or upgrade the server database."""
-    _engine(ctx)
+    _engine(ctx, create=True)
     click.echo(_("The server database is up to date."))
 
 
@@ -184,7 +240,7 @@ def _enrol(ctx: click.Context, login: str, role: str, name: str | None, label: s
         if value is not None:
             _check(option, _text_problem(value))
 
-    engine = _engine(ctx)
+    engine = _engine(ctx, create=True)
     _service_call(auth.create_account, engine, login, role, name)
     token_id, token = _service_call(auth.issue_token, engine, login, label)
     _print_token(login, token_id, token)
@@ -204,7 +260,7 @@ def add_technician(
 
 @admin.command("add-admin")
 @click.argument("login")
-@click.option("--name", default=None)
+@click.option("--name", default=None, help="The account holder's name.")
 @click.pass_context
 def add_admin(ctx: click.Context, login: str, name: str | None) -> None:
     """Create a back-office (admin) account and print its token once."""
@@ -274,10 +330,11 @@ def users(ctx: click.Context, as_json: bool) -> None:
     "visit_type",
     required=True,
     type=click.Choice(VISIT_TYPES),
+    help="What the visit is for.",
 )
 @click.option("--customer-no", required=True, help="户号")
-@click.option("--name", default=None)
-@click.option("--phone", default=None)
+@click.option("--name", default=None, help="The customer's name.")
+@click.option("--phone", default=None, help="The customer's phone number.")
 @click.option("--community", default=None, help="小区")
 @click.option("--building", default=None, help="楼栋")
 @click.option("--unit", default=None, help="单元")
@@ -285,8 +342,14 @@ def users(ctx: click.Context, as_json: bool) -> None:
 @click.option("--room", default=None, help="房号")
 @click.option("--address", "detail", default=None, help="Free address text.")
 @click.option("--assign", "assigned_to", required=True, help="Technician id (工号).")
-@click.option("--date", "scheduled_for", type=click.DateTime(["%Y-%m-%d"]), default=None)
-@click.option("--notes", default=None)
+@click.option(
+    "--date",
+    "scheduled_for",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The day the visit is due (YYYY-MM-DD).",
+)
+@click.option("--notes", default=None, help="Notes for the technician.")
 @click.pass_context
 def add_work_order(ctx: click.Context, **opts: Any) -> None:
     """Create a work order and assign it to a technician."""
@@ -383,12 +446,16 @@ def restored(ctx: click.Context) -> None:
 @click.option("--server", "server_url", default=None, help="Server URL (else from settings).")
 @click.option("--token", default=None, help="Device token (else from settings).")
 @click.option("--insecure", is_flag=True, default=False, help="Skip TLS checks (testing only).")
-@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--ca-bundle",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CA certificates (PEM) to trust for the server's HTTPS.",
+)
 @click.option("--db", "db_url", default=None, help="The laptop's visit database URL.")
 @click.option("--once", is_flag=True, help="One attempt per request: do not wait and retry.")
 @click.option("--max-attempts", type=click.IntRange(1), default=None, help="Give up after N.")
-@click.option("--push-only", is_flag=True)
-@click.option("--pull-only", is_flag=True)
+@click.option("--push-only", is_flag=True, help="Only push closed visits; pull nothing.")
+@click.option("--pull-only", is_flag=True, help="Only pull work orders; push nothing.")
 @json_option
 @lang_option
 def sync(

@@ -391,10 +391,17 @@ def meter_scan(
 def _write_options(address_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """The options every meter write takes: one meter, one profile, and ``--yes``."""
     options = [
-        click.option("--port", required=True, callback=_check_port),
+        click.option(
+            "--port",
+            required=True,
+            callback=_check_port,
+            help="COM3, /dev/ttyUSB0, a pty, socket://host:port …",
+        ),
         click.option("--address", required=True, callback=_check_address, help=address_help),
-        click.option("--profile", "profile_id", required=True),
-        click.option("--baud", type=int, default=None, callback=_check_baud),
+        click.option("--profile", "profile_id", required=True, help="The meter's profile id."),
+        click.option(
+            "--baud", type=int, default=None, callback=_check_baud, help="The meter's baud rate."
+        ),
         click.option("--yes", is_flag=True, help="Do not ask (scripts). Use with care."),
         lang_option,
     ]
@@ -464,12 +471,19 @@ def card() -> None:
     help="ACR30: its serial port. PC/SC: the reader's number (0, 1 …) or part of its name; "
     "default: the first reader.",
 )
-@click.option("--backend", type=click.Choice(["acr30", "pcsc"]), default="acr30", show_default=True)
+@click.option(
+    "--backend",
+    type=click.Choice(["acr30", "pcsc"]),
+    default="acr30",
+    show_default=True,
+    help="How the reader is attached: acr30 (serial) or pcsc.",
+)
 @click.option(
     "--baud",
     type=click.Choice(["9600", "19200", "38400", "115200"]),
     default="9600",
     show_default=True,
+    help="The card reader's baud rate.",
 )
 @click.option("--layout", "layout_id", default=None, help="Card layout id; default: by match.")
 @click.option("--meter-card-number", default=None, help="The customer number of this meter.")
@@ -583,12 +597,35 @@ def _check_seconds(ctx: click.Context, param: click.Parameter, value: float) -> 
 
 
 @emulate.command("meter")
-@click.option("--profile", "profile_id", default="cjt188-2004", show_default=True)
-@click.option("--baud", type=int, default=None, callback=_check_baud)
-@click.option("--address", default="30000000123456", show_default=True, callback=_check_address)
-@click.option("--volume", type=click.FloatRange(0, 999999.99), default=123.45, show_default=True)
-@click.option("--valve", type=click.Choice(["open", "closed", "abnormal"]), default="open")
-@click.option("--low-battery", is_flag=True)
+@click.option(
+    "--profile",
+    "profile_id",
+    default="cjt188-2004",
+    show_default=True,
+    help="The meter profile to emulate.",
+)
+@click.option("--baud", type=int, default=None, callback=_check_baud, help="The meter's baud rate.")
+@click.option(
+    "--address",
+    default="30000000123456",
+    show_default=True,
+    callback=_check_address,
+    help="The meter's address (14 digits).",
+)
+@click.option(
+    "--volume",
+    type=click.FloatRange(0, 999999.99),
+    default=123.45,
+    show_default=True,
+    help="The cumulative volume it reports (m³).",
+)
+@click.option(
+    "--valve",
+    type=click.Choice(["open", "closed", "abnormal"]),
+    default="open",
+    help="The valve state it reports.",
+)
+@click.option("--low-battery", is_flag=True, help="Report a low battery.")
 @click.option(
     "--di-order",
     type=click.Choice(["2004", "2018", "both"]),
@@ -672,19 +709,32 @@ def emulate_meter(
 
 
 @emulate.command("card")
-@click.option("--card-number", type=int, default=12345678, show_default=True)
-@click.option("--remaining", type=float, default=123.4, show_default=True)
+@click.option(
+    "--card-number",
+    type=int,
+    default=12345678,
+    show_default=True,
+    help="The card number on the emulated card.",
+)
+@click.option(
+    "--remaining",
+    type=float,
+    default=123.4,
+    show_default=True,
+    help="The gas left on the card (m³).",
+)
 @click.option("--no-card", is_flag=True, help="A reader with no card inserted.")
 @click.option(
     "--baud",
     type=click.Choice(["9600", "19200", "38400", "115200"]),
     default="9600",
     show_default=True,
+    help="The emulated reader's baud rate.",
 )
 @click.option(
     "--pcsc",
     "vpcd_port",
-    type=int,
+    type=click.IntRange(1, 65535),
     default=None,
     is_flag=False,
     flag_value=35963,

@@ -133,7 +133,14 @@ def _matched_label(matched_on: str) -> str:
 @click.command()
 @click.argument("words", nargs=-1, required=True, metavar="WORDS")
 @click.option("--device", "-d", default=None, help="Only this device's table.")
-@click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 200))
+@click.option(
+    "--limit",
+    "-n",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 200),
+    help="Show at most this many results.",
+)
 @click.option("--full", is_flag=True, help="Show every hit in full (causes and remedies).")
 @json_option
 @lang_option

@@ -37,10 +37,18 @@ def _repo(ctx: click.Context) -> Any:
 
 def _visit_id(repo: Any, text: str) -> uuid.UUID:
     """A full visit id, or the first characters of one (as shown by ``visits list``)."""
+    from fieldkit.records.errors import NotFound
+
     try:
-        return uuid.UUID(text)
+        full = uuid.UUID(text)
     except ValueError:
         pass
+    else:
+        try:
+            repo.get_visit(full)
+        except NotFound:
+            fail(_("Error: no visit with id {id}").format(id=text))
+        return full
     prefix = text.strip().lower().replace("-", "")
     if len(prefix) < 4:
         fail(_("Error: give the visit id (at least 4 characters of it)"))
@@ -265,6 +273,7 @@ def outbox(ctx: click.Context, as_json: bool, lang: str) -> None:
         "sent": _("sent"),
         "conflict": _("conflict: the server has a different version"),
         "failed": _("send failed, will retry"),
+        "rejected": _("refused by the back office: set aside"),
     }
     for i in items:
         line = f"{i.visit_id.hex[:8]}  {labels[i.state.value]}  " + _("attempts {n}").format(

@@ -34,7 +34,7 @@ def add_staff(ctx: click.Context, username: str, role: str, name: str | None) ->
         check_password(password)
     except StaffError as exc:
         fail(_("Error: {error}").format(error=_console_message(exc)))
-    engine = _engine(ctx)
+    engine = _engine(ctx, create=True)  # the first account may set the server up
     try:
         create_staff(engine, username, role, password, name)
     except StaffError as exc:

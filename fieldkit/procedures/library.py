@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fieldkit.datafiles import DataFileError, DataProblem, read_yaml, yaml_files
+from fieldkit.i18n import N_, _
 from fieldkit.paths import data_dirs
 from fieldkit.procedures.models import CheckStep, Procedure
 
@@ -89,22 +90,24 @@ def check_procedure(procedure: Procedure, path: Path) -> list[DataProblem]:
             target = seen.get(gate.retry_from)
             if target is None:
                 problems.append(
-                    DataProblem(
+                    DataProblem.of(
                         path,
-                        f"no earlier step {gate.retry_from!r} to retry from",
+                        N_("no earlier step '{step}' to retry from"),
                         entry=where,
                         field="on_fail.retry_from",
+                        step=gate.retry_from,
                     )
                 )
         if step.applies_if is not None:
             target = seen.get(step.applies_if.step)
             if target is None or not isinstance(procedure.steps[target], CheckStep):
                 problems.append(
-                    DataProblem(
+                    DataProblem.of(
                         path,
-                        f"no earlier check step {step.applies_if.step!r}",
+                        N_("no earlier check step '{step}'"),
                         entry=where,
                         field="applies_if.step",
+                        step=step.applies_if.step,
                     )
                 )
     return problems
@@ -121,11 +124,12 @@ def check_library(procedures: dict[str, Procedure], origins: dict[str, Path]) ->
             for index, fact in enumerate(step.requires):
                 if fact not in known:
                     problems.append(
-                        DataProblem(
+                        DataProblem.of(
                             origins[proc_id],
-                            f"no measurement step in any procedure establishes {fact!r}",
+                            N_("no measurement step in any procedure establishes '{fact}'"),
                             entry=f"step {step.id}",
                             field=f"requires[{index}]",
+                            fact=fact,
                         )
                     )
     return problems
@@ -155,11 +159,12 @@ def check_see_also(
             for field, ref in refs:
                 if not resolves(ref):
                     problems.append(
-                        DataProblem(
+                        DataProblem.of(
                             path,
-                            f"{ref!r} is not an entry of the fault tables",
+                            N_("'{ref}' is not an entry of the fault tables"),
                             entry=f"step {step.id}",
                             field=field,
+                            ref=ref,
                         )
                     )
     return problems
@@ -186,9 +191,11 @@ def load_file(path: Path) -> tuple[Procedure | None, list[DataProblem]]:
             return None, [
                 DataProblem(
                     path,
-                    f"below the safety floor: {b.message}{OVERRIDE_HINT}",
+                    f"below the safety floor: {b.message}; {OVERRIDE_HINT}",  # English
                     entry=b.entry,
                     field=b.field,
+                    template=N_("below the safety floor: {breach}; {hint}"),
+                    params=(("breach", b.text()), ("hint", _(OVERRIDE_HINT))),
                 )
                 for b in breaches
             ]

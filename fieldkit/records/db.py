@@ -161,6 +161,11 @@ class Database:
         with self.engine.connect() as conn:
             return [str(r[0]) for r in conn.exec_driver_sql("PRAGMA quick_check").fetchall()]
 
+    def table_names(self) -> set[str]:
+        with self.engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")
+            return {str(r[0]) for r in rows}
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -198,6 +203,31 @@ def default_url() -> str:
     from fieldkit.config import load_settings
 
     return load_settings().resolved_db_url()
+
+
+SERVER_ONLY_TABLES = {"account", "token", "server_identity"}
+"""Tables only the back office's database has (fieldkit.sync.server.tables)."""
+
+
+def _not_a_visit_database(database: Database, where: str) -> DatabaseError | None:
+    """Why the file must not be used (nor migrated into) as a visit database, or None.
+
+    A back-office server database (its newer revisions read as "written by a newer
+    fieldkit") and another program's SQLite file (the migrations would add our tables to
+    it) are refused before anything is written."""
+    tables = database.table_names()
+    if not tables or ("alembic_version" in tables and not tables & SERVER_ONLY_TABLES):
+        return None
+    if tables & SERVER_ONLY_TABLES:
+        message = _(
+            "{path} is the back office's server database, not a visit database "
+            "(fieldkit serve and fieldkit admin use it). Nothing was changed."
+        )
+    else:
+        message = _(
+            "{path} is not a fieldkit visit database (it holds other tables). Nothing was changed."
+        )
+    return DatabaseError(message.format(path=where))
 
 
 def open_database(url: str | None = None, *, migrate: bool = True, create: bool = True) -> Database:
@@ -251,6 +281,10 @@ def open_database(url: str | None = None, *, migrate: bool = True, create: bool 
     if rows != ["ok"]:
         engine.dispose()
         raise DatabaseCorrupt(where, "; ".join(rows[:5]))
+    foreign = _not_a_visit_database(database, where)
+    if foreign is not None:
+        engine.dispose()
+        raise foreign
     if migrate:
         from alembic.util.exc import CommandError
 

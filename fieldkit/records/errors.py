@@ -60,3 +60,17 @@ def open_visit(session: Session, visit_id: uuid.UUID) -> Visit:
             ).format(id=visit_id)
         )
     return visit
+
+
+MAX_SHORT_TEXT = 200  # as fieldkit.sync.schema.MAX_SHORT: numbers, names, address parts
+MAX_LONG_TEXT = 4_000  # as fieldkit.sync.schema.MAX_TEXT: reasons, descriptions
+
+
+def checked_text(label: str, value: str | None, limit: int = MAX_SHORT_TEXT) -> str | None:
+    """``value`` unless it is longer than the back office takes (``label`` is the field's
+    msgid): refused when typed, not when the visit is closed with pydantic's English."""
+    if value is not None and len(value) > limit:
+        raise PayloadTooLarge(
+            _("{field} is longer than {n} characters").format(field=_(label), n=limit)
+        )
+    return value

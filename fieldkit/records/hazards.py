@@ -12,7 +12,14 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from fieldkit.i18n import _
-from fieldkit.records.errors import InvalidHazardTransition, RecordsError, get_row, open_visit
+from fieldkit.records.errors import (
+    MAX_LONG_TEXT,
+    InvalidHazardTransition,
+    RecordsError,
+    checked_text,
+    get_row,
+    open_visit,
+)
 from fieldkit.records.models import Hazard, HazardLevel, HazardStatus, HazardStatusChange, Visit
 
 HAZARD_NEXT = {
@@ -36,6 +43,8 @@ def add_hazard(
     """A hazard found in this visit; it starts as 待整改 (pending)."""
     if not description.strip():
         raise RecordsError(_("Describe the hazard"))
+    checked_text("hazard description", description, MAX_LONG_TEXT)
+    checked_text("basis", basis, MAX_LONG_TEXT)
     if refusal_code is not None:
         from fieldkit.procedures.models import RefusalCondition
 

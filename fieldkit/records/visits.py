@@ -8,6 +8,7 @@ change it raises :class:`~fieldkit.records.errors.VisitClosed`.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,9 +31,12 @@ from fieldkit.records.closing import (
     with_refusal_reason,
 )
 from fieldkit.records.errors import (
+    MAX_LONG_TEXT,
+    MAX_SHORT_TEXT,
     PayloadTooLarge,
     RecordsError,
     aware,
+    checked_text,
     get_row,
     open_visit,
 )
@@ -104,6 +108,8 @@ def clean_seals(seal_nos: Sequence[str]) -> list[str]:
     seals = [s for s in (x.strip() for x in seal_nos) if s]
     if len(seals) > MAX_SEALS:
         raise PayloadTooLarge(_("At most {n} seal numbers").format(n=MAX_SEALS))
+    for seal in seals:
+        checked_text("seal number", seal)
     return seals
 
 
@@ -117,6 +123,10 @@ def upsert_customer(
     customer_no = customer_no.strip()
     if not customer_no:
         raise RecordsError(_("A customer number (户号) is required"))
+    checked_text("customer number", customer_no)
+    for key, value in fields.items():
+        limit = MAX_LONG_TEXT if key == "address_detail" else MAX_SHORT_TEXT
+        checked_text("customer details", value, limit)
     customer = session.exec(select(Customer).where(Customer.customer_no == customer_no)).first()
     if customer is None:
         customer = Customer(customer_no=customer_no, created_at=now, updated_at=now)
@@ -189,6 +199,27 @@ def start_visit(
     return visit
 
 
+MAX_METER_VOLUME = 99_999_999.0
+"""The largest volume (m³) a reading, a swap's volumes or remaining gas may hold: the
+widest counter a gas meter or flow meter has, with room to spare."""
+
+
+def checked_volume(label: str, value: float | None) -> float | None:
+    """``value`` as a float when it is a finite volume from 0 to MAX_METER_VOLUME m³;
+    ``label`` is the field's msgid. "nan" was stored as nothing, "inf" saved but then
+    kept the visit from closing, a negative reading was taken as typed."""
+    if value is None:
+        return None
+    number = float(value)
+    if not math.isfinite(number) or not 0 <= number <= MAX_METER_VOLUME:
+        raise RecordsError(
+            _("{field} must be a number from 0 to {max} m³").format(
+                field=_(label), max=f"{MAX_METER_VOLUME:,.0f}"
+            )
+        )
+    return number
+
+
 def update_meter(
     session: Session,
     visit_id: uuid.UUID,
@@ -200,15 +231,18 @@ def update_meter(
     remaining_gas: float | None = None,
 ) -> Visit:
     """Record the meter at this site (表钢号, 表封号/铅封号, 表底数, remaining gas)."""
+    checked_text("meter number", meter_no)
+    meter_reading = checked_volume("meter reading", meter_reading)
+    remaining_gas = checked_volume("remaining gas", remaining_gas)
     visit = open_visit(session, visit_id)
     if meter_no is not None:
         visit.meter_no = meter_no
     if seal_nos is not None:
         visit.seal_nos = clean_seals(seal_nos)
     if meter_reading is not None:
-        visit.meter_reading = float(meter_reading)
+        visit.meter_reading = meter_reading
     if remaining_gas is not None:
-        visit.remaining_gas = float(remaining_gas)
+        visit.remaining_gas = remaining_gas
     visit.updated_at = now
     session.add(visit)
     return visit
@@ -289,9 +323,12 @@ def record_meter_swap(
         raise RecordsError(_("The new meter number is required"))
     if not seals:
         raise RecordsError(_("At least one seal number (表封号/铅封号) is required"))
-    for label, number in (("gas used", gas_used), ("gas remaining", gas_remaining)):
-        if number is not None and number < 0:
-            raise RecordsError(_("{field} cannot be negative").format(field=_(label)))
+    checked_text("meter number", old_meter_no.strip())
+    checked_text("meter number", new_meter_no)
+    checked_text("reason", reason, MAX_LONG_TEXT)
+    old_meter_reading = checked_volume("old meter reading", old_meter_reading)
+    gas_used = checked_volume("gas used", gas_used)
+    gas_remaining = checked_volume("gas remaining", gas_remaining)
     visit = open_visit(session, visit_id)
     swap = MeterSwap(
         id=swap_id or uuid.uuid4(),
@@ -408,7 +445,7 @@ def close_visit(
     from fieldkit.sync.schema import content_hash
 
     outcome = VisitOutcome(outcome)
-    reason = reason.strip() if reason else None
+    reason = checked_text("reason", reason.strip() if reason else None, MAX_LONG_TEXT)
     visit = open_visit(session, visit_id)
     rules = closing_rules(session, visit)
     if not rules.allows(outcome):

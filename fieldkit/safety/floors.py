@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fieldkit.i18n import N_, _
 from fieldkit.procedures.models import (
     CheckStep,
     GateKind,
@@ -33,8 +34,8 @@ from fieldkit.safety.rules import (
 
 MIN_HOLD_MINUTES = 15.0  # CJJ 94-2009 ch. 8 as commonly quoted [U]; manual 小区通气流程 item 3
 MIN_START_KPA = 5.0  # CJJ 94-2009 ch. 8 as commonly quoted [U]
-OVERRIDE_HINT = (
-    "; a utility that really runs a weaker procedure adds an 'override' block with "
+OVERRIDE_HINT = N_(
+    "a utility that really runs a weaker procedure adds an 'override' block with "
     "approved_by (who signed it off), standard (which rule it follows) and approved_on "
     "(YYYY-MM-DD)"
 )
@@ -44,22 +45,35 @@ OVERRIDE_HINT = (
 class FloorBreach:
     entry: str  # "step tightness-test" or the procedure id
     field: str | None
-    message: str
+    template: str  # an English msgid with {placeholders}
+    params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def message(self) -> str:
+        """In English (logs)."""
+        return self.template.format(**dict(self.params))
+
+    def text(self) -> str:
+        """In the current language."""
+        return _(self.template).format(**dict(self.params))
 
 
 def _tightness_floor(step: MeasurementStep, where: str, *, min_start: bool) -> list[FloorBreach]:
     out = []
     if step.hold is None or step.hold.minutes < MIN_HOLD_MINUTES:
-        held = "none" if step.hold is None else f"{step.hold.minutes:g} min"
+        held = "0" if step.hold is None else f"{step.hold.minutes:g}"
         out.append(
             FloorBreach(
                 where,
                 "hold.minutes",
-                f"the pressure hold ({held}) is below the floor of {MIN_HOLD_MINUTES:g} min",
+                N_("the pressure hold ({held} min) is below the floor of {floor} min"),
+                (("held", held), ("floor", f"{MIN_HOLD_MINUTES:g}")),
             )
         )
     if not any(r.rule == PassRuleKind.NO_DROP for r in step.pass_rules):
-        out.append(FloorBreach(where, "pass_rules", "the 'no_drop' rule (压力无压降) is missing"))
+        out.append(
+            FloorBreach(where, "pass_rules", N_("the 'no_drop' rule (压力无压降) is missing"))
+        )
     if min_start:
         starts = [
             convert(r.min, r.unit, PressureUnit.KPA)
@@ -74,7 +88,8 @@ def _tightness_floor(step: MeasurementStep, where: str, *, min_start: bool) -> l
                 FloorBreach(
                     where,
                     "pass_rules",
-                    f"the minimum start pressure is below the floor of {MIN_START_KPA:g} kPa",
+                    N_("the minimum start pressure is below the floor of {floor} kPa"),
+                    (("floor", f"{MIN_START_KPA:g}"),),
                 )
             )
     return out
@@ -91,19 +106,27 @@ def _ignition(procedure: Procedure) -> list[FloorBreach]:
             FloorBreach(
                 procedure.id,
                 "steps",
-                f"the tightness test (a measurement step {TIGHTNESS_STEP!r} establishing "
-                f"{TIGHTNESS_FACT!r}) is missing",
+                N_(
+                    "the tightness test (a measurement step '{step}' establishing "
+                    "'{fact}') is missing"
+                ),
+                (("step", TIGHTNESS_STEP), ("fact", TIGHTNESS_FACT)),
             )
         ]
     where = f"step {TIGHTNESS_STEP}"
     out = _tightness_floor(step, where, min_start=True)
     if index != 0:
-        out.append(FloorBreach(where, None, "the tightness test must come before any gas-in step"))
+        out.append(
+            FloorBreach(where, None, N_("the tightness test must come before any gas-in step"))
+        )
     for later in procedure.steps[index + 1 :]:
         if TIGHTNESS_FACT not in later.requires:
             out.append(
                 FloorBreach(
-                    f"step {later.id}", "requires", f"a gas-in step must require {TIGHTNESS_FACT!r}"
+                    f"step {later.id}",
+                    "requires",
+                    N_("a gas-in step must require '{fact}'"),
+                    (("fact", TIGHTNESS_FACT),),
                 )
             )
     return out
@@ -117,20 +140,28 @@ def _purge(procedure: Procedure) -> list[FloorBreach]:
             step = procedure.step(step_id)
         except KeyError:
             out.append(
-                FloorBreach(procedure.id, "steps", f"the 不予通气 check {step_id!r} is missing")
+                FloorBreach(
+                    procedure.id,
+                    "steps",
+                    N_("the 不予通气 check '{step}' is missing"),
+                    (("step", step_id),),
+                )
             )
             continue
         gate = step.on_fail if isinstance(step, CheckStep) else None
         if gate is None or gate.kind != GateKind.REFUSE or gate.refusal_code != code:
             out.append(
                 FloorBreach(
-                    f"step {step_id}", "on_fail", f"must refuse gas with refusal_code {code!r}"
+                    f"step {step_id}",
+                    "on_fail",
+                    N_("must refuse gas with refusal_code '{code}'"),
+                    (("code", str(code)),),
                 )
             )
         positions.append(procedure.index_of(step_id))
     if positions and max(positions) >= len(positions):
         out.append(
-            FloorBreach(procedure.id, "steps", "the 不予通气 checks must come before the purge")
+            FloorBreach(procedure.id, "steps", N_("the 不予通气 checks must come before the purge"))
         )
     return out
 
@@ -140,28 +171,35 @@ def _community(procedure: Procedure) -> list[FloorBreach]:
     try:
         gas_in = min(procedure.index_of(s) for s in COMMUNITY_GAS_IN)
     except (KeyError, ValueError):
-        return [FloorBreach(procedure.id, "steps", "the indoor gas-in step is missing")]
+        return [FloorBreach(procedure.id, "steps", N_("the indoor gas-in step is missing"))]
     for step_id, hold in (("indoor-tightness", False), ("all-risers-tightness", True)):
         try:
             step = procedure.step(step_id)
         except KeyError:
             out.append(
-                FloorBreach(procedure.id, "steps", f"the tightness test {step_id!r} is missing")
+                FloorBreach(
+                    procedure.id,
+                    "steps",
+                    N_("the tightness test '{step}' is missing"),
+                    (("step", step_id),),
+                )
             )
             continue
         where = f"step {step_id}"
         if not isinstance(step, MeasurementStep):
-            out.append(FloorBreach(where, "kind", "must be a measurement"))
+            out.append(FloorBreach(where, "kind", N_("must be a measurement")))
             continue
         if hold:
             out += _tightness_floor(step, where, min_start=False)
         elif not any(r.rule == PassRuleKind.NO_DROP for r in step.pass_rules):
             out.append(
-                FloorBreach(where, "pass_rules", "the 'no_drop' rule (压力无压降) is missing")
+                FloorBreach(where, "pass_rules", N_("the 'no_drop' rule (压力无压降) is missing"))
             )
     try:
         if procedure.index_of("indoor-tightness") > gas_in:
-            out.append(FloorBreach("step indoor-tightness", None, "must come before the gas-in"))
+            out.append(
+                FloorBreach("step indoor-tightness", None, N_("must come before the gas-in"))
+            )
     except KeyError:
         pass
     for proc_id, step_id in LEAK_CHECK_BEFORE_IGNITION:
@@ -170,7 +208,14 @@ def _community(procedure: Procedure) -> list[FloorBreach]:
         try:
             step = procedure.step(step_id)
         except KeyError:
-            out.append(FloorBreach(procedure.id, "steps", f"the leak check {step_id!r} is missing"))
+            out.append(
+                FloorBreach(
+                    procedure.id,
+                    "steps",
+                    N_("the leak check '{step}' is missing"),
+                    (("step", step_id),),
+                )
+            )
             continue
         if (
             not isinstance(step, CheckStep)
@@ -182,7 +227,7 @@ def _community(procedure: Procedure) -> list[FloorBreach]:
                 FloorBreach(
                     f"step {step_id}",
                     None,
-                    "must be a leak check (pass: no leak) with a repair gate",
+                    N_("must be a leak check (pass: no leak) with a repair gate"),
                 )
             )
     return out

@@ -13,11 +13,16 @@ Terminal (no Windows-key or alt-only bindings; research/anchors.md section 3.2).
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from textual.binding import BindingsMap
+from textual.binding import ActiveBinding, BindingsMap
 from textual.dom import DOMNode
 
-from fieldkit.i18n import _
+from fieldkit.i18n import N_, _
+
+TEXTUAL_KEY_LABELS = (N_("Dismiss menu"), N_("Open link"))
+"""Footer labels that Textual's own widgets bring (the Select menu, a link): translated by
+:class:`TranslatedKeys` when a footer shows them."""
 
 
 def translate_bindings(node: DOMNode) -> None:
@@ -36,3 +41,21 @@ def translate_bindings(node: DOMNode) -> None:
             for b in bindings
         ]
     node._bindings = BindingsMap.from_keys(translated)
+
+
+class TranslatedKeys:
+    """Screen mixin: the active bindings with their descriptions in the current language,
+    also those of Textual's own widgets (an open Select menu shows "esc Dismiss menu");
+    ours are translated already, and a translation maps to itself."""
+
+    if not TYPE_CHECKING:
+
+        @property
+        def active_bindings(self) -> dict[str, ActiveBinding]:
+            active: dict[str, ActiveBinding] = super().active_bindings
+            for key, item in active.items():
+                text = item.binding.description
+                if text and _(text) != text:
+                    binding = replace(item.binding, description=_(text))
+                    active[key] = item._replace(binding=binding)
+            return active

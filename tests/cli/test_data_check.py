@@ -180,3 +180,31 @@ def test_check_data_api_and_problem_wording() -> None:
         str(problem)
         == "x.yaml [entry a.1] field 'see_also[0]': see_also b.2 is not an entry, note or tool card"
     )
+
+
+def test_a_procedure_below_the_safety_floor_is_explained_in_chinese(folder: Path) -> None:
+    """The floor breach (and a dangling retry_from) was English in the Chinese data check."""
+    import yaml
+
+    from tests.test_one_language import english_sentences
+
+    path = shipped_data_dir() / "procedures" / "ignition.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["version"] += 1
+    data["steps"] = [s for s in data["steps"] if s["id"] != "tightness-test"]
+    for step in data["steps"]:
+        step.pop("requires", None)
+    (folder / "procedures").mkdir(parents=True, exist_ok=True)
+    target = folder / "procedures" / "ignition.yaml"
+    target.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    first = run("data", "check", str(folder))  # leak-recheck still retries from the test
+    assert first.exit_code == 1 and "前面没有可重试的步骤 'tightness-test'" in first.output
+    for step in data["steps"]:
+        if step.get("on_fail", {}).get("retry_from") == "tightness-test":
+            del step["on_fail"]["retry_from"]
+    target.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = run("data", "check", str(folder))
+    assert result.exit_code == 1
+    assert "低于安全底线：缺少严密性试验" in result.output and "override" in result.output
+    problems = [line for line in result.output.splitlines() if "ignition.yaml" in line]
+    assert problems and all(english_sentences(line) == [] for line in problems), problems

@@ -152,3 +152,23 @@ def test_the_tui_refuses_a_missing_database_unless_asked_to_create_it(tmp_path: 
         assert not missing.parent.exists()
     done = run_fieldkit("tui", "--db", "postgresql://office/fieldkit", "--lang", "en")
     assert done.returncode == 1 and "must be SQLite" in done.stderr
+
+
+def test_every_option_has_a_help_text() -> None:
+    """`--help` explains every option (sync's --push-only, serve's --ssl-certfile, the
+    emulators' options had none: a bare option name in a Chinese help page)."""
+    missing = []
+    ctx = click.Context(cli)
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden and not param.help:
+                missing.append(" ".join([*path, param.opts[0]]))
+        if isinstance(command, click.Group):
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                assert sub is not None
+                walk(sub, [*path, name])
+
+    walk(cli, ["fieldkit"])
+    assert missing == []

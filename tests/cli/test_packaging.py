@@ -44,3 +44,19 @@ def test_every_shipped_folder_is_a_package(monkeypatch: pytest.MonkeyPatch) -> N
     assert missing == []
     assert not [p for p in packages if "__pycache__" in p]
     assert kwargs["package_dir"] == {"fieldkit.data": "data"}
+
+
+def test_bench_run_refuses_an_unknown_benchmark_name() -> None:
+    """A mistyped benchmark name is an error naming the known ones (it ran nothing, exit 0)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "catalgo"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done
+    assert "catalgo" in done.stderr and "catalog," in done.stderr  # names the known ones
+    assert "== " not in done.stdout  # no benchmark ran

@@ -237,3 +237,11 @@ def test_ports_lists_this_computers_ports_as_json() -> None:
     listed = json.loads(out)
     assert [p["device"] for p in listed] == [p.device for p in list_ports()]
     assert all(set(p) == {"device", "description", "vid_pid", "serial_number"} for p in listed)
+
+
+@pytest.mark.parametrize("port", ["70000", "0"])
+def test_emulate_card_refuses_a_tcp_port_out_of_range(port: str) -> None:
+    """`emulate card --pcsc 70000` said the card was attached to vpcd on port 70000."""
+    result = CliRunner().invoke(cli, ["emulate", "card", "--pcsc", port])
+    assert result.exit_code == 2, result.output
+    assert "--pcsc" in result.output and "1<=x<=65535" in result.output

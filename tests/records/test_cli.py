@@ -178,3 +178,25 @@ def test_default_database_comes_from_settings(isolated_home: Path) -> None:
     result = run("visits", "list", "--lang", "en")
     assert result.exit_code == 0, result.output
     assert (isolated_home / "data" / "fieldkit.db").is_file()
+
+
+def test_an_unknown_full_visit_id_is_one_clear_line(url: str, visit_id: uuid.UUID) -> None:
+    """`visits show/handover 00000000-…` (a well-formed id of no visit) was a traceback."""
+    unknown = "00000000-0000-0000-0000-000000000000"
+    for command in ("show", "handover"):
+        result = run("visits", "--db", url, command, unknown)
+        assert result.exit_code == 1, result.output
+        assert unknown in result.output and "找不到" in result.output
+
+
+def test_outbox_lists_a_visit_the_back_office_refused(url: str, visit_id: uuid.UUID) -> None:
+    """A rejected outbox row (4xx, set aside) made `visits outbox` raise KeyError."""
+    database = open_database(url)
+    repo = VisitRepository(database, clock=lambda: T0)
+    repo.close_visit(visit_id, "not_home", "nobody at home")
+    (item,) = repo.pending_outbox()
+    repo.mark_rejected(item.id, "422: procedure_version too large")
+    database.close()
+    result = run("visits", "--db", url, "outbox")
+    assert result.exit_code == 0, result.output
+    assert "后台拒收" in result.output and "procedure_version too large" in result.output

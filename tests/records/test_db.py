@@ -176,3 +176,28 @@ def test_a_database_from_a_newer_fieldkit_is_refused_untouched(db_path: Path) ->
     con = sqlite3.connect(db_path)
     assert con.execute("SELECT version_num FROM alembic_version").fetchone() == ("f00dfeed9999",)
     con.close()
+
+
+def test_the_server_database_is_not_taken_for_a_visit_database(tmp_path: Path) -> None:
+    """`visits --db server.db` blamed "a newer fieldkit"; it is the back office's file."""
+    from fieldkit.sync.server.db import create_server_engine, upgrade
+
+    path = tmp_path / "server.db"
+    engine = create_server_engine(f"sqlite:///{path.as_posix()}")
+    upgrade(engine)
+    engine.dispose()
+    before = path.read_bytes()
+    with pytest.raises(DatabaseError, match="后台服务器的数据库"):
+        open_database(f"sqlite:///{path.as_posix()}")
+    assert path.read_bytes() == before
+
+
+def test_another_programs_sqlite_file_gets_no_visit_tables(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE contact (name TEXT)")
+    with pytest.raises(DatabaseError, match="不是 fieldkit 的上门记录数据库"):
+        open_database(f"sqlite:///{path.as_posix()}")
+    with sqlite3.connect(path) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert tables == {"contact"}

@@ -288,3 +288,43 @@ def test_measurements_are_extracted_from_step_values(
     value: dict[str, Any], expected: set[tuple[str, float]]
 ) -> None:
     assert {(m.quantity, m.value) for m in measurements_from_value(value)} == expected
+
+
+@pytest.mark.parametrize("typed", [float("nan"), float("inf"), -5.0, 1e300])
+def test_a_meter_reading_must_be_a_volume_a_meter_can_show(
+    repo: VisitRepository, typed: float
+) -> None:
+    """表底数 "nan" was stored as nothing, "inf" was saved and then kept the visit from
+    closing (an English pydantic message), a negative reading was kept as typed."""
+    visit_id = _visit(repo)
+    with pytest.raises(RecordsError, match="表底数"):
+        repo.update_meter(visit_id, meter_no="M-1", meter_reading=typed)
+    with pytest.raises(RecordsError, match="旧表最终读数"):
+        repo.record_meter_swap(
+            visit_id,
+            old_meter_no="M-1",
+            new_meter_no="M-2",
+            seal_nos=["S"],
+            old_meter_reading=typed,
+        )
+    assert repo.get_visit(visit_id).meter_reading is None
+    repo.update_meter(visit_id, meter_no="M-1", meter_reading=0.0)
+    assert repo.get_visit(visit_id).meter_reading == 0.0
+
+
+def test_text_longer_than_the_back_office_takes_is_refused_when_typed(
+    repo: VisitRepository,
+) -> None:
+    """A 5 000-character 表钢号 was saved; the visit then could not be closed ("无法结束该
+    上门记录：meter_no: String should have at most 200 characters")."""
+    visit_id = _visit(repo)
+    with pytest.raises(RecordsError, match="表钢号超过 200 个字符"):
+        repo.update_meter(visit_id, meter_no="M" * 5000)
+    with pytest.raises(RecordsError, match="表封号/铅封号超过 200 个字符"):
+        repo.update_meter(visit_id, seal_nos=["S" * 201])
+    with pytest.raises(RecordsError, match="隐患描述超过 4000 个字符"):
+        repo.add_hazard(visit_id, description="x" * 4001, level="general")
+    with pytest.raises(RecordsError, match="户号超过 200 个字符"):
+        repo.upsert_customer("9" * 201)
+    repo.update_meter(visit_id, meter_no="M" * 200, seal_nos=["S" * 200])
+    repo.close_visit(visit_id, "not_home", "没人在家")  # the payload builds: nothing too long

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -100,3 +101,50 @@ def test_a_value_too_long_is_said_in_chinese(office: str) -> None:
     assert english_sentences(out) == [], out
     out = _run(office, args, "--lang", "en")
     assert "--name must have at most 200 characters" in out, out
+
+
+@pytest.mark.parametrize(
+    "args", [["users"], ["assign", "WO-1", "T001"], ["cancel", "WO-1"], ["restored"]]
+)
+def test_admin_on_a_mistyped_database_path_creates_nothing(tmp_path: Path, args: list[str]) -> None:
+    """`admin --db sqlite:///typo.db users` printed an empty table over a new empty database
+    (and made the missing folders): an admin checking a backup was misled."""
+    typo = tmp_path / "no" / "such" / "server.db"
+    result = CliRunner().invoke(
+        cli, ["admin", "--db", f"sqlite:///{typo.as_posix()}", *args], prog_name="fieldkit"
+    )
+    assert result.exit_code == 1, result.output
+    assert "没有服务器数据库" in result.output and "init-db" in result.output
+    assert not (tmp_path / "no").exists()
+
+
+def test_init_db_and_the_first_account_create_the_server_database(tmp_path: Path) -> None:
+    db = tmp_path / "server.db"
+    url = f"sqlite:///{db.as_posix()}"
+    added = CliRunner().invoke(cli, ["admin", "--db", url, "add-technician", "T001"])
+    assert added.exit_code == 0, added.output
+    listed = CliRunner().invoke(cli, ["admin", "--db", url, "users"])
+    assert listed.exit_code == 0 and "T001" in listed.output
+
+
+def test_admin_takes_a_plain_file_path_like_visits_does(tmp_path: Path) -> None:
+    """`admin --db /path/server.db` said "Could not parse SQLAlchemy URL"."""
+    db = tmp_path / "server.db"
+    added = CliRunner().invoke(cli, ["admin", "--db", str(db), "add-technician", "T001"])
+    assert added.exit_code == 0, added.output
+    listed = CliRunner().invoke(cli, ["admin", "--db", str(db), "users"])
+    assert listed.exit_code == 0 and "T001" in listed.output
+
+
+def test_a_laptops_visit_database_is_not_taken_for_the_server_database(tmp_path: Path) -> None:
+    """`admin --db laptop.db users` was an alembic traceback ("Can't locate revision")."""
+    from fieldkit.records.db import open_database
+
+    laptop = tmp_path / "fieldkit.db"
+    open_database(f"sqlite:///{laptop.as_posix()}").close()
+    before = laptop.read_bytes()
+    for args in (["admin", "--db", str(laptop), "users"], ["serve", "--db", str(laptop)]):
+        result = CliRunner().invoke(cli, args, prog_name="fieldkit")
+        assert result.exit_code == 1, result.output
+        assert "上门记录数据库，不是服务器数据库" in result.output, result.output
+    assert laptop.read_bytes() == before

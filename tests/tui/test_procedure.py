@@ -9,7 +9,18 @@ from typing import Any
 from fieldkit.config import Settings
 from fieldkit.tui.screens.procedure import ProcedureScreen
 from fieldkit.tui.widgets.gate import GatePanel
-from tests.tui.helpers import make_app, repo_for, screen_text, seed_order, settle
+from tests.tui.helpers import (
+    make_app,
+    open_visit,
+    repo_for,
+    screen_text,
+    seed_order,
+    select_procedure,
+    settle,
+    type_into,
+)
+
+__all__ = ["type_into"]  # other test files import it from here
 
 
 class FakeClock:
@@ -35,10 +46,7 @@ def clocked_app(settings: Settings) -> tuple[Any, FakeClock]:
 async def open_procedure(pilot: Any, procedure_id: str, *, purged: bool = False) -> ProcedureScreen:
     """Home -> start the work order's visit -> run ``procedure_id`` (after a passed
     置换放散 when ``purged``: ignition needs one in the same visit)."""
-    app = pilot.app
-    app.screen.query_one("#orders").focus()
-    await pilot.press("enter")
-    await settle(pilot)
+    await open_visit(pilot)
     if purged:
         await pass_purge(pilot)
     return await run_from_visit(pilot, procedure_id)
@@ -47,8 +55,7 @@ async def open_procedure(pilot: Any, procedure_id: str, *, purged: bool = False)
 async def run_from_visit(pilot: Any, procedure_id: str) -> ProcedureScreen:
     """On the visit screen: highlight ``procedure_id`` and run it (F7)."""
     app = pilot.app
-    options = app.screen.query_one("#procedures")
-    options.highlighted = app.screen._procedure_ids.index(procedure_id)
+    select_procedure(app.screen, procedure_id)
     await pilot.press("f7")
     await settle(pilot)
     assert isinstance(app.screen, ProcedureScreen)
@@ -71,11 +78,6 @@ async def pass_purge(pilot: Any) -> None:
     assert str(screen.run.status) == "completed", screen_text(pilot.app)
     await pilot.press("escape")
     await settle(pilot)
-
-
-async def type_into(pilot: Any, selector: str, text: str) -> None:
-    pilot.app.screen.query_one(selector).focus()
-    await pilot.press(*list(text))
 
 
 def events_of(settings: Settings, step_id: str | None = None) -> list[Any]:

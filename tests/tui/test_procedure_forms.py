@@ -192,3 +192,25 @@ async def test_esc_on_the_handover_data_step_asks_before_dropping_typed_fields(
         assert screen.run.current.kind == "sign_off"
     [captured] = [e for e in events_of(settings) if e.kind == "answered" and "seal_nos" in e.value]
     assert captured.value["seal_nos"] == ["QF21", "QF22", "QF23"]
+
+
+async def test_typing_after_tab_off_the_last_field_is_not_lost(settings: Settings) -> None:
+    """60x20: unit chosen, Tab leaves the reading for the step text; the digits typed next
+    land in the reading (they vanished before), which stays on screen."""
+    from tests.tui.helpers import assert_focus_visible
+
+    seed_order(settings)
+    app, _clock = clocked_app(settings)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        screen = await open_procedure(pilot, "ignition", purged=True)
+        await choose_unit(pilot, "kPa")
+        start = screen.query_one("#start")
+        start.focus()
+        await pilot.press("tab")
+        await pilot.pause()
+        assert app.focused is not start
+        await pilot.press("6", ".", "5")
+        await pilot.pause()
+        assert app.focused is start and start.value == "6.5"
+        assert_focus_visible(app)

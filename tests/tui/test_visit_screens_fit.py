@@ -16,7 +16,7 @@ from fieldkit.tui.screens.dialogs import KeysScreen
 from fieldkit.tui.screens.hazards import HazardsScreen
 from fieldkit.tui.screens.procedure import ProcedureScreen
 from fieldkit.tui.screens.visit import VisitScreen
-from tests.tui.helpers import make_app, screen_text, seed_order, settle
+from tests.tui.helpers import make_app, open_visit, screen_text, seed_order, settle
 from tests.tui.test_procedure import run_from_visit
 
 SIZES = [(60, 20), (80, 24)]
@@ -55,15 +55,6 @@ async def tab_around(pilot: Any, times: int = 6) -> None:
 
 def footer(app: Any) -> str:
     return screen_text(app).splitlines()[-1]
-
-
-async def open_visit(pilot: Any) -> VisitScreen:
-    app = pilot.app
-    app.screen.query_one("#orders").focus()
-    await pilot.press("enter")
-    await settle(pilot)
-    assert isinstance(app.screen, VisitScreen)
-    return app.screen
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

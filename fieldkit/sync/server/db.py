@@ -106,14 +106,38 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+LAPTOP_ONLY_TABLES = {"outbox_item", "sync_state"}
+"""Tables only a laptop's visit database has (fieldkit.records.models)."""
+
+
 def open_server_database(url: str | None = None, *, migrate: bool = True) -> Engine:
+    from alembic.util.exc import CommandError
+
     try:
         engine = create_server_engine(url)
+        tables = set(sa.inspect(engine).get_table_names())
+        if tables & LAPTOP_ONLY_TABLES:  # a laptop's visit database given as --db
+            engine.dispose()
+            raise ServerDatabaseError(
+                N_(
+                    "{url} is a laptop's visit database, not the server database "
+                    "(fieldkit visits --db reads it). Nothing was changed."
+                ),
+                {"url": engine.url.render_as_string(hide_password=True)},
+            )
         if migrate:
             upgrade(engine)
         else:
             with engine.connect():
                 pass
+    except CommandError as exc:  # a revision this fieldkit does not know
+        raise ServerDatabaseError(
+            N_(
+                "the server database was written by a newer fieldkit ({error}); "
+                "update fieldkit on this server. Nothing was changed."
+            ),
+            {"error": exc},
+        ) from exc
     except sa.exc.SQLAlchemyError as exc:
         raise ServerDatabaseError(
             N_("cannot open the server database: {error}"), {"error": getattr(exc, "orig", exc)}

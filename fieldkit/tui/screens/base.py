@@ -9,14 +9,14 @@ from textual.events import Mount, ScreenResume
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from fieldkit.tui.keys import translate_bindings
+from fieldkit.tui.keys import TranslatedKeys, translate_bindings
 
 if TYPE_CHECKING:
     from fieldkit.tui.app import FieldkitApp
     from fieldkit.tui.services import Services
 
 
-class StyledScreen(Screen[Any]):
+class StyledScreen(TranslatedKeys, Screen[Any]):
     """A screen that is not restyled as a whole when nothing about its styles changed.
 
     Textual restyles every widget of a screen each time it is pushed, although its widgets

@@ -23,7 +23,7 @@ from textual.widgets.option_list import Option
 from fieldkit.i18n import _, pick
 from fieldkit.procedures.engine import EventKind, StepEvent
 from fieldkit.procedures.models import Procedure
-from fieldkit.tui.keys import translate_bindings
+from fieldkit.tui.keys import TranslatedKeys, translate_bindings
 from fieldkit.tui.text import narrow
 from fieldkit.tui.widgets.inputs import FieldInput
 
@@ -65,7 +65,7 @@ def shown_value(event: StepEvent) -> str:
     return str(event.value.get("customer_name", ""))
 
 
-class CorrectScreen(ModalScreen[Correction | None]):
+class CorrectScreen(TranslatedKeys, ModalScreen[Correction | None]):
     """Pick an answer (Enter), then the right value and the reason; Ctrl+S records it."""
 
     CSS_PATH = "dialogs.tcss"

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from rich.markup import escape
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -166,6 +167,24 @@ class ProcedureScreen(FieldkitScreen):
     def on_mount(self) -> None:
         self._open_run()
         self.refresh_step()
+
+    def on_key(self, event: events.Key) -> None:
+        """A character typed while the step text has the focus (Tab moved it there from the
+        last field) goes to the form's first field instead of vanishing."""
+        focused = self.focused
+        if not event.is_printable or focused is None or focused.id != "run-body":
+            return
+        fields = self._active_form().fields()
+        if not fields or event.character is None:
+            return
+        event.stop()
+        event.prevent_default()
+        field = fields[0]
+        # An Input selects its text when focused: the next key would replace this one.
+        keep, field.select_on_focus = field.select_on_focus, False
+        self.set_focus(field)
+        field.insert_text_at_cursor(event.character)
+        field.call_later(setattr, field, "select_on_focus", keep)  # after its Focus event
 
     # ------------------------------------------------------------------ the run session
 
