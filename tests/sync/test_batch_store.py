@@ -186,3 +186,36 @@ def test_the_client_sizes_batches_by_the_servers_response_time(
     assert report.failed is None and report.pushed == 15 and report.waiting == 0
     sizes = [b - a for a, b in zip([0, *confirmed], confirmed, strict=False)]
     assert sizes == [8, 4, 2, 1], sizes
+
+
+def test_batches_grow_back_when_the_server_answers_quickly_again(
+    backoffice: Backoffice, laptop
+) -> None:
+    """A slow answer halves the next batch; quick ones double it back, never past
+    ``batch_size``. The batches go to the real server; only their timing is scripted
+    (the first takes 10 s of a 5 s target, every other 0 s)."""
+    for n in range(28):
+        close_visit(laptop, customer_no=f"GROW-{n}", when=T0 + timedelta(minutes=n), steps=2)
+    ticks = iter([0.0, 10.0])  # start and end of the first batch; then no time passes
+
+    def clock() -> float:
+        return next(ticks, 10.0)
+
+    confirmed: list[int] = []
+
+    def progress(p: SyncProgress) -> None:
+        if p.phase == "push" and p.pushed and (not confirmed or p.pushed != confirmed[-1]):
+            confirmed.append(p.pushed)
+
+    report = sync_once(
+        backoffice.settings("T001"),
+        laptop,
+        progress,
+        batch_size=8,
+        target_seconds=5.0,
+        clock=clock,
+        pull=False,
+    )
+    assert report.failed is None and report.pushed == 28 and report.waiting == 0
+    sizes = [b - a for a, b in zip([0, *confirmed], confirmed, strict=False)]
+    assert sizes == [8, 4, 8, 8], sizes

@@ -57,6 +57,7 @@ MAX_PULL = 1000
 # fighting for the GIL, parsed batches in memory (the garbage collector walks them all)
 # and backends contending for the same tables.
 PUSH_SLOTS = int(os.environ.get("FIELDKIT_SERVER_PUSH_SLOTS", "2"))
+JSON = "application/json"
 PRINCIPAL = "fieldkit.principal"  # where the gate leaves the caller in the ASGI scope
 
 Scope = MutableMapping[str, Any]
@@ -334,15 +335,16 @@ def create_app(
     @app.post(
         f"{API}/visits/batch", response_model=BatchResult, openapi_extra=push_body.REQUEST_BODY
     )
-    async def push_batch(request: Request, who: Who) -> BatchResult:
+    async def push_batch(request: Request, who: Who) -> Response:
         """Push many visits (a ``VisitBatch``): each is ``stored``, ``duplicate`` (same
         content already there), ``conflict`` (different content under the same id: kept,
         not overwritten) or ``rejected`` (with the reason)."""
         body = await request.body()  # validated off the event loop, from the bytes
         content_type = request.headers.get("content-type")
-        async with pushing:  # a few at a time; the others wait their turn (see PUSHES)
+        async with pushing:  # a few at a time; the others wait their turn (see PUSH_SLOTS)
             results = await run_in_threadpool(_push, body, content_type, who)
-        return BatchResult(results=results)
+        # Built and checked here; serialised straight to JSON (no second validation).
+        return Response(BatchResult(results=results).model_dump_json(), media_type=JSON)
 
     @app.put(
         f"{API}/visits/{{visit_id}}",
