@@ -71,6 +71,8 @@ SURROGATE_MESSAGE = "must not contain a lone surrogate (\\ud800-\\udfff): it is 
 def _text_problem(value: str) -> str | None:
     if "\x00" in value:
         return NUL_MESSAGE
+    if value.isascii():  # no surrogate possible (and no copy made to find out)
+        return None
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

@@ -6,7 +6,8 @@ same columns; every pushed visit paid for both. The sync server's keep serving b
 * ``ix_console_visit_started_at_id`` = ``ix_visit_page`` (started_at, id);
 * ``ix_console_visit_technician_started`` = ``ix_visit_technician_page``
   (technician_id, started_at, id);
-* ``ix_console_follow_up_due_visit`` = ``ix_follow_up_page`` (due_date, visit_id).
+* ``ix_console_follow_up_due_visit`` = ``ix_follow_up_page`` (due_date, visit_id);
+* ``ix_follow_up_due_date`` (due_date), the leading column of ``ix_follow_up_page``.
 
 Revision ID: 0008_drop_dup_visit_indexes (alembic_version holds 32 characters: the file
 name is the long form)
@@ -23,11 +24,12 @@ down_revision = "0007_sync_indexes"
 branch_labels = None
 depends_on = None
 
-# (table, dropped index, its columns): the same columns as an index that stays
+# (table, dropped index, its columns): an index that stays does the same work
 DUPLICATES = (
     ("visit", "ix_console_visit_started_at_id", ["started_at", "id"]),
     ("visit", "ix_console_visit_technician_started", ["technician_id", "started_at", "id"]),
     ("follow_up", "ix_console_follow_up_due_visit", ["due_date", "visit_id"]),
+    ("follow_up", "ix_follow_up_due_date", ["due_date"]),
 )
 
 
