@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/run.py            # all
     .venv/bin/python bench/run.py catalog    # only bench_catalog.py
+    .venv/bin/python bench/run.py sync --full   # options are read by the benchmarks
+    .venv/bin/python bench/run.py --help     # this text and the benchmarks' names
 
 The benchmarks need fieldkit installed (``pip install -e '.[test]'``, as scripts/test does).
 Run with another Python (a plain ``python bench/run.py``), this script re-runs itself with
@@ -61,7 +63,19 @@ def main(argv: list[str]) -> int:
     missing = _installed()
     if missing is not None:
         return _rerun_in_venv(argv, missing)
-    wanted = set(argv)
+    names = sorted(path.stem.removeprefix("bench_") for path in HERE.glob("bench_*.py"))
+    if {"-h", "--help"} & set(argv):
+        print(__doc__.strip())
+        print(f"\nbenchmarks: {', '.join(names)}")
+        return 0
+    wanted = {a for a in argv if not a.startswith("-")}  # options (--full …): for the benchmarks
+    unknown = sorted(wanted - set(names))
+    if unknown:
+        print(
+            f"bench/run.py: no benchmark named {', '.join(unknown)} (there are: {', '.join(names)})",
+            file=sys.stderr,
+        )
+        return 2
     failures = 0
     for path in sorted(HERE.glob("bench_*.py")):
         name = path.stem.removeprefix("bench_")
