@@ -629,8 +629,8 @@ def sync_once(
     :class:`SyncProgress` after each batch, page and failed attempt; set ``cancel`` to stop
     between requests or during a backoff wait. ``clock`` times each push batch (the next
     batch is halved when one took over ``target_seconds``, doubled back up to
-    ``batch_size`` when one took under a quarter of it). Raises :class:`SyncError` only when sync
-    cannot start (no server URL or token, bad URL, nothing to do); every network or server
+    ``batch_size`` when one took under a quarter of it). Raises :class:`SyncError` only
+    when sync cannot start (no server URL or token, bad URL, nothing to do); every network or server
     problem — including an answer that is not fieldkit's — ends up in the report.
     """
     if not push and not pull:

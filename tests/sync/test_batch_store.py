@@ -86,6 +86,16 @@ def test_a_mixed_batch_is_stored_exactly_once(backoffice: Backoffice, laptop) ->
             stored_row = by_id[row[key]]
             for column, value in row.items():
                 assert _same(stored_row[column], value), (name, column, stored_row[column], value)
+    with backoffice.engine.connect() as conn:  # the visit rows' columns, as sent
+        ids = [uuid.UUID(v) for v in new]
+        visits = {r.id: r for r in conn.execute(sa.select(t.visit).where(t.visit.c.id.in_(ids)))}
+    for sent in (first, second):
+        payload = VisitPayload.model_validate(sent)
+        row = service.visit_row(payload, datetime.now(UTC))
+        stored_visit = visits[payload.visit_id]._mapping
+        for column, value in row.items():
+            if column != "received_at":
+                assert _same(stored_visit[column], value), (column, stored_visit[column], value)
     with backoffice.client("T001") as http:  # the whole batch again: nothing new
         r = _post(http, [first, second])
     assert [x["status"] for x in r.json()["results"]] == ["duplicate", "duplicate"]

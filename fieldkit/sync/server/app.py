@@ -55,8 +55,8 @@ MAX_PULL = 1000
 # Batches a worker process stores at once (the others wait, their bodies unparsed): one
 # validating while another waits on PostgreSQL keeps a core busy; more only add threads
 # fighting for the GIL, parsed batches in memory (the garbage collector walks them all)
-# and backends contending for the same tables.
-PUSH_SLOTS = int(os.environ.get("FIELDKIT_SERVER_PUSH_SLOTS", "2"))
+# and backends contending for the same tables. ``fieldkit serve --push-slots``.
+PUSH_SLOTS = 2
 JSON = "application/json"
 PRINCIPAL = "fieldkit.principal"  # where the gate leaves the caller in the ASGI scope
 
@@ -533,7 +533,7 @@ def tune_gc() -> None:
     collections per batch, each walking every object alive, the app's own too: ~40 % of a
     push's CPU (bench/bench_sync.py). The app's objects, made once, are frozen out of the
     walks (``gc.freeze``) and young objects are collected every 50 000 allocations, not
-    700. Nothing is kept longer: a pushed batch holds no reference cycles."""
+    700 (cyclic garbage is still collected, less often)."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLD)
 
@@ -541,6 +541,7 @@ def tune_gc() -> None:
 def app_from_env() -> Any:
     """uvicorn factory for worker processes: the database URL comes from the environment."""
     max_body = int(os.environ.get("FIELDKIT_SERVER_MAX_BODY", DEFAULT_MAX_BODY))
-    app = create_app(os.environ.get(ENV_DB), max_body=max_body)
+    slots = int(os.environ.get("FIELDKIT_SERVER_PUSH_SLOTS", PUSH_SLOTS))  # checked by serve
+    app = create_app(os.environ.get(ENV_DB), max_body=max_body, push_slots=slots)
     tune_gc()
     return app
