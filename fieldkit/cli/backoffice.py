@@ -111,6 +111,14 @@ def _check_tls_files(certfile: str | None, keyfile: str | None) -> None:
     help="Largest request body in bytes (bigger: 413).",
 )
 @click.option(
+    "--push-slots",
+    envvar="FIELDKIT_SERVER_PUSH_SLOTS",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Push batches each worker stores at once (the others wait their turn).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -126,6 +134,7 @@ def serve(
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
     max_body: int,
+    push_slots: int,
     log_level: str,
     lang: str,
 ) -> None:
@@ -143,6 +152,7 @@ def serve(
         fail(_("Error: {error}").format(error=exc.localized()))
     os.environ[ENV_DB] = url
     os.environ["FIELDKIT_SERVER_MAX_BODY"] = str(max_body)
+    os.environ["FIELDKIT_SERVER_PUSH_SLOTS"] = str(push_slots)
     uvicorn.run(
         "fieldkit.sync.server.app:app_from_env",
         factory=True,

@@ -125,8 +125,10 @@ hazard_event = sa.Table(
     sa.Index("ix_hazard_event_hazard_at", "customer_no", "hazard_id", "at"),
 )
 
-# Keyset pagination of the server's lists: (sort key, id) in one index each.
-sa.Index("ix_console_visit_started_at_id", t.visit.c.started_at, t.visit.c.id)
+# Keyset pagination of the server's lists: (sort key, id) in one index each. Visits by
+# (started_at, id) and (technician_id, started_at, id), follow-ups by (due_date, visit_id):
+# the sync server's ix_visit_page, ix_visit_technician_page and ix_follow_up_page (the
+# console's copies were dropped by 0008_drop_duplicate_visit_indexes).
 sa.Index("ix_console_hazard_found_at_id", t.hazard.c.found_at, t.hazard.c.id)
 # A technician's hazards, newest first: bounded by that technician's hazards even when few
 # (or none) of them match the status filter (migration 0005_console_hazard_events).
@@ -136,7 +138,6 @@ sa.Index(
     t.hazard.c.found_at,
     t.hazard.c.id,
 )
-sa.Index("ix_console_follow_up_due_visit", t.follow_up.c.due_date, t.follow_up.c.visit_id)
 # The follow-ups still to call are few among millions of done ones.
 sa.Index(
     "ix_console_follow_up_pending",
@@ -146,11 +147,5 @@ sa.Index(
     sqlite_where=t.follow_up.c.called_at.is_(None),
 )
 # A technician's last sync and open orders, per row of the technicians page.
-sa.Index(
-    "ix_console_visit_technician_started",
-    t.visit.c.technician_id,
-    t.visit.c.started_at,
-    t.visit.c.id,
-)
 sa.Index("ix_console_visit_technician_received", t.visit.c.technician_id, t.visit.c.received_at)
 sa.Index("ix_console_work_order_assigned_status", t.work_order.c.assigned_to, t.work_order.c.status)

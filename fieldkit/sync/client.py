@@ -355,9 +355,11 @@ class _Push:
         batch_size: int,
         batch_bytes: int,
         target_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.session, self.database, self.report = session, database, report
         self.max_size, self.batch_bytes, self.target = batch_size, batch_bytes, target_seconds
+        self.clock = clock
         self.size = batch_size
         self.server_failures = 0  # single visits failing with 5xx in a row
         self.queue: list[Batch] = []  # parts of a batch still to send (after a split)
@@ -416,7 +418,7 @@ class _Push:
     def _send(self, batch: Batch) -> bool:
         """Send a batch (splitting it when needed); False when the push must stop."""
         body = b'{"visits":[' + b",".join(b for _item, b in batch) + b"]}"
-        started = time.monotonic()
+        started = self.clock()
         try:
             response = self.session.request(
                 "POST",
@@ -436,7 +438,7 @@ class _Push:
             )
             self.report.failed = (None, error)
             return False
-        self._adapt(len(batch), time.monotonic() - started)
+        self._adapt(len(batch), self.clock() - started)
         self.server_failures = 0
         _apply_results(self.session, self.database, self.report, batch, response)
         return True
@@ -619,13 +621,16 @@ def sync_once(
     push: bool = True,
     pull: bool = True,
     timeout: float = 30.0,
+    clock: Callable[[], float] = time.monotonic,
 ) -> SyncReport:
     """Push the outbox, then pull work orders; returns what happened.
 
     Blocking: run it in a worker thread. ``progress`` is called (from that thread) with a
     :class:`SyncProgress` after each batch, page and failed attempt; set ``cancel`` to stop
-    between requests or during a backoff wait. Raises :class:`SyncError` only when sync
-    cannot start (no server URL or token, bad URL, nothing to do); every network or server
+    between requests or during a backoff wait. ``clock`` times each push batch (the next
+    batch is halved when one took over ``target_seconds``, doubled back up to
+    ``batch_size`` when one took under a quarter of it). Raises :class:`SyncError` only
+    when sync cannot start (no server URL or token, bad URL, nothing to do); every network or server
     problem — including an answer that is not fieldkit's — ends up in the report.
     """
     if not push and not pull:
@@ -641,7 +646,9 @@ def sync_once(
         try:
             if push:
                 session.report(phase="push", to_push=waiting, waiting=waiting)
-                _Push(session, database, report, batch_size, batch_bytes, target_seconds).run()
+                _Push(
+                    session, database, report, batch_size, batch_bytes, target_seconds, clock
+                ).run()
             if pull and report.failed is None:
                 try:
                     _pull(session, database, report, page_size)

@@ -71,6 +71,8 @@ SURROGATE_MESSAGE = "must not contain a lone surrogate (\\ud800-\\udfff): it is 
 def _text_problem(value: str) -> str | None:
     if "\x00" in value:
         return NUL_MESSAGE
+    if value.isascii():  # no surrogate possible (and no copy made to find out)
+        return None
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -117,45 +119,90 @@ def _text_date(value: Any) -> Any:
     raise ValueError("must be a date written YYYY-MM-DD")
 
 
-def _json_problem(value: Any) -> str | None:
-    """What makes a free-form JSON value unstorable, found without recursion."""
+def _flat_bound(value: dict[Any, Any]) -> int | None:
+    """:func:`_json_scan`'s bound for the common case, a flat object of valid text, numbers,
+    booleans and nulls (a step's answer); None for anything else, left to the full scan."""
+    bound = 2
+    texts = []
+    for key, inner in value.items():
+        if type(key) is not str:
+            return None
+        texts.append(key)
+        bound += 6 * len(key) + 6
+        kind = type(inner)
+        if kind is str:
+            texts.append(inner)
+            bound += 6 * len(inner) + 2
+        elif kind is bool or inner is None:
+            bound += 5
+        elif kind is int and -(10**19) < inner < 10**19:
+            bound += 21
+        elif kind is float and math.isfinite(inner):
+            bound += 24
+        else:
+            return None
+    return None if _text_problem("".join(texts)) else bound
+
+
+def _json_scan(value: Any) -> tuple[str | None, int]:
+    """What makes a free-form JSON value unstorable (found without recursion), and an upper
+    bound of the length of its ``json.dumps`` text (so a small value is never dumped only to
+    be measured: a push checks thousands of step values)."""
+    if type(value) is dict:
+        flat = _flat_bound(value)
+        if flat is not None:
+            return None, flat
     stack: list[tuple[Any, int]] = [(value, 0)]
+    bound = 0
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict | list | tuple):
             if depth >= MAX_JSON_DEPTH:
-                return f"nested deeper than {MAX_JSON_DEPTH} levels"
+                return f"nested deeper than {MAX_JSON_DEPTH} levels", bound
+            bound += 2  # {} or []
             if isinstance(item, dict):
                 for key, inner in item.items():
                     if not isinstance(key, str):
-                        return "object keys must be text"
+                        return "object keys must be text", bound
                     problem = _text_problem(key)
                     if problem:
-                        return f"a key {problem}"
+                        return f"a key {problem}", bound
+                    bound += 6 * len(key) + 6  # quoted, every character escaped, ": " and ", "
                     stack.append((inner, depth + 1))
             else:
+                bound += 2 * len(item)  # ", "
                 stack.extend((inner, depth + 1) for inner in item)
         elif isinstance(item, str):
             problem = _text_problem(item)
             if problem:
-                return problem
+                return problem, bound
+            bound += 6 * len(item) + 2  # at worst every character as \uXXXX
         elif isinstance(item, bool) or item is None:
-            continue
+            bound += 5
         elif isinstance(item, int):
             if abs(item) >= MAX_JSON_INTEGER:
-                return "holds an integer of more than 309 digits"
+                return "holds an integer of more than 309 digits", bound
+            bound += 21 if -(10**19) < item < 10**19 else len(str(item))
         elif isinstance(item, float):
             if not math.isfinite(item):
-                return "holds a number that is not finite (NaN or infinity)"
+                return "holds a number that is not finite (NaN or infinity)", bound
+            bound += 24  # the longest repr of a finite float: -1.7976931348623157e+308
         else:
-            return f"holds a value of type {type(item).__name__}, which JSON cannot carry"
-    return None
+            return f"holds a value of type {type(item).__name__}, which JSON cannot carry", bound
+    return None, bound
+
+
+def _json_problem(value: Any) -> str | None:
+    """What makes a free-form JSON value unstorable, found without recursion."""
+    return _json_scan(value)[0]
 
 
 def _small_json(value: dict[str, Any]) -> dict[str, Any]:
-    problem = _json_problem(value)  # first: json.dumps of a deep value would recurse
+    problem, bound = _json_scan(value)  # first: json.dumps of a deep value would recurse
     if problem:
         raise ValueError(problem)
+    if bound <= MAX_JSON_OBJECT:  # surely small enough: not dumped just to be measured
+        return value
     size = len(json.dumps(value, ensure_ascii=False))
     if size > MAX_JSON_OBJECT:
         raise ValueError(f"object too large ({size} characters, at most {MAX_JSON_OBJECT})")

@@ -1,6 +1,7 @@
-"""Issue 11 defect 9: a push batch is stored with one statement per table (on PostgreSQL an
-``INSERT … SELECT unnest(arrays)``) and validated straight from its bytes — with the same
-exactly-once results, hazard rules and refusals as one visit at a time."""
+"""Issue 11 defect 9: a push batch is stored in few statements (on PostgreSQL one statement
+cuts the child rows out of the visits' JSON, see ``fieldkit.sync.server.push_sql``) and
+validated straight from its bytes — with the same exactly-once results, hazard rules,
+refusals and column values as one visit at a time, on both databases."""
 
 from __future__ import annotations
 
@@ -54,6 +55,18 @@ def test_a_mixed_batch_is_stored_exactly_once(backoffice: Backoffice, laptop) ->
     second = _payload(laptop, customer_no="MIX-2", when=T0 + timedelta(hours=1))
     stored = _payload(laptop, customer_no="MIX-3", when=T0 + timedelta(hours=2))
     changed = _payload(laptop, customer_no="MIX-4", when=T0 + timedelta(hours=3))
+    # values each column must take as sent (on PostgreSQL they are cast out of the JSON)
+    run = first["procedure_runs"][0]
+    run["ended_at"] = None
+    run["steps"][0].update(passed=None, value={"读数": [1.5, -0.0, 1e16, None, True], "n": {}})
+    run["steps"][1].update(passed=False, value={})
+    run["measurements"][0].update(value=1e-7)
+    first["meter_swaps"] = [
+        {"swap_id": str(uuid.uuid4()), "old_meter_no": "OLD-1", "new_meter_no": "NEW-1",
+         "seal_nos": ["S1", "封2"], "old_meter_reading": 12.25, "gas_used": None,
+         "gas_remaining": 3.0, "swapped_at": "2026-11-23T09:30:00.123456+08:00",
+         "reason": "表坏"}
+    ]  # fmt: skip
     with backoffice.client("T001") as http:
         assert _post(http, [stored, changed]).status_code == 200
         edited = dict(changed, notes="changed after the push")
@@ -64,15 +77,25 @@ def test_a_mixed_batch_is_stored_exactly_once(backoffice: Backoffice, laptop) ->
     assert statuses == ["stored", "duplicate", "stored", "conflict", "stored"]
     new = [first["visit_id"], second["visit_id"]]
     expected = service.child_rows(VisitPayload.model_validate(p) for p in (first, second))
-    for name in ("procedure_run", "step_result", "measurement", "follow_up"):
+    for name in ("procedure_run", "step_result", "measurement", "meter_swap", "follow_up"):
         got = _rows(backoffice, t.metadata.tables[name], new)
-        assert len(got) == len(expected[name]), name
+        assert len(got) == len(expected[name]) > 0, name
         key = "id" if name != "follow_up" else "visit_id"
         by_id = {r[key]: r for r in got}
         for row in expected[name]:
             stored_row = by_id[row[key]]
             for column, value in row.items():
                 assert _same(stored_row[column], value), (name, column, stored_row[column], value)
+    with backoffice.engine.connect() as conn:  # the visit rows' columns, as sent
+        ids = [uuid.UUID(v) for v in new]
+        visits = {r.id: r for r in conn.execute(sa.select(t.visit).where(t.visit.c.id.in_(ids)))}
+    for sent in (first, second):
+        payload = VisitPayload.model_validate(sent)
+        row = service.visit_row(payload, datetime.now(UTC))
+        stored_visit = visits[payload.visit_id]._mapping
+        for column, value in row.items():
+            if column != "received_at":
+                assert _same(stored_visit[column], value), (column, stored_visit[column], value)
     with backoffice.client("T001") as http:  # the whole batch again: nothing new
         r = _post(http, [first, second])
     assert [x["status"] for x in r.json()["results"]] == ["duplicate", "duplicate"]
@@ -173,3 +196,36 @@ def test_the_client_sizes_batches_by_the_servers_response_time(
     assert report.failed is None and report.pushed == 15 and report.waiting == 0
     sizes = [b - a for a, b in zip([0, *confirmed], confirmed, strict=False)]
     assert sizes == [8, 4, 2, 1], sizes
+
+
+def test_batches_grow_back_when_the_server_answers_quickly_again(
+    backoffice: Backoffice, laptop
+) -> None:
+    """A slow answer halves the next batch; quick ones double it back, never past
+    ``batch_size``. The batches go to the real server; only their timing is scripted
+    (the first takes 10 s of a 5 s target, every other 0 s)."""
+    for n in range(28):
+        close_visit(laptop, customer_no=f"GROW-{n}", when=T0 + timedelta(minutes=n), steps=2)
+    ticks = iter([0.0, 10.0])  # start and end of the first batch; then no time passes
+
+    def clock() -> float:
+        return next(ticks, 10.0)
+
+    confirmed: list[int] = []
+
+    def progress(p: SyncProgress) -> None:
+        if p.phase == "push" and p.pushed and (not confirmed or p.pushed != confirmed[-1]):
+            confirmed.append(p.pushed)
+
+    report = sync_once(
+        backoffice.settings("T001"),
+        laptop,
+        progress,
+        batch_size=8,
+        target_seconds=5.0,
+        clock=clock,
+        pull=False,
+    )
+    assert report.failed is None and report.pushed == 28 and report.waiting == 0
+    sizes = [b - a for a, b in zip([0, *confirmed], confirmed, strict=False)]
+    assert sizes == [8, 4, 8, 8], sizes

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from fieldkit.sync.schema import (
     MAX_HAZARDS,
     VisitPayload,
     WorkOrderPayload,
+    _json_scan,
+    _small_json,
     canonical_json,
     content_hash,
 )
@@ -153,3 +158,35 @@ def test_non_utc_offsets_are_converted() -> None:
         _visit(ended_at=datetime(2026, 11, 23, 9, 40, tzinfo=east8).isoformat())
     )
     assert visit.model_dump(mode="json")["ended_at"] == "2026-11-23T01:40:00Z"
+
+
+_JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**40), max_value=10**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30)
+)
+_JSON = st.recursive(
+    _JSON_LEAVES,
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=10), inner),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(st.text(max_size=10), _JSON, max_size=6))
+def test_the_size_bound_of_free_form_json_is_never_below_its_json_text(value) -> None:
+    """A step value is measured without dumping it when its bound is small enough: the bound
+    must never be under the real length (or a too-large value would slip through)."""
+    problem, bound = _json_scan(value)
+    if problem is None:
+        assert bound >= len(json.dumps(value, ensure_ascii=False))
+
+
+def test_a_value_just_over_the_limit_is_still_measured_exactly() -> None:
+    escaped = {"k": "\x01" * 3_500}  # 3 500 characters, 21 000 as JSON text (\u0001 each)
+    plain = {"k": "x" * 3_500}  # its bound is over the limit too, its text is not
+    assert _small_json(plain) == plain
+    with pytest.raises(ValueError, match="too large"):
+        _small_json(escaped)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from fieldkit.i18n import N_
 from fieldkit.sync.schema import PushResult, VisitPayload, content_hash_of_dump, repeated_ids
-from fieldkit.sync.server import bulk, safety_flags
+from fieldkit.sync.server import bulk, push_sql, safety_flags
 from fieldkit.sync.server import tables as t
 from fieldkit.sync.server.auth import Principal
 from fieldkit.sync.server.db import reading
@@ -152,25 +152,7 @@ def child_rows(payloads: Iterable[VisitPayload]) -> dict[str, list[dict[str, Any
             }
             for m in p.meter_swaps
         )
-        rows["hazard"].extend(
-            {
-                "id": h.hazard_id,
-                "visit_id": vid,
-                "last_visit_id": vid,
-                "technician_id": p.technician_id,
-                "customer_no": p.customer.customer_no,
-                "description": h.description,
-                "level": h.level,
-                "status": h.status,
-                "found_at": h.found_at,
-                "deadline": h.deadline,
-                "basis": h.basis,
-                "refusal_code": h.refusal_code,
-                "fixed_at": h.fixed_at,
-                "updated_at": now,
-            }
-            for h in p.hazards
-        )
+        rows["hazard"].extend(hazard_rows(p, now))
         rows["follow_up"].append(
             {
                 "visit_id": vid,
@@ -180,6 +162,29 @@ def child_rows(payloads: Iterable[VisitPayload]) -> dict[str, list[dict[str, Any
             }
         )
     return rows
+
+
+def hazard_rows(p: VisitPayload, now: datetime) -> list[dict[str, Any]]:
+    """The ``hazard`` rows a visit reports (upserted: see :func:`_upsert_hazards`)."""
+    return [
+        {
+            "id": h.hazard_id,
+            "visit_id": p.visit_id,
+            "last_visit_id": p.visit_id,
+            "technician_id": p.technician_id,
+            "customer_no": p.customer.customer_no,
+            "description": h.description,
+            "level": h.level,
+            "status": h.status,
+            "found_at": h.found_at,
+            "deadline": h.deadline,
+            "basis": h.basis,
+            "refusal_code": h.refusal_code,
+            "fixed_at": h.fixed_at,
+            "updated_at": now,
+        }
+        for h in p.hazards
+    ]
 
 
 def _rank(column: Any) -> Any:
@@ -201,51 +206,49 @@ _HAZARD_UPSERT = (
     + " < "
     + _RANK_SQL.format("EXCLUDED.status")
 )
-_VISIT_COLUMNS = (
-    "id", "content_hash", "payload", "technician_id", "work_order_id", "visit_type", "outcome",
-    "customer_no", "started_at", "ended_at", "visit_date", "received_at",
-)  # fmt: skip
-_VISIT_INSERT = (
-    bulk.insert_sql(t.visit, _VISIT_COLUMNS) + " ON CONFLICT (id) DO NOTHING RETURNING id"
-)
 
 
 def _write_children(conn: Connection, new: Sequence[_Prepared]) -> None:
-    """One statement (one round trip) per table."""
+    """One statement (one round trip) per table (SQLite; PostgreSQL: see ``push_sql``)."""
     rows = child_rows(p.payload for p in new)
     safety_flags.flag_visits(conn, [p.payload for p in new])  # re-derived safety (issue 8)
     for name in ("procedure_run", "step_result", "measurement", "meter_swap", "follow_up"):
         bulk.insert_rows(conn, t.metadata.tables[name], rows[name])
-    if rows["hazard"]:
-        # A 复查 visit carries an earlier visit's hazard with its new status: the status
-        # only moves forward (pending → rechecking → fixed), whatever order visits arrive in.
-        # A hazard is keyed by (customer, id): a visit to another customer that reuses the
-        # id makes a hazard of its own and never touches this one.
-        # One row per hazard (an original and its 复查 may share a batch): the most advanced
-        # status wins; sorted by key so concurrent batches lock hazards in the same order.
-        latest: dict[tuple[str, uuid.UUID], dict[str, Any]] = {}
-        for row in rows["hazard"]:
-            key = (row["customer_no"], row["id"])
-            seen = latest.get(key)
-            if seen is None or HAZARD_RANK[row["status"]] > HAZARD_RANK[seen["status"]]:
-                latest[key] = row
-        hazards = [latest[k] for k in sorted(latest)]
-        if conn.dialect.name == "postgresql":
-            bulk.execute_unnest(conn, t.hazard, _HAZARD_COLUMNS, hazards, _HAZARD_UPSERT)
-            return
-        stmt = _insert(conn, t.hazard)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.hazard.c.customer_no, t.hazard.c.id],
-            set_={
-                "status": stmt.excluded.status,
-                "last_visit_id": stmt.excluded.last_visit_id,
-                "deadline": stmt.excluded.deadline,
-                "fixed_at": stmt.excluded.fixed_at,
-                "updated_at": stmt.excluded.updated_at,
-            },
-            where=_rank(t.hazard.c.status) < _rank(stmt.excluded.status),
-        )
-        conn.execute(stmt, hazards)
+    _upsert_hazards(conn, rows["hazard"])
+
+
+def _upsert_hazards(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    # A 复查 visit carries an earlier visit's hazard with its new status: the status
+    # only moves forward (pending → rechecking → fixed), whatever order visits arrive in.
+    # A hazard is keyed by (customer, id): a visit to another customer that reuses the
+    # id makes a hazard of its own and never touches this one.
+    # One row per hazard (an original and its 复查 may share a batch): the most advanced
+    # status wins; sorted by key so concurrent batches lock hazards in the same order.
+    latest: dict[tuple[str, uuid.UUID], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["customer_no"], row["id"])
+        seen = latest.get(key)
+        if seen is None or HAZARD_RANK[row["status"]] > HAZARD_RANK[seen["status"]]:
+            latest[key] = row
+    hazards = [latest[k] for k in sorted(latest)]
+    if conn.dialect.name == "postgresql":
+        bulk.execute_unnest(conn, t.hazard, _HAZARD_COLUMNS, hazards, _HAZARD_UPSERT)
+        return
+    stmt = _insert(conn, t.hazard)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[t.hazard.c.customer_no, t.hazard.c.id],
+        set_={
+            "status": stmt.excluded.status,
+            "last_visit_id": stmt.excluded.last_visit_id,
+            "deadline": stmt.excluded.deadline,
+            "fixed_at": stmt.excluded.fixed_at,
+            "updated_at": stmt.excluded.updated_at,
+        },
+        where=_rank(t.hazard.c.status) < _rank(stmt.excluded.status),
+    )
+    conn.execute(stmt, hazards)
 
 
 def _conflict(vid: uuid.UUID, received: str, stored: str) -> PushResult:
@@ -281,17 +284,25 @@ def _id_taken(vid: uuid.UUID, received: str) -> PushResult:
 def _store_group(conn: Connection, group: Sequence[_Prepared]) -> dict[uuid.UUID, PushResult]:
     """Insert the visits not yet on the server; classify the others. Caller commits."""
     results: dict[uuid.UUID, PushResult] = {}
-    if conn.dialect.name == "postgresql":  # one statement, the rows as arrays
-        found = bulk.execute_unnest(
-            conn, t.visit, _VISIT_COLUMNS, [p.row for p in group], _VISIT_INSERT
+    if conn.dialect.name == "postgresql":  # one statement: visits and their child rows
+        inserted = push_sql.store_new(
+            conn,
+            [p.row["payload"] for p in group],
+            [p.hash for p in group],
+            group[0].row["received_at"],
         )
+        new = [p for p in group if p.payload.visit_id in inserted]
+        if new:
+            safety_flags.flag_visits(conn, [p.payload for p in new])  # re-derived (issue 8)
+            now = _now()
+            _upsert_hazards(conn, [row for p in new for row in hazard_rows(p.payload, now)])
     else:
         stmt = _insert(conn, t.visit).on_conflict_do_nothing(index_elements=[t.visit.c.id])
         found = conn.execute(stmt.returning(t.visit.c.id), [p.row for p in group])
-    inserted = {row[0] for row in found.all()}
-    new = [p for p in group if p.payload.visit_id in inserted]
-    if new:
-        _write_children(conn, new)
+        inserted = {row[0] for row in found.all()}
+        new = [p for p in group if p.payload.visit_id in inserted]
+        if new:
+            _write_children(conn, new)
     old_ids = [p.payload.visit_id for p in group if p.payload.visit_id not in inserted]
     stored: dict[uuid.UUID, tuple[str, str]] = {}
     if old_ids:

@@ -167,7 +167,7 @@ follow_up = sa.Table(
     sa.Column("visit_id", sa.Uuid, sa.ForeignKey("visit.id"), primary_key=True),
     sa.Column("technician_id", sa.String(200), nullable=False, index=True),
     sa.Column("customer_no", sa.String(200), nullable=False),
-    sa.Column("due_date", sa.Date, nullable=False, index=True),
+    sa.Column("due_date", sa.Date, nullable=False),  # ix_follow_up_page
     sa.Column("called_at", Ts, nullable=True),
     sa.Column("called_by", sa.String(200), nullable=True),
     sa.Column("result", sa.Text, nullable=True),
