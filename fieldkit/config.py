@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -37,6 +37,7 @@ __all__ = [
     "ConfigError",
     "Language",
     "Settings",
+    "check_server_url",
     "file_settings",
     "load_settings",
     "read_config_file",
@@ -87,6 +88,18 @@ class Settings(BaseSettings):
             _FileSource(settings_cls),
         )
 
+    @field_validator("server_url")
+    @classmethod
+    def _server_url_is_an_address(cls, value: str | None) -> str | None:
+        """A URL the sync client can use, checked where it is set (settings form, file,
+        environment, option), not only when a sync starts."""
+        if value is None:
+            return None
+        value = value.strip()
+        if not value:
+            return None
+        return check_server_url(value)
+
     def resolved_data_dir(self) -> Path:
         return self.data_dir if self.data_dir is not None else paths.user_data_dir()
 
@@ -98,6 +111,28 @@ class Settings(BaseSettings):
     def is_default_db(self) -> bool:
         """True when the database is the one in the user data dir (created on first run)."""
         return not self.db_url
+
+
+def check_server_url(url: str) -> str:
+    """``url`` if it is an http(s) address with a host and a port in 1-65535; else a
+    ValueError whose message (in the user's language) says what is wrong."""
+    from urllib.parse import urlsplit
+
+    problem = _("must start with http:// or https:// followed by the server's address")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError(
+            _("the port must be a number from 1 to 65535 (e.g. https://host:8443)")
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(problem)
+    if port == 0:
+        raise ValueError(_("the port must be a number from 1 to 65535 (e.g. https://host:8443)"))
+    if any(ch.isspace() for ch in url):
+        raise ValueError(_("must not contain spaces"))
+    return url
 
 
 class _EnvSource(EnvSettingsSource):

@@ -45,7 +45,7 @@ import httpx
 import tenacity
 from pydantic import ValidationError
 
-from fieldkit.config import Settings
+from fieldkit.config import Settings, check_server_url
 from fieldkit.i18n import _
 from fieldkit.records import outbox as records
 from fieldkit.records import work_orders
@@ -216,11 +216,13 @@ def make_http_client(settings: Settings, *, timeout: float = 30.0) -> httpx.Clie
         raise SyncError(_("No server URL is set (server_url in the settings)"))
     if not settings.token:
         raise SyncError(_("No device token is set (token in the settings)"))
-    url = settings.server_url.rstrip("/")
-    if not url.startswith(("http://", "https://")):
+    url = settings.server_url.strip().rstrip("/")
+    try:
+        check_server_url(url)
+    except ValueError as exc:
         raise SyncError(
-            _("The server URL must start with http:// or https://: {url}").format(url=url)
-        )
+            _("The server URL {url} cannot be used: {problem}").format(url=url, problem=exc)
+        ) from None
     return httpx.Client(
         base_url=url,
         headers={"Authorization": f"Bearer {settings.token}", "User-Agent": "fieldkit-sync/1"},

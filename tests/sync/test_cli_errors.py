@@ -56,6 +56,27 @@ def test_sync_refuses_a_ca_bundle_that_is_not_one(tmp_path: Path) -> None:
     assert "CA bundle" in err and PASSWD in err
 
 
+@pytest.mark.parametrize(
+    ("server", "english", "chinese"),
+    [
+        ("http://127.0.0.1:99999", "65535", "65535"),
+        ("ftp://office", "http://", "http://"),
+        ("office.local:8443", "http://", "http://"),
+    ],
+)
+def test_sync_refuses_a_server_address_it_cannot_use(
+    tmp_path: Path, server: str, english: str, chinese: str
+) -> None:
+    url = f"sqlite:///{(tmp_path / 'laptop.db').as_posix()}"
+    args = ("sync", "--server", server, "--token", "fk_a_b", "--db", url, "--once")
+    err = _clean(fieldkit(*args, "--lang", "en"))
+    assert "server_url" in err and english in err
+    err = _clean(fieldkit(*args))
+    assert "服务器" in err or "server_url" in err
+    assert chinese in err and "must" not in err
+    assert not (tmp_path / "laptop.db").exists()  # refused before anything was opened
+
+
 def test_push_only_with_pull_only_is_an_error(tmp_path: Path) -> None:
     url = f"sqlite:///{(tmp_path / 'laptop.db').as_posix()}"
     out = fieldkit(

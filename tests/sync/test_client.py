@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from pydantic import ValidationError
 
 from fieldkit.config import Settings
 from fieldkit.records.models import OutboxState
@@ -94,8 +95,11 @@ def test_cancel_stops_the_retry_loop(laptop) -> None:
 def test_settings_are_checked(laptop) -> None:
     with pytest.raises(SyncError):
         sync_once(Settings(), laptop)
-    with pytest.raises(SyncError):
-        sync_once(Settings(server_url="ftp://x", token="t"), laptop)
+    with pytest.raises(ValidationError, match="http"):
+        Settings(server_url="ftp://x", token="t")  # refused where it is set
+    unchecked = Settings().model_copy(update={"server_url": "ftp://x", "token": "t"})
+    with pytest.raises(SyncError, match="ftp://x"):
+        sync_once(unchecked, laptop)  # and again by the client, whatever built the settings
 
 
 def test_backoff_is_capped_and_jittered() -> None:

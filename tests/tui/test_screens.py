@@ -134,6 +134,34 @@ async def test_settings_switch_language_and_save_to_the_config_file(
     assert saved.db_url is None
 
 
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [("http://office:99999", "端口必须是 1 到 65535"), ("office.local", "必须以 http://")],
+)
+async def test_settings_refuse_a_server_address_sync_could_not_use(
+    settings: Settings, tmp_path: Path, address: str, problem: str
+) -> None:
+    config = tmp_path / "config.toml"
+    app = make_app(settings)
+    app.config_path = config
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f9")
+        await settle(pilot)
+        field = app.screen.query_one("#server-url")
+        field.value = ""
+        field.focus()
+        await pilot.press(*address)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, SettingsScreen)  # still on the form, the field kept
+        text = screen_text(app)
+        assert "未保存" in text and "同步服务器地址" in text and problem in text
+        assert "Value error" not in text and "pydantic" not in text
+        assert field.value == address
+    assert not config.exists()
+
+
 async def test_broken_settings_file_is_reported_and_never_overwritten(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('language = "fr"\ntechnician_id = "T9"\n', encoding="utf-8")

@@ -144,6 +144,8 @@ class SettingsScreen(FieldkitScreen):
         self.query_one("#technician-id", FieldInput).focus()
 
     def action_save(self) -> None:
+        from pydantic import ValidationError
+
         from fieldkit.config import ConfigError, Settings, save_settings
 
         if self._broken:
@@ -169,6 +171,10 @@ class SettingsScreen(FieldkitScreen):
             # command line for this session are not made permanent.
             on_file = Settings.model_validate({**_file_values(self.fk_app.config_path), **edited})
             path = save_settings(on_file, self.fk_app.config_path)
+        except ValidationError as exc:
+            message.set_classes("error-text")
+            message.update(_("Not saved: {error}").format(error=_form_problems(exc)))
+            return
         except (ConfigError, ValueError, OSError) as exc:
             message.set_classes("error-text")
             message.update(_("Not saved: {error}").format(error=exc))
@@ -211,3 +217,26 @@ def _file_values(config_path: Path | None) -> dict[str, Any]:
     from fieldkit.config import file_settings
 
     return file_settings(config_path)
+
+
+def _form_problems(exc: Exception) -> str:
+    """A settings validation error as the form's own words: "<label>: <problem>"."""
+    from pydantic import ValidationError
+
+    from fieldkit.errortext import describe_error
+
+    labels = {
+        "language": _("Language"),
+        "technician_id": _("Technician id"),
+        "technician_name": _("Technician name"),
+        "data_dir": _("Data folder (empty: the default)"),
+        "server_url": _("Sync server address"),
+        "token": _("Device token (from the back office)"),
+    }
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        lines.append(f"{labels.get(field, field)}: {describe_error(err)}")
+    return "; ".join(lines)
