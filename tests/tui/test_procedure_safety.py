@@ -17,6 +17,7 @@ from fieldkit.tui.widgets.gate import GatePanel
 from tests.tui.helpers import make_app, repo_for, screen_text, seed_order, settle
 from tests.tui.test_procedure import (
     answer_passing,
+    pass_purge,
     clocked_app,
     events_of,
     open_procedure,
@@ -269,3 +270,11 @@ async def test_ignition_without_a_purge_says_so_at_its_first_step(settings: Sett
         assert "后面的点火步骤已关闭" in words and "置换放散" in words
         assert not screen.query_one("#banner").display  # the tightness step itself is open
         assert ahead.region.bottom <= 24  # visible at 80×24
+        # back to the visit, purge in the same visit, back to the same ignition run
+        await pilot.press("escape")
+        await settle(pilot)
+        await pass_purge(pilot)
+        again = await run_from_visit(pilot, "ignition")
+        assert again.run.run_id == screen.run.run_id  # the run was resumed, not restarted
+        assert not again.query_one("#ahead").display, str(again.query_one("#ahead").render())
+        assert "置换放散" not in screen_text(app)
