@@ -433,7 +433,7 @@ class VisitMachine(RuleBasedStateMachine):
 # visits: about 20 s of CPU on the 2-core CI machine. Each action is a real SQLite
 # transaction through SQLAlchemy (~1-3 ms); see the module docstring.
 SETTINGS = settings(
-    max_examples=1000,
+    max_examples=800,
     stateful_step_count=8,
     deadline=None,  # each step is a real SQLite transaction; time varies with load
     derandomize=True,
