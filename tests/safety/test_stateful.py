@@ -334,6 +334,31 @@ class VisitMachine(RuleBasedStateMachine):
             self.refusals.pop(view.run_id, None)
             return
 
+    @rule(data=st.data(), end=st.sampled_from([5.2, 5.0]))
+    def correct_a_reading(self, data: st.DataObject, end: float) -> None:
+        """A mistyped reading corrected: the gate is judged again from the new readings."""
+        readings = [
+            (view, event)
+            for view in self._unfinished()
+            for event in view.events[-1:0:-1]
+            if event.kind == EventKind.ANSWERED
+            and isinstance(view.procedure.step(event.step_id), MeasurementStep)
+        ]
+        if not readings:
+            return
+        view, typed = data.draw(st.sampled_from(readings))
+        value = {"unit": "kPa", "start": 5.2, "end": end}
+        try:
+            after = self.session.correct(view.run_id, typed.event_id, value, "读数抄错 / mistyped")
+        except SafetyBlocked:
+            assert self.session.safety().blockers_for_step(view.procedure.id, typed.step_id)
+            return
+        except ProcedureError:
+            return  # not the latest answer, or another step holds the run: nothing saved
+        STATS["reading corrected"] += 1
+        assert after.events[-1].step_id == typed.step_id or end == 5.2
+        assert (after.open_gate is not None) == (end != 5.2)
+
     @rule()
     def record_refusal_correction(self) -> None:
         waiting = [
@@ -448,3 +473,4 @@ def test_random_visits_keep_every_invariant() -> None:
     # the machine really reached closed steps (a machine that never tries is no test)
     assert STATS["closed step tried"] >= 10, STATS
     assert STATS["measurement step tried"] >= 5, STATS
+    assert STATS["reading corrected"] >= 5, STATS
