@@ -227,6 +227,6 @@ def insert_run(
             "in_progress",
             stamp(started_at),
             content_hash,
-            None if override is None else json.dumps(override),
+            json.dumps(override),  # as the ORM writes it (JSON null when none)
         ),
     )
