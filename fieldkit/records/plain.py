@@ -78,12 +78,12 @@ def _event(row: tuple[object, ...]) -> StepEvent:
     return StepEvent.model_construct(
         event_id=uuid.UUID(str(event)),
         run_id=uuid.UUID(str(run)),
-        step_id=step,
-        kind=EventKind(kind),
+        step_id=str(step),
+        kind=EventKind(str(kind)),
         value=json.loads(value),
         passed=None if passed is None else bool(passed),
         at=_time(at),
-        actor=actor,
+        actor=str(actor),
     )
 
 
