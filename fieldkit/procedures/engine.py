@@ -119,7 +119,7 @@ ACTION_KINDS = frozenset(
         EventKind.REFUSAL_CORRECTED,
     }
 )
-# Step kinds whose answer can be corrected (a reading is re-tested, never corrected).
+# Step kinds whose answer can be corrected (a mistyped reading too: judged again by its rules).
 CORRECTABLE = (CheckStep, InstructionStep, CaptureStep, SignOffStep, MeasurementStep)
 
 StepGuard = Callable[["ProcedureRun", Step], None]
