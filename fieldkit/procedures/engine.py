@@ -119,8 +119,8 @@ ACTION_KINDS = frozenset(
         EventKind.REFUSAL_CORRECTED,
     }
 )
-# Step kinds whose answer can be corrected (a reading is re-tested, never corrected).
-CORRECTABLE = (CheckStep, InstructionStep, CaptureStep, SignOffStep)
+# Step kinds whose answer can be corrected (a mistyped reading too: judged again by its rules).
+CORRECTABLE = (CheckStep, InstructionStep, CaptureStep, SignOffStep, MeasurementStep)
 
 StepGuard = Callable[["ProcedureRun", Step], None]
 
@@ -630,10 +630,8 @@ class ProcedureRun:
         if target is None or target.kind != EventKind.ANSWERED:
             raise InvalidAnswer(_("only a recorded answer can be corrected"))
         step = self.procedure.step(target.step_id)
-        if not isinstance(step, CORRECTABLE):
-            raise InvalidAnswer(
-                _("a reading cannot be corrected; record the repair and test again")
-            )
+        if not isinstance(step, CORRECTABLE):  # pragma: no cover - every answered kind
+            raise InvalidAnswer(_("this answer cannot be corrected"))
         latest = [e for e in self._events if e.kind == EventKind.ANSWERED and e.step_id == step.id][
             -1
         ]
@@ -659,6 +657,9 @@ class ProcedureRun:
         target = self.correctable(event_id)
         why = _text(reason, N_("the reason for the correction"))
         step = self.procedure.step(target.step_id)
+        readings = None
+        if isinstance(step, MeasurementStep):  # checked before anything is recorded
+            readings = self._corrected_readings(step, value)
         self._guard(step)
         self._begin()
         self._emit(
@@ -669,7 +670,13 @@ class ProcedureRun:
         )
         start = self.procedure.index_of(step.id)
         self._rewind(start)
-        self._dispatch(step, value)
+        if isinstance(step, MeasurementStep) and readings is not None:
+            # a mistyped reading: the test was done (its hold elapsed before the answer
+            # being corrected); the gate is judged again from the corrected readings
+            self._check_requires(step)
+            self._conclude_measurement(step, *readings)
+        else:
+            self._dispatch(step, value)
         self._advance()
         return self._end()
 
@@ -754,7 +761,7 @@ class ProcedureRun:
         else:
             self._index += 1
 
-    def _answer_measurement(self, step: MeasurementStep, value: Any) -> None:
+    def _reading_unit(self, step: MeasurementStep, value: Any) -> tuple[dict, PressureUnit]:
         if not isinstance(value, dict):
             raise InvalidAnswer(_("give the readings as unit, start and end"))
         data = dict(value)
@@ -773,6 +780,23 @@ class ProcedureRun:
                     units=", ".join(u.value for u in step.units)
                 )
             )
+        return data, unit
+
+    def _corrected_readings(
+        self, step: MeasurementStep, value: Any
+    ) -> tuple[PressureUnit, float, float, dict]:
+        """The corrected readings (unit, start and end) of a measurement already taken."""
+        data, unit = self._reading_unit(step, value)
+        start = _number(data.get("start"), N_("the start reading"))
+        end = _number(data.get("end"), N_("the end reading"))
+        if start <= 0:
+            raise InvalidAnswer(_("the start reading must be above zero"))
+        if end < 0:
+            raise InvalidAnswer(_("the end reading cannot be negative"))
+        return unit, start, end, data
+
+    def _answer_measurement(self, step: MeasurementStep, value: Any) -> None:
+        data, unit = self._reading_unit(step, value)
         pending = self._readings.get(step.id)
         if step.hold is not None and pending is None:
             if "end" in data:
@@ -811,6 +835,13 @@ class ProcedureRun:
         else:
             start = _number(data.get("start"), N_("the start reading"))
         end = _number(data.get("end"), N_("the end reading"))
+        self._conclude_measurement(step, unit, start, end, data)
+
+    def _conclude_measurement(
+        self, step: MeasurementStep, unit: PressureUnit, start: float, end: float, data: dict
+    ) -> None:
+        """Judge the readings by the step's pass rules: pass establishes its facts, a
+        failure revokes them and triggers the step's gate."""
         if start <= 0:
             raise InvalidAnswer(_("the start reading must be above zero"))
         if end < 0:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session, select
 
@@ -39,7 +39,7 @@ from fieldkit.records.models import (
 )
 from fieldkit.records.queries import runs_of_visit
 from fieldkit.records.safety_facts import visit_facts
-from fieldkit.safety import BlockerKind, derive
+from fieldkit.safety import BlockerKind, VisitFacts, derive
 from fieldkit.textmodel import Text
 
 IGNITION_PROCEDURE = "ignition"  # the procedure id an ignition visit must complete
@@ -121,11 +121,42 @@ def _gate_open_at_end(events: Sequence[StepEvent]) -> StepEvent | None:
     return open_gate
 
 
+class RunHead(Protocol):
+    """What the closing rules read of a run row (its events come with the facts)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def procedure_id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+
+
 def closing_rules(session: Session, visit: Visit) -> ClosingRules:
     """The rules for ``visit`` from what is saved (runs, their events, the signature)."""
+    signed = session.exec(
+        select(CustomerSignature).where(CustomerSignature.visit_id == visit.id)
+    ).first()
+    return rules_from(
+        visit.id,
+        visit.visit_type,
+        runs_of_visit(session, visit.id),
+        visit_facts(session, visit.id),
+        signed=signed is not None,
+    )
+
+
+def rules_from(
+    visit_id: uuid.UUID,
+    visit_type: str,
+    runs: Sequence[RunHead],
+    facts: VisitFacts,
+    *,
+    signed: bool,
+) -> ClosingRules:
+    """The closing rules from the visit's type, its runs (oldest first), its stored facts
+    and whether the customer signed."""
     every = tuple(VisitOutcome)
-    runs = runs_of_visit(session, visit.id)
-    facts = visit_facts(session, visit.id)
     trails = {run.run_id: run.events for run in facts.runs}
     state = derive(facts)
     standing = state.of_kind(BlockerKind.REFUSAL_STANDS)
@@ -141,7 +172,7 @@ def closing_rules(session: Session, visit: Visit) -> ClosingRules:
                 )
             reason = reason or Text(zh="不予通气", en="gas refused")
             return ClosingRules(
-                visit_id=visit.id,
+                visit_id=visit_id,
                 allowed=(VisitOutcome.REFUSED_GAS,),
                 why=bilingual(MSG_REFUSED, reason=reason),
                 preset_outcome=VisitOutcome.REFUSED_GAS,
@@ -165,7 +196,7 @@ def closing_rules(session: Session, visit: Visit) -> ClosingRules:
         reason = _text(open_gate.value.get("reason")) if open_gate is not None else None
         step = open_gate.step_id if open_gate is not None else run.procedure_id
         return ClosingRules(
-            visit_id=visit.id,
+            visit_id=visit_id,
             allowed=AFTER_UNRESOLVED_GATE,
             why=bilingual(MSG_GATE, step=step, reason=reason or Text(zh=run.status, en=run.status)),
             preset_outcome=VisitOutcome.STOPPED_UNSAFE,
@@ -175,7 +206,7 @@ def closing_rules(session: Session, visit: Visit) -> ClosingRules:
     hazards = state.of_kind(BlockerKind.HAZARD_OPEN)
     if hazards:
         return ClosingRules(
-            visit.id,
+            visit_id,
             others,
             why=Text(
                 zh=_in("zh", MSG_HAZARD, "；".join(b.reason for b in hazards)),
@@ -183,17 +214,14 @@ def closing_rules(session: Session, visit: Visit) -> ClosingRules:
             ),
         )
     # 4. An ignition visit: a completed ignition run and the customer's signature.
-    if visit.visit_type == VisitType.IGNITION:
+    if visit_type == VisitType.IGNITION:
         if not any(
             r.procedure_id == IGNITION_PROCEDURE and r.status == RunStatus.COMPLETED for r in runs
         ):
-            return ClosingRules(visit.id, others, why=bilingual(MSG_NO_IGNITION))
-        signed = session.exec(
-            select(CustomerSignature).where(CustomerSignature.visit_id == visit.id)
-        ).first()
-        if signed is None:
-            return ClosingRules(visit.id, others, why=bilingual(MSG_NO_SIGNATURE))
-    return ClosingRules(visit.id, every)
+            return ClosingRules(visit_id, others, why=bilingual(MSG_NO_IGNITION))
+        if not signed:
+            return ClosingRules(visit_id, others, why=bilingual(MSG_NO_SIGNATURE))
+    return ClosingRules(visit_id, every)
 
 
 def _in(language: str, msgid: str, what: str) -> str:

@@ -281,6 +281,9 @@ def _answer_text(value: Any, spec: Any) -> str:
         return _answer_words(value["answer"])
     if "customer_name" in value:
         return str(value["customer_name"])
+    readings = [_reading(m) for m in measurements_from_value(value)]
+    if readings:  # a measurement's readings (start, end, unit)
+        return _("; ").join(readings)
     captured = _captured(spec, value)
     if captured:
         return _("; ").join(captured)

@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 
 from fieldkit.i18n import _
 from fieldkit.records import hazards as hazard_queries
-from fieldkit.records import outbox, runs, visits, work_orders
+from fieldkit.records import outbox, plain, plain_save, runs, visits, work_orders
 from fieldkit.records.address import format_address as format_address
-from fieldkit.records.closing import ClosingRules, closing_rules
+from fieldkit.records.closing import ClosingRules, rules_from
 from fieldkit.records.db import Database
 from fieldkit.records.errors import EventConflict as EventConflict
 from fieldkit.records.errors import InvalidHazardTransition as InvalidHazardTransition
@@ -75,7 +75,6 @@ from fieldkit.records.runs import StepEventLike as StepEventLike
 from fieldkit.records.runs import StoredEvent as StoredEvent
 from fieldkit.records.runs import VisitResume as VisitResume
 from fieldkit.records.runs import measurements_from_value as measurements_from_value
-from fieldkit.records.safety_facts import hazard_facts, visit_facts
 from fieldkit.records.visits import CLOSED_WITH_VISIT as CLOSED_WITH_VISIT
 from fieldkit.records.visits import FOLLOW_UP_DAYS as FOLLOW_UP_DAYS
 from fieldkit.records.visits import MAX_SEALS as MAX_SEALS
@@ -268,6 +267,39 @@ class VisitRepository:
         """Register a procedure run (use the engine's ``run_id``) together with its first
         events — ``ProcedureRun.start(...)`` leaves its ``started`` event in ``run.events``;
         pass them here so the run and its start are saved in one transaction."""
+        if plain_save.plain_enough(events):  # plain SQL: a run is opened on every procedure
+            run_id = run_id or uuid.uuid4()
+            begun = aware(started_at) if started_at else (aware(events[0].at) if events else None)
+            begun = begun or self._now()
+            first = events[0].value if events and runs._kind(events[0].kind) == "started" else None
+            with plain_save.writing(self.database) as connection:
+                plain_save.insert_run(
+                    connection,
+                    visit_id,
+                    run_id,
+                    procedure_id=procedure_id,
+                    procedure_version=procedure_version,
+                    actor=actor,
+                    started_at=begun,
+                    started=first,
+                )
+                if events or run_status is not None:
+                    saved = plain_save.save(
+                        connection, visit_id, run_id, events, run_status, now=self._now()
+                    )
+                    if saved is None:  # an event id already stored: not a new run
+                        raise EventConflict(_("Event already saved in another run"))
+            with plain.reading(self.database, snapshot=False) as connection:
+                status = plain.run_status(connection, run_id)
+            return ProcedureRunRecord(
+                id=run_id,
+                visit_id=visit_id,
+                procedure_id=procedure_id,
+                procedure_version=int(procedure_version),
+                actor=actor,
+                status=status,
+                started_at=begun,
+            )
         with self.database.session() as session:
             return runs.start_run(
                 session,
@@ -314,6 +346,13 @@ class VisitRepository:
         run_status: str | None = None,
     ) -> list[StoredEvent]:
         """Save the events of one engine action together (one transaction, one fsync)."""
+        if plain_save.plain_enough(events):  # plain SQL: every answer of a visit
+            with plain_save.writing(self.database) as connection:
+                saved = plain_save.save(
+                    connection, visit_id, run_id, events, run_status, now=self._now()
+                )
+            if saved is not None:
+                return saved
         with self.database.session() as session:
             visit = visits.open_visit(session, visit_id)
             run = runs.run_of_visit(session, visit_id, run_id)
@@ -338,17 +377,27 @@ class VisitRepository:
             return runs.resume(session, visit_id)
 
     def safety_facts(self, visit_id: uuid.UUID) -> VisitFacts:
-        """Everything stored for the visit that its safety state is derived from."""
-        with self.database.session(readonly=True) as session:
-            facts = visit_facts(session, visit_id)
-            if not facts.runs and not facts.hazards:  # nothing stored: is there a visit?
-                get_row(session, Visit, visit_id, _("visit"))
+        """Everything stored for the visit that its safety state is derived from (read
+        with plain SQL: the session service reads it on every restore)."""
+        with plain.reading(self.database) as connection:
+            facts = plain.facts_of(connection, visit_id)
+            if (
+                not facts.runs
+                and not facts.hazards
+                and not plain.visit_exists(connection, visit_id)
+            ):
+                raise NotFound(_("No {what} with id {id}").format(what=_("visit"), id=visit_id))
             return facts
 
+    def run_versions(self, visit_id: uuid.UUID) -> dict[uuid.UUID, int]:
+        """The procedure file version each run of the visit was started with."""
+        with plain.reading(self.database, snapshot=False) as connection:
+            return plain.run_versions(connection, visit_id)
+
     def hazard_facts(self, visit_id: uuid.UUID) -> tuple[HazardFacts, ...]:
-        """The visit's hazards as the safety state sees them (read afresh)."""
-        with self.database.engine.connect() as connection:  # one SELECT: no ORM session
-            return hazard_facts(connection, visit_id)
+        """The visit's hazards as the safety state sees them (read afresh, plain SQL)."""
+        with plain.reading(self.database, snapshot=False) as connection:
+            return plain.hazards_of(connection, visit_id)
 
     # ------------------------------------------------------- swaps, hazards, …
     def record_meter_swap(
@@ -532,9 +581,13 @@ class VisitRepository:
 
     def closing_rules(self, visit_id: uuid.UUID) -> ClosingRules:
         """The outcomes the visit may be closed with now (and why others are not)."""
-        with self.database.session(readonly=True) as session:
-            visit: Visit = get_row(session, Visit, visit_id, _("visit"))
-            return closing_rules(session, visit)
+        with plain.reading(self.database) as connection:  # plain SQL: read on every check
+            inputs = plain.closing_inputs(connection, visit_id)
+            if inputs is None:
+                raise NotFound(_("No {what} with id {id}").format(what=_("visit"), id=visit_id))
+            visit_type, heads, signed = inputs
+            facts = plain.facts_of(connection, visit_id)
+            return rules_from(visit_id, visit_type, heads, facts, signed=signed)
 
     def follow_up(self, visit_id: uuid.UUID) -> FollowUp | None:
         with self.database.session(readonly=True) as session:

@@ -77,6 +77,9 @@ class MeasurementInput:
     value: float
     unit: str
 
+    def row(self) -> tuple[str, float, str]:
+        return (self.quantity, self.value, self.unit)
+
 
 def measurements_from_value(value: dict[str, Any]) -> list[MeasurementInput]:
     """Numeric readings inside a step value, so they can be queried as measurements.

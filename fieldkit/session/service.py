@@ -101,12 +101,13 @@ class VisitSession:
         self._order = [run.run_id for run in stored.runs]
         self._kept = []
         context = self._context(stored)
-        for record in self.repo.resume(self.visit_id).runs:
+        versions = self.repo.run_versions(self.visit_id)
+        for record in stored.runs:
             procedure = self.library.get(record.procedure_id)
-            events = record.step_events()
-            if procedure is None or procedure.version != record.procedure_version or not events:
+            events = list(record.events)
+            if procedure is None or procedure.version != versions.get(record.run_id) or not events:
                 # kept in the record and in the safety state, not resumable here
-                self._kept.extend(r for r in stored.runs if r.run_id == record.run_id)
+                self._kept.append(record)
                 continue
             run = ProcedureRun.restore(
                 procedure, events, context=context, clock=self.clock, actor=self.actor

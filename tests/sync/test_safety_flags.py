@@ -85,12 +85,31 @@ def _ignition_without_purge(database: Database) -> uuid.UUID:
     return visit.id
 
 
+def _ignition_after_refusal(database: Database) -> uuid.UUID:
+    """Gas refused (私改) in the purge, then ignition run anyway by the bare engine."""
+    clock = Clock()
+    repo = VisitRepository(database, clock=clock, local_tz=UTC)
+    library = load_procedures_strict()
+    customer = repo.upsert_customer(f"R-{uuid.uuid4().hex[:6]}", name="李四")
+    visit = repo.start_visit(customer_id=customer.id, technician_id="T001", visit_type="ignition")
+    purge, save_purge = start_bare_run(repo, visit.id, library["indoor-purge"], clock)
+    save_purge(purge.answer("private-alteration", "yes"))  # 不予通气
+    run, save = start_bare_run(repo, visit.id, library["ignition"], clock)
+    save(run.answer("tightness-test", {"unit": "kPa", "start": 5.2}))
+    clock.now += timedelta(minutes=15)
+    save(run.answer("tightness-test", {"unit": "kPa", "end": 5.2}))
+    save(run.answer("alarm-cutoff-test", "yes"))  # a gas-in step while the refusal stands
+    repo.close_visit(visit.id, "refused_gas")
+    return visit.id
+
+
 def test_a_visit_violating_an_invariant_is_stored_and_flagged(
     backoffice: Backoffice, laptop: Database
 ) -> None:
     visit_id = _ignition_without_purge(laptop)
+    refused_id = _ignition_after_refusal(laptop)
     report = sync_once(backoffice.settings("T001"), laptop, lambda _p: None, pull=False)
-    assert report.failed is None and report.pushed == 1
+    assert report.failed is None and report.pushed == 2
     with backoffice.engine.connect() as conn:
         stored = conn.execute(sa.select(tables.visit.c.id).where(tables.visit.c.id == visit_id))
         assert stored.one()  # stored, never dropped
@@ -110,6 +129,10 @@ def test_a_visit_violating_an_invariant_is_stored_and_flagged(
         assert [f["kind"] for f in mine] == ["ignition_without_gates"]
         assert "purge_missing" in mine[0]["detail"]
         assert "alarm-cutoff-test" in mine[0]["detail"]
+        refused = [f for f in flags if f["visit_id"] == str(refused_id)]
+        assert [f["kind"] for f in refused] == ["gas_in_after_refusal"], refused
+        assert "refusal_stands" in refused[0]["detail"]
+        assert "alarm-cutoff-test" in refused[0]["detail"]
         assert http.get("/api/v1/safety-flags", params={"limit": 0}).status_code == 422
         assert http.get("/api/v1/safety-flags", params={"limit": 10_000}).status_code == 422
         assert http.get("/api/v1/safety-flags", params={"after": "x"}).status_code == 422

@@ -20,6 +20,7 @@ from tests.tui.test_procedure import (
     clocked_app,
     events_of,
     open_procedure,
+    pass_purge,
     run_from_visit,
     type_into,
 )
@@ -269,3 +270,59 @@ async def test_ignition_without_a_purge_says_so_at_its_first_step(settings: Sett
         assert "后面的点火步骤已关闭" in words and "置换放散" in words
         assert not screen.query_one("#banner").display  # the tightness step itself is open
         assert ahead.region.bottom <= 24  # visible at 80×24
+        # back to the visit, purge in the same visit, back to the same ignition run
+        await pilot.press("escape")
+        await settle(pilot)
+        await pass_purge(pilot)
+        again = await run_from_visit(pilot, "ignition")
+        assert again.run.run_id == screen.run.run_id  # the run was resumed, not restarted
+        assert not again.query_one("#ahead").display, str(again.query_one("#ahead").render())
+        assert "置换放散" not in screen_text(app)
+
+
+async def test_a_mistyped_reading_is_corrected_and_the_gate_judged_again(
+    settings: Settings,
+) -> None:
+    seed_order(settings)
+    app, clock = clocked_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await open_procedure(pilot, "ignition", purged=True)
+        await choose_unit(pilot, "kPa")
+        await type_text(pilot, "6")
+        await pilot.press("enter")
+        await settle(pilot)
+        clock.advance(16)
+        await type_text(pilot, "5.5")  # mistyped: the gauge read 6
+        await pilot.press("enter")
+        await settle(pilot)
+        assert screen.query_one("#gate", GatePanel).shown
+        await pilot.press("ctrl+y")
+        await settle(pilot)
+        assert isinstance(app.screen, CorrectScreen)
+        await settle(pilot)
+        assert "6.0 -> 5.5 kPa" in screen_text(app)  # the answer as typed
+        assert app.screen.query_one("#correct-reading-row").display
+        assert "正确读数（kPa）" in screen_text(app)
+        await type_into(pilot, "#correct-start", "6")
+        await type_into(pilot, "#correct-end", "x")
+        await type_into(pilot, "#correct-reason", "末读数抄错")
+        await pilot.press("ctrl+s")  # not a number: said, nothing recorded
+        await settle(pilot)
+        assert "请以数字输入" in screen_text(app)
+        reason = app.screen.query_one("#correct-reason")
+        assert reason.region.bottom <= 24  # the whole dialog fits at 80×24
+        end = app.screen.query_one("#correct-end")
+        end.value = ""
+        await type_into(pilot, "#correct-end", "6")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is screen
+        assert not screen.query_one("#gate", GatePanel).shown
+        assert screen.run.current.id == "alarm-cutoff-test"
+    trail = events_of(settings, "tightness-test")
+    answers = [e for e in trail if e.kind == "answered"]
+    assert [a.passed for a in answers] == [False, True]  # the mistyped reading stays
+    assert answers[0].value["end"] == 5.5 and answers[1].value["end"] == 6.0
+    [corrected] = [e for e in trail if e.kind == "corrected"]
+    assert corrected.value["reason"] == "末读数抄错"

@@ -2,8 +2,9 @@
 
 The correction is appended to the run's trail (the wrong answer stays, with the correction
 and its reason after it); the run goes back to that step with the new answer. Checks (yes /
-no / not applicable) and the customer's name can be corrected here; a reading is never
-corrected (the test is repaired and done again).
+no / not applicable), a mistyped reading (start and end, in the unit it was read in: the
+test's pass rules judge the corrected readings) and the customer's name can be corrected
+here.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class Correction:
 
 
 def correctable_answers(procedure: Procedure, events: tuple[StepEvent, ...]) -> list[StepEvent]:
-    """The latest answer of each check or sign-off step, in the order they were given."""
+    """The latest answer of each check, measurement or sign-off step, in the order they
+    were given."""
     latest: dict[str, StepEvent] = {}
     for event in events:
         if event.kind != EventKind.ANSWERED:
@@ -53,15 +55,22 @@ def correctable_answers(procedure: Procedure, events: tuple[StepEvent, ...]) -> 
             step = procedure.step(event.step_id)
         except KeyError:
             continue
-        if step.kind in {"check", "sign_off"}:
+        if step.kind in {"check", "measurement", "sign_off"}:
             latest.pop(event.step_id, None)
             latest[event.step_id] = event
     return list(latest.values())
 
 
+def is_reading(event: StepEvent) -> bool:
+    return "unit" in event.value and "end" in event.value
+
+
 def shown_value(event: StepEvent) -> str:
     if "answer" in event.value:
         return answer_label(str(event.value["answer"]))
+    if is_reading(event):
+        v = event.value
+        return f"{v.get('start')} → {v.get('end')} {v.get('unit')}"
     return str(event.value.get("customer_name", ""))
 
 
@@ -104,6 +113,10 @@ class CorrectScreen(TranslatedKeys, ModalScreen[Correction | None]):
                     prompt=_("choose"),
                     id="correct-choice",
                 )
+            with Horizontal(classes="form-row", id="correct-reading-row"):
+                yield Label(_("Right readings"), id="correct-reading-label")
+                yield FieldInput(placeholder=_("start"), id="correct-start")
+                yield FieldInput(placeholder=_("end"), id="correct-end")
             with Horizontal(classes="form-row", id="correct-name-row"):
                 yield Label(_("Right name"))
                 yield FieldInput(id="correct-name")
@@ -135,8 +148,14 @@ class CorrectScreen(TranslatedKeys, ModalScreen[Correction | None]):
     def _show_value_row(self) -> None:
         event = self._selected()
         check = event is not None and "answer" in event.value
+        reading = event is not None and is_reading(event)
         self.query_one("#correct-choice-row").display = check
-        self.query_one("#correct-name-row").display = event is not None and not check
+        self.query_one("#correct-reading-row").display = reading
+        self.query_one("#correct-name-row").display = event is not None and not (check or reading)
+        if reading and event is not None:
+            unit = str(event.value.get("unit"))
+            label = _("Right readings ({unit})").format(unit=unit)
+            self.query_one("#correct-reading-label", Label).update(label)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self._show_value_row()
@@ -146,6 +165,8 @@ class CorrectScreen(TranslatedKeys, ModalScreen[Correction | None]):
         self._show_value_row()
         chosen = self._selected()
         target = "#correct-choice" if chosen and "answer" in chosen.value else "#correct-name"
+        if chosen is not None and is_reading(chosen):
+            target = "#correct-start"
         self.query_one(target).focus()
 
     def on_select_changed(self, event: Select.Changed) -> None:
@@ -154,7 +175,9 @@ class CorrectScreen(TranslatedKeys, ModalScreen[Correction | None]):
 
     def on_input_submitted(self, event: FieldInput.Submitted) -> None:
         event.stop()
-        if event.input.id == "correct-name":
+        if event.input.id == "correct-start":
+            self.query_one("#correct-end", FieldInput).focus()
+        elif event.input.id in ("correct-name", "correct-end"):
             self.query_one("#correct-reason", FieldInput).focus()
         else:
             self.action_save()
@@ -176,6 +199,18 @@ class CorrectScreen(TranslatedKeys, ModalScreen[Correction | None]):
                 self._error(_("Choose the right answer."), "#correct-choice")
                 return
             value = {"answer": str(choice.value)}
+        elif is_reading(event):
+            readings: dict[str, object] = {"unit": event.value["unit"]}
+            for name in ("start", "end"):
+                typed = self.query_one(f"#correct-{name}", FieldInput).value.strip()
+                try:
+                    readings[name] = float(typed.replace(",", "."))
+                except ValueError:
+                    self._error(
+                        _("Enter the start and end readings as numbers."), f"#correct-{name}"
+                    )
+                    return
+            value = readings
         else:
             name = self.query_one("#correct-name", FieldInput).value.strip()
             if not name:
