@@ -115,6 +115,29 @@ def _install_pragmas(engine: Engine, wal: bool) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+_writes_lock = threading.Lock()
+_writes = 0
+
+
+def write_count() -> int:
+    """Committed write transactions to any visit database of this process so far — ORM
+    sessions and the plain-SQL save (:mod:`fieldkit.records.plain_save`) alike. A screen
+    shown again re-reads the database only when this changed (Esc and Ctrl+L stay quick)."""
+    return _writes
+
+
+def count_write() -> None:
+    """One more committed write (called by every write path after its COMMIT)."""
+    global _writes
+    with _writes_lock:
+        _writes += 1
+
+
+def _counted_commit(connection: Any) -> None:
+    if is_write(connection):
+        count_write()
+
+
 def is_write(connection: Any) -> bool:
     """True for a connection of a write session (:meth:`Database.session` without
     ``readonly``): what a listener on the engine's "commit" event uses to tell writes from
@@ -267,6 +290,7 @@ def open_database(url: str | None = None, *, migrate: bool = True, create: bool 
     # opening a connection per step would double the cost of saving a step.
     engine = create_engine(url)
     _install_pragmas(engine, wal=True)
+    event.listen(engine, "commit", _counted_commit)
     database = Database(engine, path)
     try:
         rows = database.quick_check()

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fieldkit.i18n import _
-from fieldkit.records.db import Database
+from fieldkit.records.db import Database, count_write
 from fieldkit.records.errors import EventConflict, NotFound, VisitClosed, aware
 from fieldkit.records.queries import FINISHED_RUN_STATUSES
 from fieldkit.records.runs import (
@@ -71,6 +71,7 @@ def writing(database: Database) -> Iterator[sqlite3.Connection]:
             connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")
+        count_write()
     finally:
         proxy.close()
 

@@ -21,32 +21,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-_writes_lock = threading.Lock()
-_writes = 0
-_counting = False
-
-
-def _count_writes() -> None:
-    """Count, from now on, every committed write to any visit database of this process
-    (one listener on every SQLAlchemy engine's "commit" event; reads are not counted)."""
-    global _counting
-    with _writes_lock:
-        if _counting:
-            return
-        from sqlalchemy import Engine, event
-
-        from fieldkit.records.db import is_write
-
-        def committed(connection: Any) -> None:
-            global _writes
-            if is_write(connection):
-                with _writes_lock:
-                    _writes += 1
-
-        event.listen(Engine, "commit", committed)
-        _counting = True
-
-
 class Services:
     """Lazily opened domain objects for one TUI session.
 
@@ -92,7 +66,6 @@ class Services:
             if self._database is None:
                 from fieldkit.records.db import open_database
 
-                _count_writes()
                 self._database = open_database(self.settings.resolved_db_url())
                 self._opened += 1
             return self._database
@@ -101,7 +74,11 @@ class Services:
         """Changes whenever something was written to the visit database (by any screen or
         worker of this process) or another database was opened: a screen shown again
         re-reads the database only when its stamp changed (Esc and Ctrl+L stay quick)."""
-        return (self._opened, _writes)
+        if self._database is None:  # nothing opened: nothing written (and no import here)
+            return (self._opened, 0)
+        from fieldkit.records.db import write_count
+
+        return (self._opened, write_count())
 
     def catalog(self) -> Any:
         """The fault catalog (:func:`fieldkit.diagnostics.catalog.default_catalog`)."""

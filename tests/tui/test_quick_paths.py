@@ -119,3 +119,29 @@ def test_plain_fieldkit_does_not_import_click() -> None:
         "from fieldkit.cli import cli; assert 'click' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+async def test_back_from_a_procedure_the_visit_shows_the_run_saved_there(
+    settings: Settings,
+) -> None:
+    """Runs and answers are saved through the plain-SQL path (records.plain_save): the
+    visit screen must still see them written and read again when shown."""
+    from tests.tui.helpers import select_procedure
+
+    seed_order(settings)
+    app = make_app(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        visit = await open_visit(pilot)
+        before = visit.query_one("#procedures").get_option("ignition").prompt
+        assert "[" not in str(before)  # no run yet
+        select_procedure(visit, "ignition")
+        await pilot.press("f7")
+        await settle(pilot)
+        assert app.screen is not visit
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is visit
+        after = str(visit.query_one("#procedures").get_option("ignition").prompt)
+        assert after != str(before) and "[" in after, after
+        assert "F7" in str(visit.query_one("#visit-runs").render())
