@@ -68,7 +68,6 @@ class VisitSession:
         self._order: list[uuid.UUID] = []
         self._hazards: tuple[HazardFacts, ...] | None = None  # read once per public call
         self._derived: tuple[object, SafetyState] | None = None  # (facts, their state)
-        self._contexts: tuple[object, VisitContext] | None = None  # (facts, their context)
         self._depth = 0
         self._restore()
 
@@ -137,12 +136,6 @@ class VisitSession:
 
     def _context(self, facts: VisitFacts | None = None) -> VisitContext:
         facts = facts if facts is not None else self.facts()
-        # a pure function of the facts (like derive): kept while they are unchanged
-        if self._contexts is None or self._contexts[0] != facts:
-            self._contexts = (facts, self._context_of(facts))
-        return self._contexts[1]
-
-    def _context_of(self, facts: VisitFacts) -> VisitContext:
         events = [e for run in facts.runs for e in run.events]
         context = VisitContext.from_events(events, visit_id=self.visit_id)
         voided = [
