@@ -48,7 +48,7 @@ def audit(facts: VisitFacts, *, outcome: str | None = None) -> list[Violation]:
     """Every violation of the invariants in the visit's stored history (one per run/kind)."""
     out: list[Violation] = []
     seen: set[tuple[ViolationKind, str]] = set()
-    timeline = facts.timeline()
+    timeline = facts.in_order
     position = {e.event_id: i for i, e in enumerate(timeline)}
     for index, event in enumerate(timeline):
         if event.kind not in ACTIONS or event.step_id == RUN_STEP:
@@ -57,7 +57,7 @@ def audit(facts: VisitFacts, *, outcome: str | None = None) -> list[Violation]:
         role = step_role(procedure_id, event.step_id)
         if role == StepRole.NONE:
             continue
-        before = VisitFacts(facts.visit_id, facts.runs, _open_at(facts.hazards, event.at))
+        before = facts.sharing_order(facts.runs, _open_at(facts.hazards, event.at), timeline)
 
         def earlier(e: StepEvent, i: int = index) -> bool:
             return position[e.event_id] < i

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from fieldkit.procedures.engine import StepEvent
 
@@ -46,16 +47,35 @@ class VisitFacts:
 
     def timeline(self) -> list[StepEvent]:
         """Every event of every run in one order: time, then run order, then trail order."""
+        return list(self.in_order)
+
+    @cached_property
+    def in_order(self) -> tuple[StepEvent, ...]:
+        """:meth:`timeline` as a tuple, computed once per (frozen) value."""
+        # the facts are frozen: sorted once per value (derive and the audit ask many times)
         keyed = [
             ((event.at, run.order, index), event)
             for run in self.runs
             for index, event in enumerate(run.events)
         ]
         keyed.sort(key=lambda item: item[0])
-        return [event for _, event in keyed]
+        return tuple(event for _, event in keyed)
+
+    @cached_property
+    def _procedures(self) -> dict[uuid.UUID, str]:
+        return {run.run_id: run.procedure_id for run in reversed(self.runs)}
+
+    def sharing_order(
+        self,
+        runs: tuple[RunFacts, ...],
+        hazards: tuple[HazardFacts, ...],
+        order: tuple[StepEvent, ...],
+    ) -> VisitFacts:
+        """Other facts of this visit whose events, in order, are ``order`` (a subsequence of
+        this value's order, already sorted): derived without sorting again."""
+        other = VisitFacts(self.visit_id, runs, hazards)
+        other.__dict__["in_order"] = order  # cached_property's slot: frozen, computed here
+        return other
 
     def procedure_of(self, run_id: uuid.UUID) -> str | None:
-        for run in self.runs:
-            if run.run_id == run_id:
-                return run.procedure_id
-        return None
+        return self._procedures.get(run_id)

@@ -249,12 +249,11 @@ def _ignition_gates(facts: VisitFacts, timeline: list[StepEvent]) -> list[Blocke
 
 def derive(facts: VisitFacts, *, before: Callable[[StepEvent], bool] | None = None) -> SafetyState:
     """The visit's safety state from its stored facts (optionally only events ``before``)."""
-    timeline = facts.timeline()
+    timeline = list(facts.in_order)
     if before is not None:
         timeline = [e for e in timeline if before(e)]
         kept = {e.event_id for e in timeline}
-        facts = VisitFacts(
-            facts.visit_id,
+        facts = facts.sharing_order(
             tuple(
                 type(run)(
                     run.run_id,
@@ -265,6 +264,7 @@ def derive(facts: VisitFacts, *, before: Callable[[StepEvent], bool] | None = No
                 for run in facts.runs
             ),
             facts.hazards,
+            tuple(timeline),
         )
     blockers = (
         _refusals(facts, timeline) + _hazards(facts.hazards) + _ignition_gates(facts, timeline)

@@ -10,8 +10,9 @@ Cost: one in-memory database, migrated once, with one visit; each example copies
 starting visits (empty, purged, refused, purged + tightness passed, ignition done and signed;
 shipped or overridden library) into it with SQLite's backup API, so short sequences start
 deep in a visit. The session service reads and saves with plain SQL (fieldkit/records/plain*.py);
-the audit and the closing rules (pure functions of what is stored) are re-run only when the
-stored facts changed. Derandomized so CI is reproducible (speed-neutral).
+the derivation, the audit and the closing rules (pure functions of what is stored) are re-run
+only when the stored facts changed (one read of them per action, shared by every check).
+Derandomized so CI is reproducible (speed-neutral).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from fieldkit.records.db import Database, open_database
 from fieldkit.records.models import VisitOutcome
 from fieldkit.records.models import metadata as records_metadata
 from fieldkit.records.repo import VisitRepository
-from fieldkit.safety import BlockerKind, VisitFacts, derive
+from fieldkit.safety import BlockerKind, SafetyState, VisitFacts, derive
 from fieldkit.safety.audit import ViolationKind, audit
 from fieldkit.safety.rules import PURGE_PROCEDURES
 from fieldkit.session import ProcedureError, RunView, SafetyBlocked, VisitSession
@@ -207,6 +208,7 @@ class VisitMachine(RuleBasedStateMachine):
         self.blocking_hazards: set[uuid.UUID] = set()
         self.hazards: list[uuid.UUID] = []
         self.closing_checked: VisitFacts | None = None  # the facts last checked for closing
+        self.derived: tuple[VisitFacts, SafetyState] | None = None  # last derived state
         self.audited: VisitFacts | None = None  # the facts last audited
         self.session.open_run(first)
 
@@ -419,8 +421,12 @@ class VisitMachine(RuleBasedStateMachine):
     def derived_from_what_is_stored(self) -> None:
         if not hasattr(self, "session"):
             return
-        stored = self.repo.safety_facts(self.visit_id)
-        state = derive(stored)
+        stored = self.repo.safety_facts(self.visit_id)  # one read, shared by every check
+        # derive is pure: re-run only when what is stored changed (a rule that changed
+        # nothing leaves the same rows, decoded to the same objects: a cheap comparison)
+        if self.derived is None or self.derived[0] != stored:
+            self.derived = (stored, derive(stored))
+        state = self.derived[1]
         with self.session.reading() as now:  # the session's memory is what is stored
             assert now.facts() == stored
             assert now.safety() == state
