@@ -118,18 +118,16 @@ def check_server_url(url: str) -> str:
     ValueError whose message (in the user's language) says what is wrong."""
     from urllib.parse import urlsplit
 
-    problem = _("must start with http:// or https:// followed by the server's address")
+    bad_port = _("the port must be a number from 1 to 65535 (e.g. https://host:8443)")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise ValueError(
-            _("the port must be a number from 1 to 65535 (e.g. https://host:8443)")
-        ) from None
+        raise ValueError(bad_port) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(problem)
+        raise ValueError(_("must start with http:// or https:// followed by the server's address"))
     if port == 0:
-        raise ValueError(_("the port must be a number from 1 to 65535 (e.g. https://host:8443)"))
+        raise ValueError(bad_port)
     if any(ch.isspace() for ch in url):
         raise ValueError(_("must not contain spaces"))
     return url

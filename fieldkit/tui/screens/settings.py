@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,6 +21,9 @@ from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.widgets.footer import FieldFooter
 from fieldkit.tui.widgets.inputs import FieldInput
 from fieldkit.tui.widgets.status import StatusBar
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 TOKEN_PATTERN = re.compile(r"fk_[0-9a-f]{8}_[A-Za-z0-9_-]{20,}")
 """A device token as the back office issues it (fieldkit.sync.server.auth.issue_token)."""
@@ -219,10 +222,8 @@ def _file_values(config_path: Path | None) -> dict[str, Any]:
     return file_settings(config_path)
 
 
-def _form_problems(exc: Exception) -> str:
+def _form_problems(exc: ValidationError) -> str:
     """A settings validation error as the form's own words: "<label>: <problem>"."""
-    from pydantic import ValidationError
-
     from fieldkit.errortext import describe_error
 
     labels = {
@@ -233,8 +234,6 @@ def _form_problems(exc: Exception) -> str:
         "server_url": _("Sync server address"),
         "token": _("Device token (from the back office)"),
     }
-    if not isinstance(exc, ValidationError):
-        return str(exc)
     lines = []
     for err in exc.errors():
         field = str(err["loc"][0]) if err["loc"] else ""
