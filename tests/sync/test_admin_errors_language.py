@@ -91,6 +91,32 @@ def test_a_database_that_cannot_be_opened_is_named_in_chinese() -> None:
     db = "postgresql://nobody:x@127.0.0.1:9/nothing"  # nothing listens on port 9
     out = CliRunner().invoke(cli, ["admin", "--db", db, "users"], prog_name="fieldkit").output
     assert "无法打开服务器数据库" in out, out
+    # the cause in Chinese first, libpq's English only as the bracketed detail
+    assert "该主机和端口没有响应" in out and "（connection failed" in out, out
+
+
+def _cause(db: str, lang: str) -> str:
+    args = ["admin", "--db", db, "--lang", lang, "users"]
+    return CliRunner().invoke(cli, args, prog_name="fieldkit").output
+
+
+def test_the_cause_of_a_refused_login_or_missing_database_is_said(pg_url: str) -> None:
+    url = sa.make_url(pg_url)
+    wrong_password = url.set(password="not-the-password").render_as_string(hide_password=False)
+    missing = url.set(database="fk_no_such_database").render_as_string(hide_password=False)
+    assert "用户名或密码被拒绝" in _cause(wrong_password, "zh")
+    assert "the user name or password was refused" in _cause(wrong_password, "en")
+    out = _cause(missing, "zh")
+    assert "数据库服务器上没有这个数据库或用户" in out and "fk_no_such_database" in out, out
+    assert "not-the-password" not in _cause(wrong_password, "en")
+
+
+def test_a_file_that_is_not_a_database_is_explained(tmp_path: Path) -> None:
+    notes = tmp_path / "server.db"
+    notes.write_text("这不是数据库\n" * 200, encoding="utf-8")
+    out = _cause(f"sqlite:///{notes.as_posix()}", "zh")
+    assert "无法打开服务器数据库：该文件不是 SQLite 数据库（" in out, out
+    assert notes.read_text(encoding="utf-8") == "这不是数据库\n" * 200  # nothing written
 
 
 def test_a_value_too_long_is_said_in_chinese(office: str) -> None:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from fieldkit.i18n import N_
+from fieldkit.sync.server import dberror
 from fieldkit.sync.server.texterror import TextError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -140,7 +141,8 @@ def open_server_database(url: str | None = None, *, migrate: bool = True) -> Eng
         ) from exc
     except sa.exc.SQLAlchemyError as exc:
         raise ServerDatabaseError(
-            N_("cannot open the server database: {error}"), {"error": getattr(exc, "orig", exc)}
+            N_("cannot open the server database: {error}"),
+            {"error": dberror.explain(getattr(exc, "orig", exc))},
         ) from exc
     except ImportError as exc:  # e.g. psycopg missing for a PostgreSQL URL
         raise ServerDatabaseError(
