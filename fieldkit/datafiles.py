@@ -140,12 +140,66 @@ def read_yaml(path: Path) -> tuple[Any, list[DataProblem]]:
             return None, [DataProblem.of(path, N_("YAML syntax error: {problem}"), problem=problem)]
         found = DataProblem.of(
             path,
-            N_("YAML syntax error at line {line}, column {column}: {problem}"),
+            _yaml_hint(problem, getattr(exc, "context", None) or "", _char_at(text, mark)),
             line=mark.line + 1,
             column=mark.column + 1,
             problem=problem,
         )
         return None, [found]
+
+
+# What libyaml / PyYAML say about the mistakes people make editing a table by hand → what
+# to do, in the user's language (the parser's words stay in brackets for whoever knows YAML)
+_HINT_KEY_VALUE = N_(
+    "YAML syntax error at line {line}, column {column}: a 'key: value' cannot stand here; "
+    "check the indentation, or put text that contains ': ' in quotes ({problem})"
+)
+_HINT_TAB = N_(
+    "YAML syntax error at line {line}, column {column}: a tab character; indent with spaces "
+    "only ({problem})"
+)
+_HINT_QUOTE = N_(
+    "YAML syntax error at line {line}, column {column}: the file ends inside quotes; a "
+    "closing quote is missing ({problem})"
+)
+_HINT_BRACKET = N_(
+    "YAML syntax error at line {line}, column {column}: a bracket is not closed, or a comma "
+    "is missing between its items ({problem})"
+)
+_HINT_INDENT = N_(
+    "YAML syntax error at line {line}, column {column}: this line does not fit where it "
+    "stands; check its indentation, and that nothing follows a closing quote ({problem})"
+)
+_HINT_SIGN = N_(
+    "YAML syntax error at line {line}, column {column}: text starting with * & ! @ ` or % "
+    "must be put in quotes ({problem})"
+)
+
+
+def _char_at(text: str, mark: Any) -> str:
+    lines = text.splitlines()
+    if 0 <= mark.line < len(lines) and 0 <= mark.column < len(lines[mark.line]):
+        return lines[mark.line][mark.column]
+    return ""
+
+
+def _yaml_hint(problem: str, context: str, char: str) -> str:
+    """The message template for one parser error (``char``: the character at its mark)."""
+    if problem.startswith("mapping values are not allowed"):
+        return _HINT_KEY_VALUE
+    if "cannot start any token" in problem:
+        return _HINT_TAB if char == "\t" else _HINT_SIGN
+    if problem.startswith("found unexpected end of stream") and "quoted" in context:
+        return _HINT_QUOTE
+    if "expected ',' or " in problem:
+        return _HINT_BRACKET
+    if problem.startswith(("did not find expected key", "did not find expected '-'")):
+        return _HINT_INDENT
+    if problem.startswith("expected <block end>"):
+        return _HINT_INDENT
+    if "alias" in problem or "alphabetic or numeric" in problem or "directive" in problem:
+        return _HINT_SIGN
+    return N_("YAML syntax error at line {line}, column {column}: {problem}")
 
 
 def _loc(loc: Iterable[Any]) -> str:

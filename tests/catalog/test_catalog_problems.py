@@ -250,3 +250,44 @@ def test_broken_card_reference(data_copy: Path) -> None:
     assert_names(problem, "qianfeng.yaml", "qianfeng.recovery-transfer", "cards[1].see_also[1]")
     assert "qianfeng.no-such-card" in problem.message
     assert catalog.cards.find("回收转移卡")  # the card stays usable
+
+
+YAML_MISTAKES = [  # (text a supervisor might save, line, what the Chinese message must say)
+    ("name: 关阀: 低电\n", 1, "这里不能出现“键: 值”"),
+    ("entries:\n\t- id: x\n", 2, "缩进只能用空格"),
+    ("name: '关阀\n", 2, "缺少后引号"),
+    ("codes: [ERR-1, ERR-2\n", 2, "括号没有闭合"),
+    ("entries:\n  a: 1\n b: 2\n", 3, "请检查缩进"),
+    ('zh: "关阀" 低电\n', 1, "后引号之后是否还有文字"),
+    ("note: *见说明\n", 1, "开头的文字必须放进引号"),
+    ("note: @现场\n", 1, "开头的文字必须放进引号"),
+]
+
+
+@pytest.mark.parametrize("parser", ["libyaml", "pure-python"])
+@pytest.mark.parametrize(("text", "line", "hint"), YAML_MISTAKES)
+def test_a_yaml_mistake_is_explained_in_chinese(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, line: int, hint: str, parser: str
+) -> None:
+    """Both parsers word their errors differently (a laptop without libyaml uses PyYAML's)."""
+    import yaml
+
+    from fieldkit import datafiles
+    from fieldkit.datafiles import read_yaml
+    from fieldkit.i18n import set_language
+
+    if parser == "pure-python":
+        monkeypatch.setattr(datafiles, "_Loader", yaml.SafeLoader)
+    else:
+        assert datafiles._Loader is yaml.CSafeLoader  # libyaml is installed here
+
+    path = tmp_path / "table.yaml"
+    path.write_text(text, encoding="utf-8")
+    data, (problem,) = read_yaml(path)
+    assert data is None
+    set_language("zh")
+    said = problem.text()
+    assert said.startswith(f"YAML 语法错误，第 {line} 行"), said
+    assert hint in said, said
+    set_language("en")
+    assert "YAML syntax error" in problem.text() and hint not in problem.text()
