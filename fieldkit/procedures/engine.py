@@ -495,6 +495,11 @@ class ProcedureRun:
         return list(self._events)
 
     @property
+    def event_count(self) -> int:
+        """How many events the trail holds (it only grows: a cheap "did it change?")."""
+        return len(self._events)
+
+    @property
     def current(self) -> Step | None:
         """The step to do now (while a gate holds the run: the failed step), or None."""
         if self._status.finished:

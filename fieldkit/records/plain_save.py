@@ -76,7 +76,7 @@ def writing(database: Database) -> Iterator[sqlite3.Connection]:
         proxy.close()
 
 
-def _open_visit(connection: sqlite3.Connection, visit_id: uuid.UUID) -> None:
+def open_visit(connection: sqlite3.Connection, visit_id: uuid.UUID) -> None:
     row = connection.execute("SELECT closed_at FROM visit WHERE id = ?", (visit_id.hex,)).fetchone()
     if row is None:
         raise NotFound(_("No {what} with id {id}").format(what=_("visit"), id=visit_id))
@@ -105,7 +105,7 @@ def save(
 ) -> list[StoredEvent] | None:
     """Save one engine action's events in the caller's transaction; None (nothing
     written) when an event is already stored: the ORM path compares it."""
-    _open_visit(connection, visit_id)
+    open_visit(connection, visit_id)
     run = connection.execute(
         "SELECT visit_id, status, ended_at FROM procedure_run WHERE id = ?", (run_id.hex,)
     ).fetchone()
@@ -213,7 +213,7 @@ def insert_run(
     started: dict[str, Any] | None,
 ) -> None:
     """The run's row (its ``started`` event's file hash and override kept beside it)."""
-    _open_visit(connection, visit_id)
+    open_visit(connection, visit_id)
     info = started or {}
     content_hash = info.get("content_hash") if isinstance(info.get("content_hash"), str) else None
     override = info.get("override") if isinstance(info.get("override"), dict) else None

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from fieldkit.i18n import _
 from fieldkit.records import hazards as hazard_queries
-from fieldkit.records import outbox, plain, plain_save, runs, visits, work_orders
+from fieldkit.records import outbox, plain, plain_hazards, plain_save, runs, visits, work_orders
 from fieldkit.records.address import format_address as format_address
 from fieldkit.records.closing import ClosingRules, rules_from
 from fieldkit.records.db import Database
@@ -317,8 +317,8 @@ class VisitRepository:
     def discard_run(self, visit_id: uuid.UUID, run_id: uuid.UUID) -> None:
         """Delete a run opened by mistake, with its derived events; refused once it holds
         an action (an answer, reading, timer, repair, correction or abandonment)."""
-        with self.database.session() as session:
-            runs.discard_run(session, visit_id, run_id)
+        with plain_save.writing(self.database) as connection:  # plain SQL, as the ORM's
+            plain_hazards.discard_run(connection, visit_id, run_id)
 
     def record_event(
         self,
@@ -450,6 +450,18 @@ class VisitRepository:
     ) -> Hazard:
         """A hazard found in this visit; it starts as 待整改 (pending). ``refusal_code``
         names its 不予通气 class (a RefusalCondition value) when it is one."""
+        if hazard_id is None:  # plain SQL (the same checks and rows as the ORM's)
+            with plain_save.writing(self.database) as connection:
+                return plain_hazards.add_hazard(
+                    connection,
+                    visit_id,
+                    now=self._now(),
+                    description=description,
+                    level=level,
+                    deadline=deadline,
+                    basis=basis,
+                    refusal_code=refusal_code,
+                )
         with self.database.session() as session:
             return hazard_queries.add_hazard(
                 session,
@@ -473,10 +485,10 @@ class VisitRepository:
         visit_id: uuid.UUID | None = None,
     ) -> Hazard:
         """Move a hazard one step forward (待整改 → 复查中 → 已整改) with a note (see
-        :func:`fieldkit.records.hazards.set_hazard_status`)."""
-        with self.database.session() as session:
-            return hazard_queries.set_hazard_status(
-                session,
+        :func:`fieldkit.records.hazards.set_hazard_status`; plain SQL, the same rows)."""
+        with plain_save.writing(self.database) as connection:
+            return plain_hazards.set_hazard_status(
+                connection,
                 hazard_id,
                 status,
                 now=self._now(),

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from fieldkit.procedures.engine import RUN_STEP, EventKind, StepEvent
+from fieldkit.procedures.engine import RUN_STEP, EventKind
 from fieldkit.safety.facts import HazardFacts, VisitFacts
 from fieldkit.safety.rules import StepRole, step_role
 from fieldkit.safety.state import BlockerKind, derive
@@ -49,7 +49,6 @@ def audit(facts: VisitFacts, *, outcome: str | None = None) -> list[Violation]:
     out: list[Violation] = []
     seen: set[tuple[ViolationKind, str]] = set()
     timeline = facts.in_order
-    position = {e.event_id: i for i, e in enumerate(timeline)}
     for index, event in enumerate(timeline):
         if event.kind not in ACTIONS or event.step_id == RUN_STEP:
             continue
@@ -58,11 +57,7 @@ def audit(facts: VisitFacts, *, outcome: str | None = None) -> list[Violation]:
         if role == StepRole.NONE:
             continue
         before = facts.sharing_order(facts.runs, _open_at(facts.hazards, event.at), timeline)
-
-        def earlier(e: StepEvent, i: int = index) -> bool:
-            return position[e.event_id] < i
-
-        state = derive(before, before=earlier)
+        state = derive(before, upto=index)  # the events before this one
         blockers = state.blockers_for_step(procedure_id, event.step_id)
         if not blockers:
             continue

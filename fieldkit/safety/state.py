@@ -104,7 +104,13 @@ class SafetyState:
 
 
 def _refusals(facts: VisitFacts, timeline: list[StepEvent]) -> list[Blocker]:
-    position = {event.event_id: index for index, event in enumerate(timeline)}
+    positions: dict[uuid.UUID, int] = {}
+
+    def position(event_id: uuid.UUID) -> int | None:
+        if not positions:  # built when a refusal correction is met (rare), once
+            positions.update((e.event_id, index) for index, e in enumerate(timeline))
+        return positions.get(event_id)
+
     blockers: list[Blocker] = []
     for run in facts.runs:
         refused: StepEvent | None = None
@@ -115,7 +121,7 @@ def _refusals(facts: VisitFacts, timeline: list[StepEvent]) -> list[Blocker]:
             elif event.kind == EventKind.CORRECTED and refused is not None:
                 refused = None  # a mistaken answer was corrected: the refusal is withdrawn
             elif event.kind == EventKind.REFUSAL_CORRECTED and refused is not None:
-                corrected_at = position.get(event.event_id)
+                corrected_at = position(event.event_id)
         if refused is None:
             continue
         code = str(refused.value.get("refusal_code", ""))
@@ -222,15 +228,14 @@ def _ignition_gates(facts: VisitFacts, timeline: list[StepEvent]) -> list[Blocke
     tight = False
     voided = False
     for event in timeline:
-        procedure_id = facts.procedure_of(event.run_id) or ""
         if event.kind == EventKind.ESTABLISHED and event.value.get("fact") == TIGHTNESS_FACT:
             tight, voided = True, False
         elif event.kind == EventKind.REVOKED and event.value.get("fact") == TIGHTNESS_FACT:
             tight = False
         elif (
             event.kind == EventKind.REPAIR_RECORDED
-            and (procedure_id, event.step_id) in PIPEWORK_STEPS
             and tight
+            and (facts.procedure_of(event.run_id) or "", event.step_id) in PIPEWORK_STEPS
         ):
             tight, voided = False, True
     if not tight:
@@ -247,10 +252,43 @@ def _ignition_gates(facts: VisitFacts, timeline: list[StepEvent]) -> list[Blocke
     return blockers
 
 
-def derive(facts: VisitFacts, *, before: Callable[[StepEvent], bool] | None = None) -> SafetyState:
-    """The visit's safety state from its stored facts (optionally only events ``before``)."""
+def derive(
+    facts: VisitFacts,
+    *,
+    before: Callable[[StepEvent], bool] | None = None,
+    upto: int | None = None,
+) -> SafetyState:
+    """The visit's safety state from its stored facts (optionally only events ``before``,
+    or only the first ``upto`` events of the visit's order)."""
     timeline = list(facts.in_order)
-    if before is not None:
+    if upto is not None:
+        # the first events in order (the history audit asks this for every gated action):
+        # the order holds the runs' own event objects, so they are kept by identity (no id
+        # hashing); by id if the order was given with other (equal) objects
+        timeline = timeline[:upto]
+        held = {id(e) for e in timeline}
+        runs = tuple(
+            type(run)(
+                run.run_id,
+                run.procedure_id,
+                tuple(e for e in run.events if id(e) in held),
+                run.order,
+            )
+            for run in facts.runs
+        )
+        if sum(len(run.events) for run in runs) != len(timeline):
+            kept_ids = {e.event_id for e in timeline}
+            runs = tuple(
+                type(run)(
+                    run.run_id,
+                    run.procedure_id,
+                    tuple(e for e in run.events if e.event_id in kept_ids),
+                    run.order,
+                )
+                for run in facts.runs
+            )
+        facts = facts.sharing_order(runs, facts.hazards, tuple(timeline))
+    elif before is not None:
         timeline = [e for e in timeline if before(e)]
         kept = {e.event_id for e in timeline}
         facts = facts.sharing_order(

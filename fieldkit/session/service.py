@@ -68,6 +68,7 @@ class VisitSession:
         self._order: list[uuid.UUID] = []
         self._hazards: tuple[HazardFacts, ...] | None = None  # read once per public call
         self._derived: tuple[object, SafetyState] | None = None  # (facts, their state)
+        self._built: tuple[object, VisitFacts] | None = None  # (what they were built from, facts)
         self._depth = 0
         self._restore()
 
@@ -97,6 +98,7 @@ class VisitSession:
         """Rebuild every run of the visit from its saved events (events lost in a crash
         are recreated by the engine and saved now)."""
         self._runs = {}
+        self._built = None
         stored = self.repo.safety_facts(self.visit_id)
         self._order = [run.run_id for run in stored.runs]
         self._kept = []
@@ -121,18 +123,30 @@ class VisitSession:
         """The visit's stored facts: every run's saved events (kept in step with the
         database: each call saves before it returns) and the hazards, read afresh (they
         change through other screens)."""
-        runs = {run.run_id: run for run in self._kept}
-        for run_id, run in self._runs.items():
-            runs[run_id] = RunFacts(run_id, run.procedure.id, tuple(run.events))
-        ordered = [runs[i] for i in self._order if i in runs]
         hazards = self._hazards
         if hazards is None:
             hazards = self.repo.hazard_facts(self.visit_id)
             if self._depth:
                 self._hazards = hazards
-        return VisitFacts(
+        # built again only when a run's trail grew (trails only grow), a run was opened or
+        # discarded, or the hazards read differ: the facts are frozen, so sharing is safe
+        counts = tuple(
+            (i, run.event_count if run is not None else -1)
+            for i in self._order
+            for run in (self._runs.get(i),)
+        )
+        built = self._built
+        if built is not None and built[0] == (counts, hazards):
+            return built[1]
+        runs = {run.run_id: run for run in self._kept}
+        for run_id, run in self._runs.items():
+            runs[run_id] = RunFacts(run_id, run.procedure.id, tuple(run.events))
+        ordered = [runs[i] for i in self._order if i in runs]
+        facts = VisitFacts(
             self.visit_id, tuple(replace(run, order=n) for n, run in enumerate(ordered)), hazards
         )
+        self._built = ((counts, hazards), facts)
+        return facts
 
     def _context(self, facts: VisitFacts | None = None) -> VisitContext:
         facts = facts if facts is not None else self.facts()
@@ -187,7 +201,9 @@ class VisitSession:
             facts = self.facts()
             # derive is pure: the same facts (events are immutable, hazards read afresh
             # above) give the same state, so the last one is reused while nothing changed
-            if self._derived is None or self._derived[0] != facts:
+            if self._derived is None or (
+                self._derived[0] is not facts and self._derived[0] != facts
+            ):
                 self._derived = (facts, derive(facts))
             return self._derived[1]
 

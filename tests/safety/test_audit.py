@@ -110,3 +110,23 @@ def test_an_open_major_hazard_before_ignition_is_flagged_and_blocks_completion()
     }
     fixed = HazardFacts(hazard.hazard_id, True, None, hazard.found_at, fixed_at=hazard.found_at)
     assert derive(facts(visit, purge, ignition, hazards=[fixed])).complete_allowed()
+
+
+def test_the_state_before_each_event_is_the_state_of_the_events_before_it() -> None:
+    """``derive(upto=i)`` (what the audit asks for every gated action) is ``derive`` of
+    the first ``i`` events, whether the order holds the runs' own events or equal copies."""
+    visit, clock = uuid.uuid4(), Clock()
+    refused = run("indoor-purge", visit, clock, [("private-alteration", "yes")])
+    purge = run("indoor-purge", visit, clock, PURGE_PASSES)
+    ignition = run("ignition", visit, clock, [*TIGHT, ("alarm-cutoff-test", "yes")])
+    whole = facts(visit, refused, purge, ignition)
+    order = whole.in_order
+    copies = whole.sharing_order(whole.runs, whole.hazards, tuple(e.model_copy() for e in order))
+    states = set()
+    for upto in range(len(order) + 1):
+        first = {e.event_id for e in order[:upto]}
+        expected = derive(whole, before=lambda e, first=first: e.event_id in first)
+        assert derive(whole, upto=upto) == expected, upto
+        assert derive(copies, upto=upto) == expected, upto
+        states.add(expected)
+    assert len(states) >= 3  # refused, purged but not tight, …: the prefixes differ
