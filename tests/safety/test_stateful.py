@@ -402,6 +402,9 @@ class VisitMachine(RuleBasedStateMachine):
             )
             assert after.status != RunStatus.REFUSED
             self.refusals.pop(view.run_id, None)
+            # the corrected answer is a pass of that check: after a recorded refusal
+            # correction it is the re-check that clears an earlier run's refusal
+            self._recheck(view.procedure.id, wrong.step_id)
             return
 
     @rule(data=st.data(), end=st.sampled_from([5.2, 5.0]))
@@ -557,3 +560,28 @@ def run_visits(seed_value: int) -> None:
 
 def test_random_visits_keep_every_invariant() -> None:
     run_visits(2026_12_01)
+
+
+class _FirstOf:
+    """A ``data`` object that always draws the first choice (index 0)."""
+
+    def draw(self, strategy: object) -> int:
+        return 0
+
+
+def test_a_wrong_key_corrected_after_a_refusal_correction_is_the_recheck() -> None:
+    """Found by the machine (seed-independent replay): a refused purge, its correction
+    recorded, a new run whose 私改 check is refused by a wrong key, that key corrected to
+    否 — the corrected answer is the passed re-check, so the earlier refusal no longer
+    stands (product and model agree; the model used to keep it)."""
+    machine = VisitMachine()
+    machine.start(override=False, kind="refused", first="indoor-purge")
+    machine.record_refusal_correction()
+    machine.act(_FirstOf(), "fail")  # type: ignore[arg-type]
+    machine.derived_from_what_is_stored()
+    assert len(machine.refusals) == 2  # the earlier refusal and the wrong key
+    machine.correct_a_mistaken_refusal()
+    machine.derived_from_what_is_stored()
+    assert machine.refusals == {}
+    assert machine.session.safety().gas_in_allowed()
+    machine.teardown()
