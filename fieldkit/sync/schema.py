@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+import orjson
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -472,6 +473,14 @@ def canonical_json(payload: VisitPayload) -> str:
     return canonical_text(payload.model_dump(mode="json"))
 
 
+class _ReprFloat(float):
+    """A float whose canonical text is its ``repr`` written by :mod:`json`: ``1e-05`` where
+    orjson writes ``0.00001`` (the two agree on every other non-integral float, from 1e-4
+    up; an integral float is written as an integer anyway)."""
+
+    __slots__ = ()
+
+
 def _canonical_number(value: float) -> int | float:
     """A number as a database's JSON gives it back: PostgreSQL's JSONB keeps a number's
     decimal value, not its spelling (``-0.0`` → ``0.0``, ``1e16`` → ``10000000000000000``).
@@ -479,7 +488,15 @@ def _canonical_number(value: float) -> int | float:
     other as the float itself (whose ``repr`` survives the round trip)."""
     if value.is_integer():
         return int(Decimal(repr(value)))
+    if -1e-4 < value < 1e-4:
+        return _ReprFloat(value)
     return value
+
+
+def _orjson_default(value: Any) -> Any:
+    if isinstance(value, _ReprFloat):
+        return orjson.Fragment(float.__repr__(value))
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 _LEAVES = (str, int, bool, type(None))  # exact types (a dumped payload holds no subclasses)
@@ -506,6 +523,16 @@ def canonical_text(data: dict[str, Any]) -> str:
     """The canonical JSON text of a dumped payload: sorted keys, no spaces, UTF-8 kept,
     canonical numbers. The same text comes out of a copy read back from PostgreSQL's JSONB
     or SQLite, so a record's hash survives the database."""
+    value = _canonical_value(data)
+    try:  # the same text as the json module's below, several times faster
+        return orjson.dumps(value, default=_orjson_default, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # an integer beyond 64 bits, text that is not UTF-8 …
+        return reference_canonical_text(value)
+
+
+def reference_canonical_text(data: Any) -> str:
+    """:func:`canonical_text` written by :mod:`json` alone (the definition; the tests check
+    that the two agree)."""
     return json.dumps(
         _canonical_value(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
