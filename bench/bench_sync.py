@@ -505,6 +505,23 @@ class _Load:
               + ", ".join(f"{k} {v / total:.0%}" for k, v in top))  # fmt: skip
 
 
+def _connections_per_worker(server_pid: int, port: int) -> list[int]:
+    """Client connections (to ``port``) held by each server worker process (most first)."""
+    import psutil
+
+    counts = []
+    for child in psutil.Process(server_pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            held = [
+                c
+                for c in child.net_connections("tcp")
+                if c.status == "ESTABLISHED" and c.laddr and c.laddr.port == port
+            ]
+            if held:
+                counts.append(len(held))
+    return sorted(counts, reverse=True)
+
+
 def bench_concurrent(pg_url: str, work: Path) -> float:
     """N technicians each push one 200-visit batch at the same moment (2 workers).
 
@@ -555,6 +572,7 @@ def bench_concurrent(pg_url: str, work: Path) -> float:
         alone = push("C000")  # baseline: one batch, nobody else
         for client in clients.values():  # connected (keep-alive) before the clock
             client.get("/api/v1/me").raise_for_status()
+        split = _connections_per_worker(proc.pid, int(url.rsplit(":", 1)[1]))
         barrier = threading.Barrier(TECHNICIANS + 1)
 
         def worker(login: str) -> None:
@@ -591,6 +609,8 @@ def bench_concurrent(pg_url: str, work: Path) -> float:
         f"p99 {p99:.2f} s ({p99 / alone:.1f}×); throughput {visits / load.wall:.0f} visits/s"
     )
     load.report(visits)
+    # A connection stays with the worker that accepted it: the busier worker sets the p99.
+    print(f"  client connections per server worker: {' / '.join(map(str, split))}")
     print(f"  target p99 ≤ {P99_TARGET_S:.0f} s at 50 technicians")
     return p99
 

@@ -83,6 +83,8 @@ def _text_problem(value: str) -> str | None:
 
 def _clean_text(value: str) -> str:
     """Text PostgreSQL and UTF-8 can hold: no NUL (no form has one), no lone surrogate."""
+    if "\x00" not in value and value.isascii():  # the common case, without another call
+        return value
     problem = _text_problem(value)
     if problem:
         raise ValueError(problem)
@@ -455,14 +457,15 @@ class VisitPayload(WireModel):
 
 def repeated_ids(payload: VisitPayload) -> list[str]:
     """Child ids used twice within one visit (such a visit cannot be stored)."""
+    # compared as integers: a UUID's own __hash__ is Python code (a push checks thousands)
     groups = {
-        "procedure_runs.run_id": [r.run_id for r in payload.procedure_runs],
-        "steps.result_id": [s.result_id for r in payload.procedure_runs for s in r.steps],
+        "procedure_runs.run_id": [r.run_id.int for r in payload.procedure_runs],
+        "steps.result_id": [s.result_id.int for r in payload.procedure_runs for s in r.steps],
         "measurements.measurement_id": [
-            m.measurement_id for r in payload.procedure_runs for m in r.measurements
+            m.measurement_id.int for r in payload.procedure_runs for m in r.measurements
         ],
-        "meter_swaps.swap_id": [m.swap_id for m in payload.meter_swaps],
-        "hazards.hazard_id": [h.hazard_id for h in payload.hazards],
+        "meter_swaps.swap_id": [m.swap_id.int for m in payload.meter_swaps],
+        "hazards.hazard_id": [h.hazard_id.int for h in payload.hazards],
     }
     return [name for name, ids in groups.items() if len(set(ids)) != len(ids)]
 
