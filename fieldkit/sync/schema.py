@@ -473,7 +473,7 @@ def repeated_ids(payload: VisitPayload) -> list[str]:
 def canonical_json(payload: VisitPayload) -> str:
     """The canonical JSON text of a visit (sorted keys, no spaces, UTF-8 kept, canonical
     numbers: see :func:`canonical_text`)."""
-    return canonical_text(payload.model_dump(mode="json"))
+    return canonical_text_of_own_dump(payload.model_dump(mode="json"))
 
 
 class _ReprFloat(float):
@@ -533,6 +533,36 @@ def canonical_text(data: dict[str, Any]) -> str:
         return reference_canonical_text(value)
 
 
+def _canonicalise_in_place(value: dict[str, Any] | list[Any]) -> None:
+    """:func:`_canonical_value` without the copy: the numbers of ``value`` (plain dicts,
+    lists and leaves, as ``model_dump(mode="json")`` makes them) replaced where they are."""
+    if type(value) is dict:
+        for key, inner in value.items():
+            kind = type(inner)
+            if kind is float:
+                value[key] = _canonical_number(inner)
+            elif kind is dict or kind is list:
+                _canonicalise_in_place(inner)
+    else:
+        for index, inner in enumerate(value):
+            kind = type(inner)
+            if kind is float:
+                value[index] = _canonical_number(inner)
+            elif kind is dict or kind is list:
+                _canonicalise_in_place(inner)
+
+
+def canonical_text_of_own_dump(data: dict[str, Any]) -> str:
+    """:func:`canonical_text` of a dump nobody else holds (fresh from ``model_dump(mode=
+    "json")``): its numbers are made canonical in place, not copied (a push does this for
+    every visit). ``data`` then holds the canonical numbers (the same values JSONB keeps)."""
+    _canonicalise_in_place(data)
+    try:
+        return orjson.dumps(data, default=_orjson_default, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # an integer beyond 64 bits, text that is not UTF-8 …
+        return reference_canonical_text(data)
+
+
 def reference_canonical_text(data: Any) -> str:
     """:func:`canonical_text` written by :mod:`json` alone (the definition; the tests check
     that the two agree)."""
@@ -543,7 +573,7 @@ def reference_canonical_text(data: Any) -> str:
 
 def content_hash(payload: VisitPayload) -> str:
     """sha256 hex of :func:`canonical_json` — the record's content identity."""
-    return content_hash_of_dump(payload.model_dump(mode="json"))
+    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
 def content_hash_of_dump(data: dict[str, Any]) -> str:

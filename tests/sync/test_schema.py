@@ -217,9 +217,17 @@ def test_the_fast_canonical_text_is_the_json_modules_text(value) -> None:
     """``canonical_text`` writes with orjson: byte for byte the text the json module's
     definition writes (sorted keys, no spaces, UTF-8, canonical numbers), whatever the
     floats, integers, keys and characters — or a content hash would change."""
-    from fieldkit.sync.schema import canonical_text, reference_canonical_text
+    from fieldkit.sync.schema import (
+        canonical_text,
+        canonical_text_of_own_dump,
+        reference_canonical_text,
+    )
 
-    assert canonical_text(value) == reference_canonical_text(value)
+    expected = reference_canonical_text(value)
+    assert canonical_text(value) == expected
+    own = copy.deepcopy(value)
+    assert canonical_text_of_own_dump(own) == expected
+    assert reference_canonical_text(own) == expected  # its numbers made canonical in place
 
 
 def test_the_canonical_text_of_a_visit_is_unchanged() -> None:

@@ -23,7 +23,7 @@ from fieldkit.i18n import N_
 from fieldkit.sync.schema import (
     PushResult,
     VisitPayload,
-    canonical_text,
+    canonical_text_of_own_dump,
     content_hash_of_dump,
     repeated_ids,
 )
@@ -73,7 +73,7 @@ class _Prepared:
 
 def _prepare(p: VisitPayload, received_at: datetime) -> _Prepared:
     data = p.model_dump(mode="json")
-    text = canonical_text(data)  # made once: hashed, and sent to PostgreSQL as the payload
+    text = canonical_text_of_own_dump(data)  # once: hashed, and PostgreSQL's payload
     row = visit_row(p, received_at, data, hashlib.sha256(text.encode("utf-8")).hexdigest())
     return _Prepared(p, row["content_hash"], row, text)
 
