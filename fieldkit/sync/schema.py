@@ -543,7 +543,7 @@ def _canonicalise_in_place(value: dict[str, Any] | list[Any]) -> None:
                 value[key] = _canonical_number(inner)
             elif kind is dict or kind is list:
                 _canonicalise_in_place(inner)
-    else:
+    elif type(value) is list:
         for index, inner in enumerate(value):
             kind = type(inner)
             if kind is float:
