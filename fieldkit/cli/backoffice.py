@@ -141,6 +141,7 @@ def serve(
     """Run the back-office sync server (FastAPI under uvicorn)."""
     import uvicorn
 
+    from fieldkit.sync.server import workers as server_workers
     from fieldkit.sync.server.db import ServerDatabaseError, default_url, open_server_database
 
     _check_tls_files(ssl_certfile, ssl_keyfile)
@@ -153,17 +154,24 @@ def serve(
     os.environ[ENV_DB] = url
     os.environ["FIELDKIT_SERVER_MAX_BODY"] = str(max_body)
     os.environ["FIELDKIT_SERVER_PUSH_SLOTS"] = str(push_slots)
-    uvicorn.run(
-        "fieldkit.sync.server.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
-        log_level=log_level,
-        timeout_graceful_shutdown=10,
-    )
+    options: dict[str, Any] = {
+        "app": "fieldkit.sync.server.app:app_from_env",
+        "factory": True,
+        "host": host,
+        "port": port,
+        "ssl_certfile": ssl_certfile,
+        "ssl_keyfile": ssl_keyfile,
+        "log_level": log_level,
+        "timeout_graceful_shutdown": 10,
+    }
+    if workers > 1 and server_workers.supported():
+        # one listening socket per worker: connections spread evenly (see the module)
+        try:
+            server_workers.check_free(host, port)
+        except OSError as exc:
+            fail(_("Error: {error}").format(error=exc))
+        raise SystemExit(server_workers.run(options, host, port, workers))
+    uvicorn.run(**options, workers=workers)
 
 
 # ------------------------------------------------------------------------------ admin

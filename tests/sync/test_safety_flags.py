@@ -140,3 +140,29 @@ def test_a_visit_violating_an_invariant_is_stored_and_flagged(
         assert http.get("/api/v1/safety-flags").status_code == 403
     with backoffice.client(None) as http:
         assert http.get("/api/v1/safety-flags").status_code == 401
+
+
+def test_the_servers_step_events_are_what_pydantic_would_build() -> None:
+    """The push path builds each step result's ``StepEvent`` without pydantic's
+    ``model_construct`` (a fifth of its cost): the object is the same in every slot,
+    compares equal, dumps the same and validates back to an equal event."""
+    from fieldkit.procedures.engine import EventKind, StepEvent
+    from fieldkit.sync.server.safety_flags import _event
+
+    fields = {
+        "event_id": uuid.uuid4(),
+        "run_id": uuid.uuid4(),
+        "step_id": "tightness-test",
+        "kind": EventKind.ANSWERED,
+        "value": {"unit": "kPa", "start": 5.2, "end": 5.2},
+        "passed": True,
+        "at": datetime(2026, 11, 23, 1, 30, tzinfo=UTC),
+        "actor": "T001",
+    }
+    fast, slow = _event(dict(fields)), StepEvent.model_construct(**fields)
+    for slot in ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__"):
+        assert getattr(fast, slot) == getattr(slow, slot), slot
+    assert fast.__pydantic_private__ == slow.__pydantic_private__
+    assert type(fast) is StepEvent and fast == slow
+    assert fast.model_dump() == slow.model_dump() == fields
+    assert StepEvent.model_validate(fast.model_dump()) == fast

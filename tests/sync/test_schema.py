@@ -190,3 +190,58 @@ def test_a_value_just_over_the_limit_is_still_measured_exactly() -> None:
     assert _small_json(plain) == plain
     with pytest.raises(ValueError, match="too large"):
         _small_json(escaped)
+
+
+_TRICKY_FLOATS = st.sampled_from(
+    [1e-05, 1e-07, -9.999999999999999e-05, 0.0001, 5e-324, -0.0, 0.0, 2.0, 1e16, 1e22,
+     1.7976931348623157e308, 0.1, 123.456, 1500000000000000.5]
+)  # fmt: skip
+_CANONICAL_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)  # beyond 64 bits too
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _TRICKY_FLOATS
+    | st.text(max_size=30)  # every code point but lone surrogates: control characters …
+)
+_CANONICAL_JSON = st.recursive(
+    _CANONICAL_LEAVES,
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=10), inner),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=10), _CANONICAL_JSON, max_size=8))
+def test_the_fast_canonical_text_is_the_json_modules_text(value) -> None:
+    """``canonical_text`` writes with orjson: byte for byte the text the json module's
+    definition writes (sorted keys, no spaces, UTF-8, canonical numbers), whatever the
+    floats, integers, keys and characters — or a content hash would change."""
+    from fieldkit.sync.schema import (
+        canonical_text,
+        canonical_text_of_own_dump,
+        reference_canonical_text,
+    )
+
+    expected = reference_canonical_text(value)
+    assert canonical_text(value) == expected
+    own = copy.deepcopy(value)
+    assert canonical_text_of_own_dump(own) == expected
+    assert reference_canonical_text(own) == expected  # its numbers made canonical in place
+
+
+def test_the_canonical_text_of_a_visit_is_unchanged() -> None:
+    """The hash of a fixed visit, as every earlier fieldkit computed it."""
+    visit = _visit()
+    visit["meter"] = {"meter_no": "M1", "reading": 2.0, "remaining_gas": 1e-05}
+    payload = VisitPayload.model_validate(visit)
+    text = canonical_json(payload)
+    assert '"reading":2,' in text and '"remaining_gas":1e-05' in text
+    reference = json.dumps(
+        json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    assert text == reference
+    # computed by the json-module-only canonical_text (before orjson wrote it)
+    assert content_hash(payload) == (
+        "cf9382f8b613c302e9416fbb436201e2ac099711a763d79e6ea102af80c0d8ef"
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
@@ -30,6 +30,21 @@ from fieldkit.sync.server.tables import visit_safety_flag
 
 MAX_LIMIT = 500
 _KINDS = {kind.value: kind for kind in EventKind}
+_EVENT_FIELDS = frozenset(StepEvent.model_fields)
+_new_event = StepEvent.__new__
+_set = object.__setattr__
+
+
+def _event(fields: dict[str, Any]) -> StepEvent:
+    """A ``StepEvent`` of already-validated ``fields`` (every field): what
+    ``StepEvent.model_construct`` makes, at a fifth of its cost (a push builds one per
+    step result of every visit)."""
+    event = _new_event(StepEvent)
+    _set(event, "__dict__", fields)
+    _set(event, "__pydantic_fields_set__", _EVENT_FIELDS)
+    _set(event, "__pydantic_extra__", None)
+    _set(event, "__pydantic_private__", None)
+    return event
 
 
 def visit_facts(payload: VisitPayload) -> VisitFacts:
@@ -44,15 +59,17 @@ def visit_facts(payload: VisitPayload) -> VisitFacts:
             # The wire schema has validated every field already (ids, aware UTC times,
             # text, JSON): built without validating again (a push's hot path).
             events.append(
-                StepEvent.model_construct(
-                    event_id=step.result_id,
-                    run_id=run.run_id,
-                    step_id=step.step_id,
-                    kind=kind,
-                    value=step.value,
-                    passed=step.passed,
-                    at=step.at,
-                    actor=step.actor,
+                _event(
+                    {
+                        "event_id": step.result_id,
+                        "run_id": run.run_id,
+                        "step_id": step.step_id,
+                        "kind": kind,
+                        "value": step.value,
+                        "passed": step.passed,
+                        "at": step.at,
+                        "actor": step.actor,
+                    }
                 )
             )
         runs.append(RunFacts(run.run_id, run.procedure_id, tuple(events), order))
