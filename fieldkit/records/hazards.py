@@ -28,6 +28,44 @@ HAZARD_NEXT = {
 }
 
 
+def new_hazard(
+    visit_id: uuid.UUID,
+    *,
+    now: datetime,
+    description: str,
+    level: HazardLevel | str,
+    deadline: date | None = None,
+    basis: str | None = None,
+    hazard_id: uuid.UUID | None = None,
+    refusal_code: str | None = None,
+) -> Hazard:
+    """A hazard found in this visit, checked, as 待整改 (pending); not yet stored (the ORM
+    path adds it to its session, :mod:`fieldkit.records.plain_hazards` inserts it)."""
+    if not description.strip():
+        raise RecordsError(_("Describe the hazard"))
+    checked_text("hazard description", description, MAX_LONG_TEXT)
+    checked_text("basis", basis, MAX_LONG_TEXT)
+    if refusal_code is not None:
+        from fieldkit.procedures.models import RefusalCondition
+
+        try:
+            refusal_code = RefusalCondition(refusal_code).value
+        except ValueError as exc:
+            raise RecordsError(_("Unknown refusal class {code}").format(code=refusal_code)) from exc
+    return Hazard(
+        id=hazard_id or uuid.uuid4(),
+        visit_id=visit_id,
+        description=description.strip(),
+        level=HazardLevel(level),
+        status=HazardStatus.PENDING,
+        found_at=now,
+        deadline=deadline,
+        basis=basis,
+        refusal_code=refusal_code,
+        updated_at=now,
+    )
+
+
 def add_hazard(
     session: Session,
     visit_id: uuid.UUID,
@@ -41,30 +79,17 @@ def add_hazard(
     refusal_code: str | None = None,
 ) -> Hazard:
     """A hazard found in this visit; it starts as 待整改 (pending)."""
-    if not description.strip():
-        raise RecordsError(_("Describe the hazard"))
-    checked_text("hazard description", description, MAX_LONG_TEXT)
-    checked_text("basis", basis, MAX_LONG_TEXT)
-    if refusal_code is not None:
-        from fieldkit.procedures.models import RefusalCondition
-
-        try:
-            refusal_code = RefusalCondition(refusal_code).value
-        except ValueError as exc:
-            raise RecordsError(_("Unknown refusal class {code}").format(code=refusal_code)) from exc
-    open_visit(session, visit_id)
-    hazard = Hazard(
-        id=hazard_id or uuid.uuid4(),
-        visit_id=visit_id,
-        description=description.strip(),
-        level=HazardLevel(level),
-        status=HazardStatus.PENDING,
-        found_at=now,
+    hazard = new_hazard(
+        visit_id,
+        now=now,
+        description=description,
+        level=level,
         deadline=deadline,
         basis=basis,
+        hazard_id=hazard_id,
         refusal_code=refusal_code,
-        updated_at=now,
     )
+    open_visit(session, visit_id)
     session.add(hazard)
     return hazard
 

@@ -17,14 +17,12 @@ from datetime import date, datetime
 
 from fieldkit.i18n import _
 from fieldkit.records.errors import (
-    MAX_LONG_TEXT,
     EventConflict,
     InvalidHazardTransition,
     NotFound,
     RecordsError,
-    checked_text,
 )
-from fieldkit.records.hazards import HAZARD_NEXT
+from fieldkit.records.hazards import HAZARD_NEXT, new_hazard
 from fieldkit.records.models import Hazard, HazardLevel, HazardStatus
 from fieldkit.records.plain import _time
 from fieldkit.records.plain_save import open_visit, stamp
@@ -55,30 +53,16 @@ def add_hazard(
     refusal_code: str | None = None,
 ) -> Hazard:
     """A new hazard (a fresh id) found in this visit; it starts as 待整改 (pending)."""
-    if not description.strip():
-        raise RecordsError(_("Describe the hazard"))
-    checked_text("hazard description", description, MAX_LONG_TEXT)
-    checked_text("basis", basis, MAX_LONG_TEXT)
-    if refusal_code is not None:
-        from fieldkit.procedures.models import RefusalCondition
-
-        try:
-            refusal_code = RefusalCondition(refusal_code).value
-        except ValueError as exc:
-            raise RecordsError(_("Unknown refusal class {code}").format(code=refusal_code)) from exc
-    open_visit(connection, visit_id)
-    hazard = Hazard(
-        id=uuid.uuid4(),
-        visit_id=visit_id,
-        description=description.strip(),
-        level=HazardLevel(level),
-        status=HazardStatus.PENDING,
-        found_at=now,
+    hazard = new_hazard(
+        visit_id,
+        now=now,
+        description=description,
+        level=level,
         deadline=deadline,
         basis=basis,
         refusal_code=refusal_code,
-        updated_at=now,
     )
+    open_visit(connection, visit_id)
     connection.execute(
         _INSERT_HAZARD,
         (
@@ -90,7 +74,7 @@ def add_hazard(
             stamp(now),
             None if deadline is None else deadline.isoformat(),
             basis,
-            refusal_code,
+            hazard.refusal_code,
             stamp(now),
         ),
     )

@@ -445,33 +445,20 @@ class VisitRepository:
         level: HazardLevel | str,
         deadline: date | None = None,
         basis: str | None = None,
-        hazard_id: uuid.UUID | None = None,
         refusal_code: str | None = None,
     ) -> Hazard:
-        """A hazard found in this visit; it starts as 待整改 (pending). ``refusal_code``
-        names its 不予通气 class (a RefusalCondition value) when it is one."""
-        if hazard_id is None:  # plain SQL (the same checks and rows as the ORM's)
-            with plain_save.writing(self.database) as connection:
-                return plain_hazards.add_hazard(
-                    connection,
-                    visit_id,
-                    now=self._now(),
-                    description=description,
-                    level=level,
-                    deadline=deadline,
-                    basis=basis,
-                    refusal_code=refusal_code,
-                )
-        with self.database.session() as session:
-            return hazard_queries.add_hazard(
-                session,
+        """A hazard found in this visit (a fresh id); it starts as 待整改 (pending).
+        ``refusal_code`` names its 不予通气 class (a RefusalCondition value) when it is one.
+        Plain SQL: the same checks and rows as :func:`fieldkit.records.hazards.add_hazard`."""
+        with plain_save.writing(self.database) as connection:
+            return plain_hazards.add_hazard(
+                connection,
                 visit_id,
                 now=self._now(),
                 description=description,
                 level=level,
                 deadline=deadline,
                 basis=basis,
-                hazard_id=hazard_id,
                 refusal_code=refusal_code,
             )
 
