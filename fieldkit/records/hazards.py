@@ -28,6 +28,17 @@ HAZARD_NEXT = {
 }
 
 
+def check_transition(current: HazardStatus, target: HazardStatus) -> None:
+    """A hazard's status only moves one step forward (待整改 → 复查中 → 已整改)."""
+    if HAZARD_NEXT.get(current) != target:
+        raise InvalidHazardTransition(
+            _(
+                "A hazard's status only moves forward "
+                "(pending → rechecking → fixed): {old} → {new} is not allowed"
+            ).format(old=current.value, new=target.value)
+        )
+
+
 def new_hazard(
     visit_id: uuid.UUID,
     *,
@@ -115,13 +126,7 @@ def set_hazard_status(
         raise RecordsError(_("A note is required when a hazard's status changes"))
     hazard: Hazard = get_row(session, Hazard, hazard_id, _("hazard"))
     open_visit(session, visit_id or hazard.visit_id)
-    if HAZARD_NEXT.get(hazard.status) != target:
-        raise InvalidHazardTransition(
-            _(
-                "A hazard's status only moves forward "
-                "(pending → rechecking → fixed): {old} → {new} is not allowed"
-            ).format(old=hazard.status.value, new=target.value)
-        )
+    check_transition(hazard.status, target)
     session.add(
         HazardStatusChange(
             hazard_id=hazard.id,

@@ -18,11 +18,10 @@ from datetime import date, datetime
 from fieldkit.i18n import _
 from fieldkit.records.errors import (
     EventConflict,
-    InvalidHazardTransition,
     NotFound,
     RecordsError,
 )
-from fieldkit.records.hazards import HAZARD_NEXT, new_hazard
+from fieldkit.records.hazards import check_transition, new_hazard
 from fieldkit.records.models import Hazard, HazardLevel, HazardStatus
 from fieldkit.records.plain import _time
 from fieldkit.records.plain_save import open_visit, stamp
@@ -103,13 +102,7 @@ def set_hazard_status(
     where = visit_id or uuid.UUID(found_in)
     open_visit(connection, where)
     current = HazardStatus(old)
-    if HAZARD_NEXT.get(current) != target:
-        raise InvalidHazardTransition(
-            _(
-                "A hazard's status only moves forward "
-                "(pending → rechecking → fixed): {old} → {new} is not allowed"
-            ).format(old=current.value, new=target.value)
-        )
+    check_transition(current, target)
     connection.execute(
         _INSERT_CHANGE,
         (
