@@ -223,9 +223,11 @@ class FieldkitApp(App[None]):
         from textual.widgets._select import SelectCurrent, SelectOverlay
 
         stylesheet = self.stylesheet
+        added = False
         device_css = Path(__file__).resolve().parent / "screens" / "device.tcss"
         if not stylesheet.has_source(str(device_css), ""):
             stylesheet.read(device_css)
+            added = True
         samples = [
             Button(),
             Input(),
@@ -237,6 +239,8 @@ class FieldkitApp(App[None]):
         ]
         for widget in samples:
             for read_from, css, tie_breaker, scope in widget._get_default_css():
+                if stylesheet.has_source(*read_from):
+                    continue
                 stylesheet.add_source(
                     css,
                     read_from=read_from,
@@ -244,8 +248,10 @@ class FieldkitApp(App[None]):
                     tie_breaker=tie_breaker,
                     scope=scope,
                 )
-        stylesheet.reparse()
-        stylesheet.update(self)
+                added = True
+        if added:  # (an F6 pressed before this ran has already read them all)
+            stylesheet.reparse()
+            stylesheet.update(self)
 
     def on_unmount(self) -> None:
         self._handle_signals(install=False)
@@ -349,6 +355,7 @@ class FieldkitApp(App[None]):
             from fieldkit.tui.screens.device import DeviceScreen  # type: ignore[import-not-found]
         except ImportError:
             return
+        self.warm_up()  # its styles first, so that F6 does not parse the stylesheet again
         port = self.loaded_settings.serial_port if self.loaded_settings else None
         screen = DeviceScreen(port)
         self._device_screen = screen

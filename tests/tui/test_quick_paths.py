@@ -100,6 +100,37 @@ async def test_the_device_screen_is_built_ahead_and_f6_shows_it(settings: Settin
         assert str(app.screen.query_one("#device-title").render()) == "Meter and card reading"
 
 
+async def test_the_device_screen_is_built_ahead_with_its_styles_and_f6_parses_none(
+    settings: Settings,
+) -> None:
+    """The screen built ahead comes with its stylesheet (read with the home screen's
+    warm-up, before it is built), so F6 does not parse the app's stylesheet again, even
+    pressed before the home screen's own warm-up timer."""
+    from fieldkit.tui.screens import device
+
+    device_css = str(Path(device.__file__).resolve().with_name("device.tcss"))
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(2000):  # until the home worker had the screen built (no settling)
+            await asyncio.sleep(0.002)
+            if app._device_screen is not None:
+                break
+        assert app._device_screen is not None
+        assert app.stylesheet.has_source(device_css, "")
+        parsed: list[bool] = []
+        reparse = app.stylesheet.reparse
+
+        def counted_reparse() -> None:
+            parsed.append(True)
+            reparse()
+
+        app.stylesheet.reparse = counted_reparse  # type: ignore[method-assign]
+        await pilot.press("f6")
+        await settle(pilot)
+        assert app.screen is app._device_screen
+        assert parsed == []
+
+
 async def test_background_loading_waits_while_a_key_is_handled(settings: Settings) -> None:
     app = make_app(settings)
     async with app.run_test(size=(80, 24)) as pilot:
