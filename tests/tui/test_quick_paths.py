@@ -329,3 +329,19 @@ print("ok", len(pauses))
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ok")
+
+
+async def test_quitting_while_the_device_screen_is_built_ahead_is_quiet(
+    settings: Settings,
+) -> None:
+    """Quitting right when the list is shown (the device screen being built ahead, its
+    widgets not composed yet) ends the app without an error."""
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)):
+        for _ in range(2000):
+            await asyncio.sleep(0.002)
+            if app._device_screen is not None:
+                break
+        assert app._device_screen is not None
+        app.exit()  # as Ctrl+Q does, at once
+    assert app.return_code == 0
