@@ -385,6 +385,11 @@ class FieldkitApp(App[None]):
             return
         port = self.loaded_settings.serial_port if self.loaded_settings else None
         kept = self._device_screen
+        if kept is None and not any(isinstance(s, DeviceScreen) for s in self.screen_stack):
+            # F6 before the home worker had it built ahead: built now, and kept as that
+            # one would have been (not built a second time when the worker gets there)
+            self.prebuild_device_screen()
+            kept = self._device_screen
         if kept is not None and kept not in self.screen_stack:
             if not self._device_stale and getattr(kept, "port_setting", None) == port:
                 self.push_screen(kept)

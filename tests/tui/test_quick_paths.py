@@ -131,6 +131,38 @@ async def test_the_device_screen_is_built_ahead_with_its_styles_and_f6_parses_no
         assert parsed == []
 
 
+async def test_f6_before_the_screen_was_built_ahead_keeps_the_screen_it_shows(
+    settings: Settings, package_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """F6 while the home worker is still importing the device package (the screen not
+    built ahead yet): the screen shown is the one kept, so the port typed there is still
+    there at the next F6 (the build-ahead, arriving later, does not replace it)."""
+    from fieldkit.tui.screens import home
+
+    name = f"fk_test_devices_{uuid.uuid4().hex[:8]}"
+    _write_package(package_root, name, modules=80, work=200_000)
+    monkeypatch.setattr(home, "DEVICE_MODULES", (name, *home.DEVICE_MODULES))
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(1000):  # until the worker has begun importing the device package
+            await asyncio.sleep(0.005)
+            if name in sys.modules:
+                break
+        assert name in sys.modules and app._device_screen is None
+        await pilot.press("f6")
+        first = app.screen
+        assert type(first).__name__ == "DeviceScreen"
+        await type_into(pilot, "#device-port", "/dev/ttyFIELDKIT7")
+        await settle(pilot)  # the home worker finishes meanwhile
+        assert f"{name}.m79" in sys.modules
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("f6")
+        await settle(pilot)
+        assert app.screen is first
+        assert first.query_one("#device-port").value == "/dev/ttyFIELDKIT7"
+
+
 async def test_background_loading_waits_while_a_key_is_handled(settings: Settings) -> None:
     app = make_app(settings)
     async with app.run_test(size=(80, 24)) as pilot:
