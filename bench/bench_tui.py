@@ -16,9 +16,12 @@
    ahead for F6 is part of what is measured: the home worker imports the device package
    right after the list is shown, the app then builds the screen without showing it
    (FieldkitApp.prebuild_device_screen), and background loading waits while a key is
-   handled (FieldkitApp.yield_to_keys). Also printed (no target): when the screen's first
-   frame was drawn (App._display), which shows how much of the time to idle is the
-   background loading finishing the step it was in (one import cannot be paused).
+   handled (FieldkitApp.yield_to_keys), before each module it imports and each table
+   class of the models (fieldkit.tui.preload). Also printed (no target): when the
+   screen's first frame was drawn (App._display), and F6 in apps whose background loading
+   had finished (the screen's own cost): the difference is what of the background step in
+   flight could not be paused (one module's own code, opening the database, reading the
+   procedures).
 
 Every key is timed as Textual's pilot presses it: the press returns once the app is idle
 (no CPU used for 20 ms, in any thread), so work a key starts in a worker is counted.
@@ -217,9 +220,10 @@ def _first_frame(app: Any, old_screen: Any) -> list[float]:
     return frames
 
 
-async def fieldkit_f6(db_url: str) -> tuple[float, float]:
-    """One fresh app: F6 on the home screen, half a second after the list is shown.
-    Seconds to the screen painted and the app idle, and to its first frame."""
+async def fieldkit_f6(db_url: str, after_loading: bool = False) -> tuple[float, float]:
+    """One fresh app: F6 on the home screen, half a second after the list is shown (or,
+    ``after_loading``, half a second after its background loading finished). Seconds to
+    the screen painted and the app idle, and to its first frame."""
     from fieldkit.config import Settings
     from fieldkit.tui.app import FieldkitApp
 
@@ -227,6 +231,9 @@ async def fieldkit_f6(db_url: str) -> tuple[float, float]:
     async with app.run_test(size=(80, 24)) as pilot:
         await _home_listed(pilot)
         home = app.screen
+        if after_loading:
+            for worker in list(app.workers):
+                await worker.wait()
         await pilot.pause(0.5)
         frames = _first_frame(app, home)
         started = time.perf_counter()
@@ -234,17 +241,26 @@ async def fieldkit_f6(db_url: str) -> tuple[float, float]:
         return idle, (frames[0] - started if frames else idle)
 
 
-def f6_first_open(db_url: str, env: dict[str, str]) -> tuple[float, float]:
+def f6_first_open(
+    db_url: str, env: dict[str, str], after_loading: bool = False
+) -> tuple[float, float]:
     """Medians over F6_REPEATS fresh apps, each in a fresh interpreter (the first open
     includes what the app did ahead for it): to the app idle, to the first frame."""
     code = (
         "import asyncio, sys; sys.path.insert(0, sys.argv[1]); import bench_tui; "
-        "print(*asyncio.run(bench_tui.fieldkit_f6(sys.argv[2])))"
+        "print(*asyncio.run(bench_tui.fieldkit_f6(sys.argv[2], sys.argv[3] == 'after')))"
     )
     times, frames = [], []
     for _ in range(F6_REPEATS):
         done = subprocess.run(
-            [sys.executable, "-c", code, str(Path(__file__).parent), db_url],
+            [
+                sys.executable,
+                "-c",
+                code,
+                str(Path(__file__).parent),
+                db_url,
+                "after" if after_loading else "during",
+            ],
             env=env,
             check=True,
             capture_output=True,
@@ -308,6 +324,7 @@ def main() -> int:
         bare_open, bare_back, bare_first = asyncio.run(bare_keys())
         ours_open, ours_back, ours_first = asyncio.run(fieldkit_keys(db_url))
         f6, f6_frame = f6_first_open(db_url, seed_env)
+        f6_loaded, _frame = f6_first_open(db_url, seed_env, after_loading=True)
     for label, ours, base in (
         ("Ctrl+L (visit -> hazards)", ours_open, bare_open),
         ("Esc (hazards -> visit)", ours_back, bare_back),
@@ -327,8 +344,9 @@ def main() -> int:
         f"{bare_first * 1000:.0f} ms, ratio {f6 / bare_first:.2f}x (target <= {TARGET_F6_MS:.0f} ms)"
     )
     print(
-        f"  (its first frame was drawn after {f6_frame * 1000:.0f} ms; until the app is idle "
-        "the background loading also finishes the step it was in when F6 was pressed)"
+        f"  (its first frame was drawn after {f6_frame * 1000:.0f} ms; in apps whose "
+        f"background loading had finished, F6 took {f6_loaded * 1000:.0f} ms: the rest is "
+        "the part of the background step in flight that could not be paused)"
     )
     return 0 if ok else 1
 

@@ -9,6 +9,7 @@ procedure library are loaded after the first paint in a worker thread
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -92,6 +93,8 @@ class FieldkitApp(App[None]):
         glance while the settings load (fieldkit.cli.app.first_look)."""
         """Shown in every screen's status bar (the demo says where its data goes)."""
         self._last_key = float("-inf")  # time.monotonic() of the last key press
+        self._key_served = float("-inf")  # the last key background work has waited for
+        self._ui_thread: int | None = None  # the thread running the app's event loop
         self._device_screen: Screen | None = None  # F6's screen, built ahead and kept
         self._device_stale = False  # the kept one is to be dropped once closed
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -132,47 +135,73 @@ class FieldkitApp(App[None]):
 
     KEY_YIELD = 1.0
     """Seconds after a key press during which background loading waits for the UI to be idle."""
+    KEY_QUIET = 0.2
+    """Seconds the UI thread must have been idle for a key's work to count as done: longer
+    than the gap between a screen's first paint and what its own worker fills in (F6: the
+    ports list, 0.05-0.2 s later on a busy laptop)."""
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
             self._last_key = time.monotonic()
         await super().on_event(event)
 
-    def _loop_latency(self) -> float:
-        """Seconds the UI thread took to run a callback from this (another) thread."""
+    def _ui_answers(self, within: float) -> bool:
+        """True if the UI thread ran a callback from this (another) thread within
+        ``within`` seconds (it is idle); also True once the app's loop is gone."""
         loop = self._loop
         if loop is None or loop.is_closed():
-            return 0.0
+            return True
         ran = threading.Event()
-        started = time.monotonic()
         try:
             loop.call_soon_threadsafe(ran.set)
         except RuntimeError:  # the loop has closed
-            return 0.0
-        ran.wait(0.25)
-        return time.monotonic() - started
+            return True
+        return ran.wait(within)
+
+    def _ui_importing(self) -> bool:
+        """True while the UI thread is inside an import (possibly waiting for a module
+        that a paused background import has begun: see fieldkit.tui.preload)."""
+        frame = sys._current_frames().get(self._ui_thread or -1)
+        while frame is not None:
+            if frame.f_code.co_filename.startswith("<frozen importlib"):
+                return True
+            frame = frame.f_back
+        return False
 
     def yield_to_keys(self, longest: float = 3.0) -> None:
         """Called from a background thread between two steps of its work (imports,
-        database, catalogs): right after a key press, wait (idle, holding no lock) until the
-        UI thread has done what the key asked for, so the screen it opens is not slowed down
-        by the background work (one Python thread runs at a time). Waits at most
-        ``longest`` seconds; without a recent key it returns at once."""
+        database, catalogs) and, while the home worker imports ahead, before each module
+        it imports (fieldkit.tui.preload): right after a key press, wait (idle) until the
+        UI thread has done what the key asked for, so the screen it opens is not slowed
+        down by the background work (one Python thread runs at a time).
+
+        The UI thread counts as done once it has answered at once for KEY_QUIET; the key is
+        then served and later steps go on without waiting again for it. Waits at most
+        ``longest`` seconds and never past KEY_YIELD after the last key; without a recent
+        key it returns at once. It does not wait while the UI thread is importing: that
+        import may be waiting for a module this thread has begun (and holds the lock of)."""
         deadline = time.monotonic() + longest
+        key = self._last_key
         quiet = 0
         while time.monotonic() < deadline:
-            if time.monotonic() - self._last_key > self.KEY_YIELD:
+            if key <= self._key_served or time.monotonic() - key > self.KEY_YIELD:
                 return
-            # idle: quick answers from the UI thread for 0.1 s (one every 20 ms)
-            quiet = quiet + 1 if self._loop_latency() < 0.004 else 0
-            if quiet >= 5:
+            if self._ui_importing():
+                return
+            # idle: quick answers from the UI thread for KEY_QUIET s (one every 20 ms)
+            quiet = quiet + 1 if self._ui_answers(0.004) else 0
+            if quiet >= round(self.KEY_QUIET / 0.02):
+                self._key_served = key
                 return
             time.sleep(0.02)
+            if self._last_key != key:  # another key meanwhile: wait for its work too
+                key, quiet = self._last_key, 0
 
     def on_mount(self) -> None:
         from fieldkit.tui.screens.home import HomeScreen
 
         self._loop = asyncio.get_running_loop()
+        self._ui_thread = threading.get_ident()
         self.title = _("fieldkit - gas field toolkit")
         self.push_screen(HomeScreen())
         for notice in self.notices:
@@ -194,9 +223,11 @@ class FieldkitApp(App[None]):
         from textual.widgets._select import SelectCurrent, SelectOverlay
 
         stylesheet = self.stylesheet
+        added = False
         device_css = Path(__file__).resolve().parent / "screens" / "device.tcss"
         if not stylesheet.has_source(str(device_css), ""):
             stylesheet.read(device_css)
+            added = True
         samples = [
             Button(),
             Input(),
@@ -208,6 +239,8 @@ class FieldkitApp(App[None]):
         ]
         for widget in samples:
             for read_from, css, tie_breaker, scope in widget._get_default_css():
+                if stylesheet.has_source(*read_from):
+                    continue
                 stylesheet.add_source(
                     css,
                     read_from=read_from,
@@ -215,8 +248,10 @@ class FieldkitApp(App[None]):
                     tie_breaker=tie_breaker,
                     scope=scope,
                 )
-        stylesheet.reparse()
-        stylesheet.update(self)
+                added = True
+        if added:  # (an F6 pressed before this ran has already read them all)
+            stylesheet.reparse()
+            stylesheet.update(self)
 
     def on_unmount(self) -> None:
         self._handle_signals(install=False)
@@ -320,6 +355,7 @@ class FieldkitApp(App[None]):
             from fieldkit.tui.screens.device import DeviceScreen  # type: ignore[import-not-found]
         except ImportError:
             return
+        self.warm_up()  # its styles first, so that F6 does not parse the stylesheet again
         port = self.loaded_settings.serial_port if self.loaded_settings else None
         screen = DeviceScreen(port)
         self._device_screen = screen
@@ -349,6 +385,11 @@ class FieldkitApp(App[None]):
             return
         port = self.loaded_settings.serial_port if self.loaded_settings else None
         kept = self._device_screen
+        if kept is None and not any(isinstance(s, DeviceScreen) for s in self.screen_stack):
+            # F6 before the home worker had it built ahead: built now, and kept as that
+            # one would have been (not built a second time when the worker gets there)
+            self.prebuild_device_screen()
+            kept = self._device_screen
         if kept is not None and kept not in self.screen_stack:
             if not self._device_stale and getattr(kept, "port_setting", None) == port:
                 self.push_screen(kept)

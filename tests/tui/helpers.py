@@ -152,6 +152,17 @@ async def open_visit(pilot: Pilot[Any], *, from_order: bool = True) -> Any:
     return app.screen
 
 
+async def open_settings(pilot: Pilot[Any]) -> Any:
+    """Home (settled) → F9 → the settings screen."""
+    from fieldkit.tui.screens.settings import SettingsScreen
+
+    await settle(pilot)
+    await pilot.press("f9")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, SettingsScreen), screen_text(pilot.app)
+    return pilot.app.screen
+
+
 def select_procedure(visit_screen: Any, procedure_id: str) -> None:
     """Highlight ``procedure_id`` in the visit screen's list (its options carry the id)."""
     options = visit_screen.query_one("#procedures")

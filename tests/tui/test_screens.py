@@ -12,7 +12,7 @@ from fieldkit.tui.screens.conduct import ConductScreen
 from fieldkit.tui.screens.home import HomeScreen
 from fieldkit.tui.screens.lookup import LookupScreen
 from fieldkit.tui.screens.settings import SettingsScreen
-from tests.tui.helpers import make_app, screen_text, seed_order, settle
+from tests.tui.helpers import make_app, open_settings, screen_text, seed_order, settle
 
 
 async def test_fault_lookup_searches_as_you_type_and_links_tool_cards(
@@ -108,15 +108,11 @@ async def test_settings_switch_language_and_save_to_the_config_file(
     settings: Settings, tmp_path: Path
 ) -> None:
     config = tmp_path / "config.toml"
-    app = make_app(settings)
-    app.config_path = config
+    app = make_app(settings, config_path=config)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("f9")
-        await settle(pilot)
-        assert isinstance(app.screen, SettingsScreen)
-        app.screen.query_one("#language").value = "en"
-        field = app.screen.query_one("#technician-id")
+        form = await open_settings(pilot)
+        form.query_one("#language").value = "en"
+        field = form.query_one("#technician-id")
         field.value = ""
         field.focus()
         await pilot.press(*"T042")
@@ -142,13 +138,10 @@ async def test_settings_refuse_a_server_address_sync_could_not_use(
     settings: Settings, tmp_path: Path, address: str, problem: str
 ) -> None:
     config = tmp_path / "config.toml"
-    app = make_app(settings)
-    app.config_path = config
+    app = make_app(settings, config_path=config)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("f9")
-        await settle(pilot)
-        field = app.screen.query_one("#server-url")
+        form = await open_settings(pilot)
+        field = form.query_one("#server-url")
         field.value = ""
         field.focus()
         await pilot.press(*address)

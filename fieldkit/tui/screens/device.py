@@ -226,7 +226,9 @@ class DeviceScreen(StyledScreen):
         ]
 
     def on_mount(self) -> None:
-        self.query_one("#device-read-meter", Button).focus()
+        # (no button when the app quits while this screen is being built ahead)
+        for button in self.query("#device-read-meter").results(Button):
+            button.focus()
 
     def on_screen_resume(self) -> None:
         # The ports as they are each time the screen is shown (a reader plugged in since),

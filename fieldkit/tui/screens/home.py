@@ -25,8 +25,9 @@ from fieldkit.tui.text import clip, narrow
 from fieldkit.tui.widgets.footer import FieldFooter
 from fieldkit.tui.widgets.status import StatusBar
 
-# What the visit database needs, imported step by step in the home screen's worker (between
-# two steps the worker lets a key press be handled first: FieldkitApp.yield_to_keys).
+# What the visit database needs, imported step by step in the home screen's worker; before
+# each step, and each module a step imports, the worker lets a key press be handled first
+# (fieldkit.tui.preload, FieldkitApp.yield_to_keys).
 DATABASE_MODULES = (
     "pydantic",
     "sqlalchemy.engine",
@@ -49,17 +50,6 @@ DEVICE_MODULES = (
     "fieldkit.devices.profiles",
     "fieldkit.devices.transport",
 )
-
-
-def _preload(names: tuple[str, ...], between: Any = None) -> None:
-    """Import ``names`` (in a worker thread), calling ``between()`` before each."""
-    import importlib
-
-    for name in names:
-        if between is not None:
-            between()
-        with contextlib.suppress(Exception):  # whoever uses it reports its own problems
-            importlib.import_module(name)
 
 
 def visit_type_label(value: Any) -> str:
@@ -275,13 +265,15 @@ class HomeScreen(FieldkitScreen):
         if not glanced:
             settings = self.fk_app.settings
             self._glance(settings.resolved_db_url(), settings.technician_id)
+        from fieldkit.tui.preload import preload
+
         pause = self.fk_app.yield_to_keys
         # The list is on the screen (the glance): first what F6 needs (small), then what
-        # the visit database needs (large), each step after the keys pressed meanwhile.
-        _preload(DEVICE_MODULES, pause)
+        # the visit database needs (large), module by module after the keys pressed meanwhile.
+        preload(DEVICE_MODULES, pause)
         pause()
         self.post_message(self.DevicesImported())
-        _preload(DATABASE_MODULES, pause)
+        preload(DATABASE_MODULES, pause)
         pause()
         try:
             from fieldkit.records.repo import format_address
