@@ -15,6 +15,7 @@ from fieldkit.tui.text import split_list
 from tests.tui.helpers import (
     make_app,
     open_procedure,
+    open_settings,
     open_visit,
     screen_text,
     seed_order,
@@ -64,9 +65,7 @@ async def test_token_read_from_a_usb_file_is_masked_and_saved(
     config = tmp_path / "config.toml"
     app = make_app(settings, config_path=config)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("f9")
-        await settle(pilot)
+        await open_settings(pilot)
         app.screen.query_one("#settings-form").scroll_end(animate=False)
         await settle(pilot)
         assert "[keymap]" in "".join(screen_text(app).split())  # brackets shown as typed
@@ -91,9 +90,7 @@ async def test_token_can_be_pasted(settings: Settings, tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     app = make_app(settings, config_path=config)
     async with app.run_test(size=(60, 20)) as pilot:
-        await settle(pilot)
-        await pilot.press("f9")
-        await settle(pilot)
+        await open_settings(pilot)
         field = app.screen.query_one("#token")
         field.focus()
         app.copy_to_clipboard(TOKEN)
@@ -110,9 +107,7 @@ async def test_a_bad_token_file_says_why_and_keeps_the_field(
 ) -> None:
     app = make_app(settings.model_copy(update={"token": "old-token-value-123456"}))
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("f9")
-        await settle(pilot)
+        await open_settings(pilot)
         await pilot.press("ctrl+o")  # no path yet
         await settle(pilot)
         assert "请先输入令牌文件的路径" in screen_text(app)
