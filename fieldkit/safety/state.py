@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from fieldkit.i18n import _
 from fieldkit.procedures.engine import EventKind, StepEvent
-from fieldkit.safety.facts import HazardFacts, VisitFacts
+from fieldkit.safety.facts import HazardFacts, RunFacts, VisitFacts
 from fieldkit.safety.rules import (
     CORRECTION_CODES,
     IGNITION,
@@ -252,14 +252,16 @@ def _ignition_gates(facts: VisitFacts, timeline: list[StepEvent]) -> list[Blocke
     return blockers
 
 
-def derive(
-    facts: VisitFacts,
-    *,
-    before: Callable[[StepEvent], bool] | None = None,
-    upto: int | None = None,
-) -> SafetyState:
-    """The visit's safety state from its stored facts (optionally only events ``before``,
-    or only the first ``upto`` events of the visit's order)."""
+def _runs_keeping(facts: VisitFacts, keep: Callable[[StepEvent], bool]) -> tuple[RunFacts, ...]:
+    return tuple(
+        RunFacts(run.run_id, run.procedure_id, tuple(e for e in run.events if keep(e)), run.order)
+        for run in facts.runs
+    )
+
+
+def derive(facts: VisitFacts, *, upto: int | None = None) -> SafetyState:
+    """The visit's safety state from its stored facts (optionally only from the first
+    ``upto`` events of the visit's order: the state before that event)."""
     timeline = list(facts.in_order)
     if upto is not None:
         # the first events in order (the history audit asks this for every gated action):
@@ -267,43 +269,11 @@ def derive(
         # hashing); by id if the order was given with other (equal) objects
         timeline = timeline[:upto]
         held = {id(e) for e in timeline}
-        runs = tuple(
-            type(run)(
-                run.run_id,
-                run.procedure_id,
-                tuple(e for e in run.events if id(e) in held),
-                run.order,
-            )
-            for run in facts.runs
-        )
+        runs = _runs_keeping(facts, lambda e: id(e) in held)
         if sum(len(run.events) for run in runs) != len(timeline):
             kept_ids = {e.event_id for e in timeline}
-            runs = tuple(
-                type(run)(
-                    run.run_id,
-                    run.procedure_id,
-                    tuple(e for e in run.events if e.event_id in kept_ids),
-                    run.order,
-                )
-                for run in facts.runs
-            )
+            runs = _runs_keeping(facts, lambda e: e.event_id in kept_ids)
         facts = facts.sharing_order(runs, facts.hazards, tuple(timeline))
-    elif before is not None:
-        timeline = [e for e in timeline if before(e)]
-        kept = {e.event_id for e in timeline}
-        facts = facts.sharing_order(
-            tuple(
-                type(run)(
-                    run.run_id,
-                    run.procedure_id,
-                    tuple(e for e in run.events if e.event_id in kept),
-                    run.order,
-                )
-                for run in facts.runs
-            ),
-            facts.hazards,
-            tuple(timeline),
-        )
     blockers = (
         _refusals(facts, timeline) + _hazards(facts.hazards) + _ignition_gates(facts, timeline)
     )
