@@ -14,7 +14,7 @@ from enum import StrEnum
 from fieldkit.procedures.engine import RUN_STEP, EventKind
 from fieldkit.safety.facts import HazardFacts, VisitFacts
 from fieldkit.safety.rules import StepRole, step_role
-from fieldkit.safety.state import BlockerKind, derive
+from fieldkit.safety.state import BlockerKind, completion_blockers, derive
 
 ACTIONS = frozenset(
     {EventKind.ANSWERED, EventKind.READING_STARTED, EventKind.TIMER_STARTED, EventKind.CORRECTED}
@@ -49,10 +49,13 @@ def audit(facts: VisitFacts, *, outcome: str | None = None) -> list[Violation]:
     out: list[Violation] = []
     seen: set[tuple[ViolationKind, str]] = set()
     timeline = facts.in_order
+    procedures: dict[int, str] = {}  # by identity of a run id (a run's events share it)
     for index, event in enumerate(timeline):
         if event.kind not in ACTIONS or event.step_id == RUN_STEP:
             continue
-        procedure_id = facts.procedure_of(event.run_id) or ""
+        procedure_id = procedures.get(id(event.run_id))
+        if procedure_id is None:  # looked up once per run, not per event (a UUID hashes slowly)
+            procedure_id = procedures[id(event.run_id)] = facts.procedure_of(event.run_id) or ""
         role = step_role(procedure_id, event.step_id)
         if role == StepRole.NONE:
             continue
@@ -93,9 +96,9 @@ def audit(facts: VisitFacts, *, outcome: str | None = None) -> list[Violation]:
                 )
             )
     if outcome == "completed":
-        state = derive(facts)
-        if not state.complete_allowed():
-            what = ", ".join(sorted({b.kind.value for b in state.blockers if b.kind in _COMPLETE}))
+        blocking = completion_blockers(facts)
+        if blocking:
+            what = ", ".join(sorted({b.kind.value for b in blocking}))
             out.append(
                 Violation(
                     ViolationKind.COMPLETED_WHILE_BLOCKED,
@@ -103,6 +106,3 @@ def audit(facts: VisitFacts, *, outcome: str | None = None) -> list[Violation]:
                 )
             )
     return out
-
-
-_COMPLETE = frozenset({BlockerKind.REFUSAL_STANDS, BlockerKind.HAZARD_OPEN})

@@ -280,6 +280,14 @@ def derive(facts: VisitFacts, *, upto: int | None = None) -> SafetyState:
     return SafetyState(tuple(blockers))
 
 
+def completion_blockers(facts: VisitFacts) -> tuple[Blocker, ...]:
+    """What stops the visit being closed 已完成: ``derive(facts).of_kind(*COMPLETE_KINDS)``
+    without deriving the ignition gates, which never close it (the back office asks this
+    of every pushed visit)."""
+    blockers = _refusals(facts, list(facts.in_order)) + _hazards(facts.hazards)
+    return tuple(b for b in blockers if b.kind in COMPLETE_KINDS)
+
+
 def voided_tightness(facts: VisitFacts) -> list[tuple[uuid.UUID, StepEvent]]:
     """Pipework repairs that void an earlier tightness pass (for the engine's visit context)."""
     out = []

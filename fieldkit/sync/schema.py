@@ -563,6 +563,49 @@ def canonical_text_of_own_dump(data: dict[str, Any]) -> str:
         return reference_canonical_text(data)
 
 
+_BYTES_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
+
+
+def canonical_bytes(payload: VisitPayload) -> bytes:
+    """:func:`canonical_json` as UTF-8 bytes (what the content hash is taken of), made
+    faster for the server's push: dumped as Python objects (no text made for every UUID
+    and datetime only to be copied again), written by orjson, which writes a UUID, a UTC
+    datetime (``Z``) and a date as pydantic's JSON mode does (a test compares the two over
+    generated visits); kept as bytes (hashed and sent to PostgreSQL without re-encoding).
+    Anything orjson cannot write (an integer beyond 64 bits …) goes the reference way."""
+    data = payload.model_dump()
+    if _canonicalise_python_dump(data):
+        try:
+            return orjson.dumps(data, default=_orjson_default, option=_BYTES_OPTIONS)
+        except TypeError:
+            pass
+    return canonical_json(payload).encode("utf-8")
+
+
+_PLAIN = (str, int, bool, type(None), UUID, date)
+
+
+def _canonicalise_python_dump(value: dict[str, Any] | list[Any]) -> bool:
+    """:func:`_canonicalise_in_place` for a ``model_dump()`` in Python mode; False if it
+    holds a value whose text orjson might not write as pydantic's JSON mode would (a tuple,
+    a subclass, a datetime not in UTC …): the caller then takes the reference path (a
+    validated payload's datetimes are all in UTC)."""
+    items = value.items() if type(value) is dict else enumerate(value)
+    for key, inner in items:
+        kind = type(inner)
+        if kind is float:
+            value[key] = _canonical_number(inner)  # type: ignore[index]
+        elif kind is dict or kind is list:
+            if not _canonicalise_python_dump(inner):
+                return False
+        elif kind is datetime:
+            if inner.tzinfo is not UTC and inner.tzinfo is not None:
+                return False  # another zone: orjson rounds an offset of seconds, pydantic not
+        elif kind not in _PLAIN:
+            return False
+    return True
+
+
 def reference_canonical_text(data: Any) -> str:
     """:func:`canonical_text` written by :mod:`json` alone (the definition; the tests check
     that the two agree)."""
@@ -573,7 +616,7 @@ def reference_canonical_text(data: Any) -> str:
 
 def content_hash(payload: VisitPayload) -> str:
     """sha256 hex of :func:`canonical_json` — the record's content identity."""
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_bytes(payload)).hexdigest()
 
 
 def content_hash_of_dump(data: dict[str, Any]) -> str:

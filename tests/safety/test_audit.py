@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from fieldkit.procedures.engine import ProcedureRun, StepEvent, VisitContext
 from fieldkit.procedures.library import load_procedures_strict
 from fieldkit.procedures.models import CheckStep
-from fieldkit.safety import HazardFacts, RunFacts, VisitFacts, derive
+from fieldkit.safety import BlockerKind, HazardFacts, RunFacts, VisitFacts, derive
 from fieldkit.safety.audit import ViolationKind, audit
+from fieldkit.safety.state import COMPLETE_KINDS, completion_blockers
 
 SHIPPED = load_procedures_strict()
 
@@ -110,6 +111,16 @@ def test_an_open_major_hazard_before_ignition_is_flagged_and_blocks_completion()
     }
     fixed = HazardFacts(hazard.hazard_id, True, None, hazard.found_at, fixed_at=hazard.found_at)
     assert derive(facts(visit, purge, ignition, hazards=[fixed])).complete_allowed()
+    # the closing check asks only for the blockers that close 已完成 (not the gates)
+    for case in (
+        facts(visit, purge, ignition, hazards=[hazard]),
+        facts(visit, purge, ignition, hazards=[fixed]),
+        facts(visit, ignition),
+    ):
+        assert completion_blockers(case) == derive(case).of_kind(*COMPLETE_KINDS)
+    assert [b.kind for b in completion_blockers(facts(visit, ignition, hazards=[hazard]))] == [
+        BlockerKind.HAZARD_OPEN
+    ]
 
 
 def test_the_state_before_each_event_is_the_state_of_the_events_before_it() -> None:

@@ -64,6 +64,7 @@ from fieldkit.records.repo import VisitRepository
 from fieldkit.safety import BlockerKind, SafetyState, VisitFacts, derive
 from fieldkit.safety.audit import ViolationKind, audit
 from fieldkit.safety.rules import PURGE_PROCEDURES
+from fieldkit.safety.state import COMPLETE_KINDS, completion_blockers
 from fieldkit.session import ProcedureError, RunView, SafetyBlocked, VisitSession
 from tests.session.helpers import FakeClock, complete, do_step, passing_value
 
@@ -518,6 +519,8 @@ class VisitMachine(RuleBasedStateMachine):
         # audit is a pure function of what is stored: re-run only when that changed)
         if stored != self.audited:
             violations = {v.kind for v in audit(stored)}
+            # the audit's closing check asks only for these (not the ignition gates)
+            assert completion_blockers(stored) == derive(stored).of_kind(*COMPLETE_KINDS)
             assert ViolationKind.GAS_IN_AFTER_REFUSAL not in violations
             assert ViolationKind.IGNITION_WITHOUT_GATES not in violations
             assert (ViolationKind.LOCAL_OVERRIDE in violations) == any(

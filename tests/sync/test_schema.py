@@ -19,6 +19,7 @@ from fieldkit.sync.schema import (
     WorkOrderPayload,
     _json_scan,
     _small_json,
+    canonical_bytes,
     canonical_json,
     content_hash,
 )
@@ -245,3 +246,60 @@ def test_the_canonical_text_of_a_visit_is_unchanged() -> None:
     assert content_hash(payload) == (
         "cf9382f8b613c302e9416fbb436201e2ac099711a763d79e6ea102af80c0d8ef"
     )
+
+
+_ZONES = st.sampled_from([UTC, None, timezone(timedelta(hours=8)), timezone(timedelta(0), "Z0")])
+_ANY_ZONE = _ZONES | st.timedeltas(
+    min_value=timedelta(hours=-23), max_value=timedelta(hours=23)
+).map(timezone)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    at=st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=_ANY_ZONE
+    ),
+    value=st.floats(allow_nan=False, allow_infinity=False) | _TRICKY_FLOATS,
+    answer=st.dictionaries(st.text(max_size=10), _CANONICAL_JSON, max_size=6),
+    deadline=st.none() | st.dates(),
+    fixed=st.booleans(),
+)
+def test_the_server_s_canonical_bytes_are_the_canonical_json(
+    at: datetime, value: float, answer: dict[str, Any], deadline: date | None, fixed: bool
+) -> None:
+    """``canonical_bytes`` (a Python-mode dump written by orjson: the push's fast path) is
+    byte for byte ``canonical_json`` (pydantic's JSON mode, then the json module's
+    definition), whatever the datetimes (any zone, microseconds, early years, even set
+    without validation), numbers, free-form answers (integers beyond 64 bits too) and the
+    hazard fields left out while empty."""
+    from fieldkit.sync.schema import reference_canonical_text
+
+    visit = _visit(outcome="completed")
+    visit["meter"] = {"meter_no": "M1", "reading": value}
+    run = str(uuid.UUID(int=9))
+    visit["procedure_runs"] = [
+        {
+            "run_id": run, "procedure_id": "inspection", "procedure_version": 3.0,
+            "status": "completed", "started_at": "2026-11-23T01:31:00Z",
+            "steps": [
+                {"result_id": str(uuid.UUID(int=10)), "step_id": "s1", "kind": "answered",
+                 "value": answer, "passed": True, "at": "2026-11-23T01:32:00Z", "actor": "T001"}
+            ],
+            "measurements": [
+                {"measurement_id": str(uuid.UUID(int=11)), "step_id": "s1", "quantity": "p",
+                 "value": value, "unit": "kPa", "taken_at": "2026-11-23T01:33:00Z"}
+            ],
+        }
+    ]  # fmt: skip
+    if fixed:
+        visit["hazards"][0].update(status="fixed", fixed_at="2026-11-23T01:36:00+08:00")
+    visit["hazards"][0]["deadline"] = deadline and deadline.isoformat()
+    try:
+        payload = VisitPayload.model_validate(visit)
+    except ValidationError:  # a free-form answer the schema refuses (too large …)
+        return
+    payload.procedure_runs[0].steps[0].at = at  # as a caller could set it, unvalidated
+    expected = reference_canonical_text(payload.model_dump(mode="json")).encode()
+    got = canonical_bytes(payload)
+    assert got == expected
+    assert canonical_json(payload).encode() == expected

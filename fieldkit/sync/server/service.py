@@ -9,6 +9,7 @@ its own transaction. Visits are stored here; work orders live in
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from fieldkit.i18n import N_
 from fieldkit.sync.schema import (
     PushResult,
     VisitPayload,
-    canonical_text_of_own_dump,
+    canonical_bytes,
     content_hash_of_dump,
     repeated_ids,
 )
@@ -67,15 +68,18 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
 class _Prepared:
     payload: VisitPayload
     hash: str
-    row: dict[str, Any]
-    text: str  # the payload's canonical JSON (what is hashed; PostgreSQL stores it)
+    text: bytes  # the payload's canonical JSON, UTF-8 (what is hashed; PostgreSQL stores it)
+    received_at: datetime
+
+    @property
+    def row(self) -> dict[str, Any]:
+        """The ``visit`` row (SQLite's path; PostgreSQL cuts it out of ``text``)."""
+        return visit_row(self.payload, self.received_at, json.loads(self.text), self.hash)
 
 
 def _prepare(p: VisitPayload, received_at: datetime) -> _Prepared:
-    data = p.model_dump(mode="json")
-    text = canonical_text_of_own_dump(data)  # once: hashed, and PostgreSQL's payload
-    row = visit_row(p, received_at, data, hashlib.sha256(text.encode("utf-8")).hexdigest())
-    return _Prepared(p, row["content_hash"], row, text)
+    text = canonical_bytes(p)  # once: hashed, and PostgreSQL's payload
+    return _Prepared(p, hashlib.sha256(text).hexdigest(), text, received_at)
 
 
 def visit_row(
@@ -315,7 +319,7 @@ def _store_group(conn: Connection, group: Sequence[_Prepared]) -> dict[uuid.UUID
             conn,
             [p.text for p in group],
             [p.hash for p in group],
-            group[0].row["received_at"],
+            group[0].received_at,
         )
         new = [p for p in group if p.payload.visit_id in inserted]
         if new:
