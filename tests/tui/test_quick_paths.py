@@ -377,3 +377,30 @@ async def test_quitting_while_the_device_screen_is_built_ahead_is_quiet(
         assert app._device_screen is not None
         app.exit()  # as Ctrl+Q does, at once
     assert app.return_code == 0
+
+
+async def test_the_work_order_list_is_fitted_again_only_for_a_new_width(
+    settings: Settings,
+) -> None:
+    """The start-up Resize (same width) no longer rebuilds the list just shown (it delayed
+    the list's first paint); a narrower terminal still fits the columns again."""
+    seed_order(settings)
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        home = app.screen
+        fills: list[int] = []
+        fill = home._fill_tables
+
+        def counted_fill() -> None:
+            fills.append(home.size.width)
+            fill()
+
+        home._fill_tables = counted_fill
+        await pilot.resize_terminal(80, 30)  # taller only: the columns fit as they are
+        await settle(pilot)
+        assert fills == []
+        await pilot.resize_terminal(60, 20)
+        await settle(pilot)
+        assert fills and fills[-1] == 60
+        assert home.query_one("#orders").row_count == 1

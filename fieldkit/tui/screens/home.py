@@ -208,6 +208,7 @@ class HomeScreen(FieldkitScreen):
         self._load_error = ""
         self._painted = threading.Event()
         self._steps: dict[uuid.UUID, str] = {}
+        self._filled_width = -1  # the width the lists' columns were last fitted to
 
     def compose(self) -> ComposeResult:
         yield StatusBar(_("Home"))
@@ -398,7 +399,9 @@ class HomeScreen(FieldkitScreen):
         return [column.label.plain for column in table.ordered_columns]
 
     def on_resize(self) -> None:
-        if self.loaded:
+        # fitted again only for a new width (the start-up Resize arrives after the first
+        # list: filling again then would delay the list's first paint for nothing)
+        if self.loaded and self.size.width != self._filled_width:
             self._fill_tables()
 
     def _fill_tables(self) -> None:
@@ -427,6 +430,7 @@ class HomeScreen(FieldkitScreen):
             ]
             for v in self._visits
         ]
+        self._filled_width = self.size.width
         width = self.size.width - 4  # the body's padding and a scroll bar
         orders.clear()
         for row, cells in zip(
