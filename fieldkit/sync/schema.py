@@ -533,34 +533,16 @@ def canonical_text(data: dict[str, Any]) -> str:
         return reference_canonical_text(value)
 
 
-def _canonicalise_in_place(value: dict[str, Any] | list[Any]) -> None:
-    """:func:`_canonical_value` without the copy: the numbers of ``value`` (plain dicts,
-    lists and leaves, as ``model_dump(mode="json")`` makes them) replaced where they are."""
-    if type(value) is dict:
-        for key, inner in value.items():
-            kind = type(inner)
-            if kind is float:
-                value[key] = _canonical_number(inner)
-            elif kind is dict or kind is list:
-                _canonicalise_in_place(inner)
-    elif type(value) is list:
-        for index, inner in enumerate(value):
-            kind = type(inner)
-            if kind is float:
-                value[index] = _canonical_number(inner)
-            elif kind is dict or kind is list:
-                _canonicalise_in_place(inner)
-
-
 def canonical_text_of_own_dump(data: dict[str, Any]) -> str:
     """:func:`canonical_text` of a dump nobody else holds (fresh from ``model_dump(mode=
     "json")``): its numbers are made canonical in place, not copied (a push does this for
     every visit). ``data`` then holds the canonical numbers (the same values JSONB keeps)."""
-    _canonicalise_in_place(data)
-    try:
-        return orjson.dumps(data, default=_orjson_default, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:  # an integer beyond 64 bits, text that is not UTF-8 …
-        return reference_canonical_text(data)
+    if _canonicalise_python_dump(data):  # a JSON-mode dump holds only plain leaves
+        try:
+            return orjson.dumps(data, default=_orjson_default, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:  # an integer beyond 64 bits, text that is not UTF-8 …
+            pass
+    return reference_canonical_text(data)
 
 
 _BYTES_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
@@ -586,7 +568,8 @@ _PLAIN = (str, int, bool, type(None), UUID, date)
 
 
 def _canonicalise_python_dump(value: dict[str, Any] | list[Any]) -> bool:
-    """:func:`_canonicalise_in_place` for a ``model_dump()`` in Python mode; False if it
+    """The numbers of a fresh dump (``model_dump()``, Python or JSON mode: plain dicts,
+    lists and leaves) made canonical where they are, without a copy; False if it
     holds a value whose text orjson might not write as pydantic's JSON mode would (a tuple,
     a subclass, a datetime not in UTC …): the caller then takes the reference path (a
     validated payload's datetimes are all in UTC)."""
