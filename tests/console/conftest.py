@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from fieldkit.console.staff import create_staff
 from fieldkit.sync.server import auth
 from fieldkit.sync.server.db import create_server_engine, upgrade
-from tests.sync.conftest import ServerProcess, _drop_pg_database, _fresh_pg_database
+from tests.sync.conftest import ServerProcess, fresh_server_db
 
 PASSWORD = "correct horse battery"
 STAFF = {
@@ -63,15 +63,7 @@ def csrf_of(html: str) -> str:
 def console_db(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{(tmp_path_factory.mktemp('console') / 'server.db').as_posix()}"
-        return
-    pg_url = request.getfixturevalue("pg_url")
-    url, name = _fresh_pg_database(pg_url)
-    try:
-        yield url
-    finally:
-        _drop_pg_database(pg_url, name)
+    yield from fresh_server_db(request, lambda: tmp_path_factory.mktemp("console"))
 
 
 def start_console(db_url: str, log_dir) -> Console:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -134,9 +134,14 @@ def server_db(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A fresh server database URL per test module: SQLite, then PostgreSQL."""
+    yield from fresh_server_db(request, lambda: tmp_path_factory.mktemp("server"))
+
+
+def fresh_server_db(request: pytest.FixtureRequest, folder: Callable[[], Path]) -> Iterator[str]:
+    """The body of a fixture parametrised ``["sqlite", "postgresql"]``: a new SQLite file in
+    ``folder()``, or a new PostgreSQL database (dropped afterwards) on ``pg_url``."""
     if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("server") / "server.db"
-        yield f"sqlite:///{path.as_posix()}"
+        yield f"sqlite:///{(folder() / 'server.db').as_posix()}"
         return
     pg_url = request.getfixturevalue("pg_url")
     url, name = _fresh_pg_database(pg_url)

@@ -18,12 +18,7 @@ from alembic.script import ScriptDirectory
 
 from fieldkit.sync.server.db import alembic_config, create_server_engine, upgrade
 from fieldkit.sync.server.tables import metadata
-from tests.sync.conftest import (
-    Backoffice,
-    _drop_pg_database,
-    _fresh_pg_database,
-    close_visit,
-)
+from tests.sync.conftest import Backoffice, close_visit, fresh_server_db
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
@@ -101,15 +96,7 @@ BEFORE_VIEWS = "0008_drop_dup_visit_indexes"
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_db(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A fresh, empty server database (not the module's running server's)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{(tmp_path / 'server.db').as_posix()}"
-        return
-    pg_url = request.getfixturevalue("pg_url")
-    url, name = _fresh_pg_database(pg_url)
-    try:
-        yield url
-    finally:
-        _drop_pg_database(pg_url, name)
+    yield from fresh_server_db(request, lambda: tmp_path)
 
 
 def _downgrade(engine: sa.Engine, revision: str) -> None:
