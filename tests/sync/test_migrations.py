@@ -165,7 +165,7 @@ def test_child_tables_become_views_of_the_payload_and_back(empty_db: str, laptop
                 for value in (2.0, 1e-7, -3.25)
             ]  # fmt: skip
             payloads.append(VisitPayload.model_validate(data))
-        rows = service.child_rows(payloads)
+        rows = service.view_rows(payloads)
         now = datetime.now(UTC)
         with engine.begin() as conn:  # the tables as the push path wrote them before 0009
             conn.execute(t.visit.insert(), [service.visit_row(p, now) for p in payloads])

@@ -112,19 +112,14 @@ def visit_row(
 STORED_CHILDREN = ("meter_swap", "follow_up")
 
 
-def child_rows(payloads: Iterable[VisitPayload]) -> dict[str, list[dict[str, Any]]]:
-    """The normalised rows of visits, per table or view (``procedure_run``, ``step_result``
-    and ``measurement`` are what those views show; the benchmark's baseline and the tests
-    compare with them)."""
+def view_rows(payloads: Iterable[VisitPayload]) -> dict[str, list[dict[str, Any]]]:
+    """What the views ``procedure_run``, ``step_result`` and ``measurement`` show for these
+    visits (cut out of the payload by PostgreSQL or SQLite; the tests compare with these)."""
     rows: dict[str, list[dict[str, Any]]] = {
         "procedure_run": [],
         "step_result": [],
         "measurement": [],
-        "meter_swap": [],
-        "hazard": [],
-        "follow_up": [],
     }
-    now = _now()
     for p in payloads:
         vid = p.visit_id
         for run in p.procedure_runs:
@@ -166,6 +161,16 @@ def child_rows(payloads: Iterable[VisitPayload]) -> dict[str, list[dict[str, Any
                 }
                 for m in run.measurements
             )
+    return rows
+
+
+def child_rows(payloads: Iterable[VisitPayload]) -> dict[str, list[dict[str, Any]]]:
+    """The rows a push writes besides ``visit``, per table: meter swaps, hazards (upserted)
+    and the follow-up (the benchmark's baseline inserts these too)."""
+    rows: dict[str, list[dict[str, Any]]] = {"meter_swap": [], "hazard": [], "follow_up": []}
+    now = _now()
+    for p in payloads:
+        vid = p.visit_id
         rows["meter_swap"].extend(
             {
                 "id": m.swap_id,
