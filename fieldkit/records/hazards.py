@@ -1,7 +1,10 @@
 """Hazards of a visit and their note trail (备注留痕): session-taking queries.
 
 Called by :class:`fieldkit.records.repo.VisitRepository` inside its transaction; each
-function works in the caller's session and never commits.
+function works in the caller's session and never commits. Finding a hazard and moving its
+status go through :mod:`fieldkit.records.plain_hazards` (plain SQL) in the product;
+:func:`add_hazard` and :func:`set_hazard_status` here are the ORM definitions those are
+checked against row by row (tests/records/test_plain_hazards.py, bench/bench_stateful.py).
 """
 
 from __future__ import annotations

@@ -269,7 +269,9 @@ def run_of_visit(session: Session, visit_id: uuid.UUID, run_id: uuid.UUID) -> Pr
 
 def discard_run(session: Session, visit_id: uuid.UUID, run_id: uuid.UUID) -> None:
     """Delete a run opened by mistake, with its derived events; refused once it holds
-    an action (an answer, reading, timer, repair, correction or abandonment)."""
+    an action (an answer, reading, timer, repair, correction or abandonment). The ORM
+    definition that :func:`fieldkit.records.plain_hazards.discard_run` (the product's path)
+    is checked against row by row."""
     from fieldkit.procedures.engine import ACTION_KINDS
 
     open_visit(session, visit_id)
